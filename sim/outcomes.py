@@ -160,7 +160,9 @@ def _validated_times(time: npt.ArrayLike, marks: npt.ArrayLike, dtype: type) -> 
     time = np.asarray(time, dtype=float)
     marks = np.asarray(marks, dtype=dtype)
     if time.ndim != 1 or time.shape != marks.shape:
-        raise ValueError(f"time and event/cause must be 1-d of equal length, got {time.shape} and {marks.shape}")
+        raise ValueError(
+            f"time and event/cause must be 1-d of equal length, got shapes {time.shape} and {marks.shape}",
+        )
     if not np.all(np.isfinite(time)):
         raise ValueError("time must be finite (days); censor at the last follow-up instead of NaN")
     return time, marks
@@ -187,7 +189,9 @@ def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike) -> KMResult:
         return KMResult(empty, empty, empty, empty)
     data = stats.CensoredData(uncensored=time[event], right=time[~event])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.filterwarnings("ignore", message="The confidence interval is undefined", category=RuntimeWarning)
+        warnings.filterwarnings(
+            "ignore", message="The confidence interval is undefined", category=RuntimeWarning,
+        )
         survival = stats.ecdf(data).sf
         band = survival.confidence_interval(confidence_level=CONFIDENCE_LEVEL, method="log-log")
     return KMResult(survival.quantiles, survival.probabilities, band.low.probabilities, band.high.probabilities)
@@ -399,7 +403,8 @@ def replication_interval(values: npt.ArrayLike) -> Estimate:
     mean = float(np.mean(values))
     if values.size < 2:
         return Estimate(mean, _NAN, _NAN)
-    half_width = stats.t.ppf(0.5 + CONFIDENCE_LEVEL / 2, values.size - 1) * np.std(values, ddof=1) / np.sqrt(values.size)
+    quantile = stats.t.ppf(0.5 + CONFIDENCE_LEVEL / 2, values.size - 1)
+    half_width = quantile * np.std(values, ddof=1) / np.sqrt(values.size)
     return Estimate(mean, float(mean - half_width), float(mean + half_width))
 
 
@@ -443,7 +448,9 @@ class _Cohort:
             icans_grade=patients["icans_grade"].to_numpy(dtype=int),
             in_cr=response.isin(CR_RESPONSES).to_numpy(dtype=bool),
             mrd_negative_cr=(response == "cr_mrd_neg").to_numpy(dtype=bool),
-            no_response_day=np.where((response == "no_response").to_numpy(dtype=bool), days("response_day"), _NAN),
+            no_response_day=np.where(
+                (response == "no_response").to_numpy(dtype=bool), days("response_day"), _NAN,
+            ),
             hsct=flags("hsct"),
             hsct_day=days("hsct_day"),
             agvhd_grade=patients["agvhd_grade"].to_numpy(dtype=int),
@@ -466,7 +473,9 @@ class _Cohort:
         return _Cohort(**{field.name: getattr(self, field.name)[selection] for field in fields(self)})
 
 
-def _time_to_first_event(origin: np.ndarray, last_day: np.ndarray, *event_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _time_to_first_event(
+    origin: np.ndarray, last_day: np.ndarray, *event_days: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Time from ``origin`` to the first of ``event_days`` (``NaN`` = none), else to ``last_day``.
 
     Returns
@@ -479,12 +488,28 @@ def _time_to_first_event(origin: np.ndarray, last_day: np.ndarray, *event_days: 
     return np.where(event, first, last_day) - origin, event
 
 
-def _rate(flags: np.ndarray) -> Estimate:
-    """Share of True values with its Wilson interval."""
-    return proportion(int(np.count_nonzero(flags)), int(flags.size))
+class _Count(NamedTuple):
+    """A proportion kept as counts until it is known whether its own interval is needed."""
+
+    successes: int
+    trials: int
 
 
-def _response_and_toxicity(infused: _Cohort) -> dict[str, Estimate]:
+def _rate(flags: np.ndarray) -> _Count:
+    """Number of True values among all values."""
+    return _Count(int(np.count_nonzero(flags)), int(flags.size))
+
+
+def _as_estimate(value: Estimate | _Count, own_intervals: bool) -> Estimate:
+    """An estimate; a count becomes a proportion, with its Wilson interval if ``own_intervals``."""
+    if not isinstance(value, _Count):
+        return value
+    if own_intervals or value.trials == 0:
+        return proportion(value.successes, value.trials)
+    return Estimate(value.successes / value.trials, _NAN, _NAN)
+
+
+def _response_and_toxicity(infused: _Cohort) -> dict[str, Estimate | _Count]:
     """Rates among infused patients, and the time from infusion to HSCT among those transplanted."""
     transplanted = infused.subset(infused.hsct)
     return {
@@ -506,7 +531,9 @@ def _overall_survival_times(infused: _Cohort) -> tuple[np.ndarray, np.ndarray]:
 def _disease_free_survival_times(infused: _Cohort) -> tuple[np.ndarray, np.ndarray]:
     """Among patients in CR: days from infusion to relapse, death or censoring, and the event flag."""
     responders = infused.subset(infused.in_cr)
-    return _time_to_first_event(responders.infusion_day, responders.last_day, responders.relapse_day, responders.death_day)
+    return _time_to_first_event(
+        responders.infusion_day, responders.last_day, responders.relapse_day, responders.death_day,
+    )
 
 
 def overall_survival_times(patients: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -563,7 +590,7 @@ def _survival_from_infusion(infused: _Cohort) -> dict[str, Estimate]:
     }
 
 
-def _after_transplant(transplanted: _Cohort) -> dict[str, Estimate]:
+def _after_transplant(transplanted: _Cohort) -> dict[str, Estimate | _Count]:
     """GVHD rates and OS, LFS, NRM and relapse incidence from HSCT among transplanted patients."""
     origin = transplanted.hsct_day
     relapse_day = np.where(transplanted.relapse_day >= origin, transplanted.relapse_day, _NAN)
@@ -582,8 +609,12 @@ def _after_transplant(transplanted: _Cohort) -> dict[str, Estimate]:
     }
 
 
-def _cohort_metrics(cohort: _Cohort) -> list[Estimate]:
-    """Every metric of `METRICS`, in order, for one strategy and replication."""
+def _cohort_metrics(cohort: _Cohort, own_intervals: bool) -> list[Estimate]:
+    """Every metric of `METRICS`, in order, for one strategy and replication.
+
+    Proportions get their Wilson interval only if ``own_intervals``; survival estimates always carry
+    theirs.
+    """
     infused = cohort.subset(cohort.infused)
     enrolment = np.zeros(cohort.size)
     intention_to_treat = kaplan_meier(*_time_to_first_event(enrolment, cohort.last_day, cohort.death_day))
@@ -597,7 +628,7 @@ def _cohort_metrics(cohort: _Cohort) -> list[Estimate]:
         "itt_os_2y": intention_to_treat.estimate_at(TWO_YEARS_DAYS),
         "relapse_cd7_negative_share": _rate(cohort.relapse_cd7_negative[cohort.relapse]),
     }
-    return [metrics[name] for name in METRICS]
+    return [_as_estimate(metrics[name], own_intervals) for name in METRICS]
 
 
 def _groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]]]:
@@ -611,7 +642,8 @@ def _groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]
     chunks = np.split(order, np.flatnonzero(np.diff(group[order])) + 1) if order.size else []
     for code, chunk_group in itertools.groupby(chunks, key=lambda rows: pair_code[rows[0]]):
         pair = pairs[code]
-        yield str(scenarios[pair // len(strategies)]), str(strategies[pair % len(strategies)]), list(chunk_group)
+        scenario, strategy = scenarios[pair // len(strategies)], strategies[pair % len(strategies)]
+        yield str(scenario), str(strategy), list(chunk_group)
 
 
 def summarise(patients: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -622,9 +654,8 @@ def summarise(patients: pd.DataFrame, seed: int) -> pd.DataFrame:
     patients : pandas.DataFrame
         The patients table (columns of `sim.schema.PATIENT_COLUMNS`); days count from enrolment.
     seed : int
-        Seed for resampling-based intervals. Every interval here is analytic, so the result does not
-        depend on it; it is part of the signature so that the summary stays bit-reproducible from the
-        run's seed should a resampling interval be added.
+        The run's seed, for resampling-based intervals. Every interval here is analytic, so the
+        result does not depend on it and is bit-reproducible.
 
     Returns
     -------
@@ -643,11 +674,13 @@ def summarise(patients: pd.DataFrame, seed: int) -> pd.DataFrame:
     cohort = _Cohort.from_frame(patients)
     records = []
     for scenario, strategy, replications in _groups(patients):
-        per_replication = [_cohort_metrics(cohort.subset(rows)) for rows in replications]
+        per_replication = [_cohort_metrics(cohort.subset(rows), len(replications) == 1) for rows in replications]
         if len(per_replication) == 1:
             estimates = per_replication[0]
         else:
-            estimates = [replication_interval([values[i].estimate for values in per_replication]) for i in range(len(METRICS))]
+            estimates = [
+                replication_interval([values[i].estimate for values in per_replication]) for i in range(len(METRICS))
+            ]
         records += [(scenario, strategy, metric, *estimate) for metric, estimate in zip(METRICS, estimates)]
     return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS)).astype(
         {"estimate": float, "lower": float, "upper": float},
@@ -677,18 +710,18 @@ def format_headline(summary: pd.DataFrame) -> str:
         footnote on intervals and time origins.
     """
     several_scenarios = summary["scenario"].nunique() > 1
-    indexed = summary.set_index(["scenario", "strategy", "metric"])
+    estimates = {
+        (scenario, strategy, metric): (estimate, lower, upper)
+        for scenario, strategy, metric, estimate, lower, upper in summary[list(SUMMARY_COLUMNS)].itertuples(index=False)
+    }
     rows = []
     for scenario, strategy in summary[["scenario", "strategy"]].drop_duplicates().itertuples(index=False):
         label = f"{scenario} / {strategy}" if several_scenarios else str(strategy)
-        cells = []
-        for _, metric in HEADLINE_COLUMNS:
-            key = (scenario, strategy, metric)
-            cells.append(_percent(*indexed.loc[key, ["estimate", "lower", "upper"]]) if key in indexed.index else "n/a")
+        cells = [_percent(*estimates.get((scenario, strategy, metric), _MISSING)) for _, metric in HEADLINE_COLUMNS]
         rows.append([label, *cells])
     header = ["strategy", *(title for title, _ in HEADLINE_COLUMNS)]
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
     footnote = (
         "Percent (95% CI: the estimator's own for one replication, Monte Carlo across replications). "
         "CR and HSCT among infused; OS and PFS from infusion; NRM and relapse at 2 years from HSCT, "

@@ -70,7 +70,8 @@ def test_kaplan_meier_median_exactly_half_and_not_reached():
     # Four deaths at 1, 2, 3, 4: S = 0.75, 0.5, ... -> first time S <= 0.5 is 2.
     assert kaplan_meier([1.0, 2.0, 3.0, 4.0], [True] * 4).median().estimate == 2.0
     # One death among five: S never reaches 0.5.
-    assert np.isnan(kaplan_meier([1.0, 2.0, 3.0, 4.0, 5.0], [True, False, False, False, False]).median().estimate)
+    one_death = kaplan_meier([1.0, 2.0, 3.0, 4.0, 5.0], [True, False, False, False, False])
+    assert np.isnan(one_death.median().estimate)
 
 
 def test_kaplan_meier_degenerate_inputs_give_nan_not_warnings():
@@ -161,7 +162,8 @@ def test_aalen_johansen_standard_error_matches_monte_carlo_spread():
         event_time = rng.exponential(100.0, 200)
         cause = np.where(rng.random(200) < 0.4, 1, 2)
         censor_time = rng.uniform(0.0, 300.0, 200)
-        cif = cumulative_incidence(np.minimum(event_time, censor_time), np.where(event_time <= censor_time, cause, 0), 1)
+        observed = event_time <= censor_time
+        cif = cumulative_incidence(np.minimum(event_time, censor_time), np.where(observed, cause, 0), 1)
         estimates.append(cif.incidence_at(80.0))
         standard_errors.append(cif.standard_error[np.searchsorted(cif.times, 80.0, side="right") - 1])
     assert np.mean(standard_errors) == pytest.approx(np.std(estimates, ddof=1), rel=0.1)

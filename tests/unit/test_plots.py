@@ -1,0 +1,62 @@
+"""sim.plots writes PNG figures from a small patients table."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.plots import plot_flow, plot_survival
+from sim.schema import PATIENT_COLUMNS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NAN = float("nan")
+
+
+def patients_table() -> pd.DataFrame:
+    """Two replications of two strategies; ``cart_alone`` has no transplanted patients."""
+    rows = []
+    for replication in (0, 1):
+        for strategy, transplant in (("cart_hsct", True), ("cart_alone", False)):
+            for index, response in enumerate(["cr_mrd_neg", "cr_mrd_pos", "no_response", "not_assessed"]):
+                infused = response != "not_assessed" or index % 2 == 0
+                dies = index in (1, 2)
+                relapses = response == "cr_mrd_pos"
+                rows.append({
+                    "scenario": "base", "strategy": strategy, "replication": replication, "patient_id": index,
+                    "disease": "AML", "age": 40.0, "enrol_day": 0.0, "infused": infused,
+                    "infusion_day": 20.0 if infused else NAN, "crs_grade": 1, "icans_grade": 0,
+                    "response": response if infused else "not_assessed",
+                    "response_day": 48.0 if response != "not_assessed" else NAN,
+                    "hsct": transplant and index == 0, "hsct_day": 90.0 if transplant and index == 0 else NAN,
+                    "agvhd_grade": 2 if transplant and index == 0 else 0, "cgvhd": False,
+                    "relapse": relapses, "relapse_day": 200.0 + 50 * replication if relapses else NAN,
+                    "relapse_cd7_negative": False, "death": dies,
+                    "death_day": 400.0 + index if dies else NAN, "death_cause": "disease" if dies else "none",
+                    "last_day": 400.0 + index if dies else 900.0,
+                })
+    frame = pd.DataFrame(rows)[list(PATIENT_COLUMNS)]
+    return frame.astype({"strategy": "category", "response": "category"})
+
+
+@pytest.mark.parametrize("plot", [plot_survival, plot_flow])
+def test_writes_png_even_without_png_suffix(plot, tmp_path: Path):
+    path = tmp_path / "figure.tmp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot(patients_table(), path)
+    content = path.read_bytes()
+    assert content.startswith(PNG_MAGIC)
+    assert len(content) > 1000
+
+
+def test_survival_plot_without_any_complete_response(tmp_path: Path):
+    patients = patients_table()
+    patients["response"] = "no_response"
+    path = tmp_path / "survival.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_survival(patients, path)
+    assert path.read_bytes().startswith(PNG_MAGIC)
