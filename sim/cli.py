@@ -1,0 +1,95 @@
+"""The ``cd7sim`` command: parses arguments, calls the library, prints. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim import __version__
+from sim.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError("command line", " ".join(sys.argv[1:]), message)
+
+
+def _positive_int(field: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise InputError(field, text, "a whole number of at least 1 is required") from None
+        if value < 1:
+            raise InputError(field, value, "a whole number of at least 1 is required")
+        return value
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError("--seed", text, "a whole number of at least 0 is required") from None
+    if value < 0:
+        raise InputError("--seed", value, "a whole number of at least 0 is required")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface (DESIGN.md section 7)."""
+    parser = _Parser(prog="cd7sim", description="Simulate the CD7 CAR-T and transplant pathway and compare strategies.")
+    parser.add_argument("--version", action="version", version=f"cd7sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="simulate every strategy of a scenario and write the results")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--patients", type=_positive_int("--patients"), help="patients per strategy and replication")
+    run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications")
+    run.add_argument("--seed", type=_seed, help="run seed")
+    run.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
+    run.add_argument("--out", type=Path, help="output folder (default results/<scenario name>)")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``cd7sim run``: simulate, write the files, print the headline table."""
+    from sim.outcomes import format_headline
+    from sim.results import FILES, Results, write_results
+    from sim.runner import simulate
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    updates = {k: v for k, v in (("patients", args.patients), ("replications", args.replications), ("seed", args.seed)) if v is not None}
+    scenario = scenario.model_copy(update=updates)
+    params = scenario.parameter_set()
+    print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
+          f"{scenario.patients} patients x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
+    simulation = simulate(scenario, params, args.engine)
+    results = Results.from_simulation(scenario, params, args.engine, simulation)
+    out_dir = write_results(results, args.out or Path("results") / scenario.name)
+    print()
+    print(format_headline(results.summary))
+    print()
+    print(f"Simulated in {simulation.wall_seconds:.1f} s. Wrote {out_dir}/: {', '.join(FILES)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return run_command(args)
+    except InputError as error:
+        print(f"cd7sim: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cd7sim: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

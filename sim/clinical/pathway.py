@@ -1,0 +1,434 @@
+"""The patient pathway: the clinical rules put in order for one strategy.
+
+The pathway is computed in two steps so that both engines share every line of clinical logic:
+
+1. :func:`plan_course` applies the clinical rules to all patients at once and returns a
+   :class:`Plan`: everything that does not depend on waiting (grades, response, latent event
+   times measured from infusion or from HSCT).
+2. :func:`resolve_course` takes the days on which each patient actually started manufacturing
+   and was transplanted — chosen by an engine, with or without queues — and settles what
+   happened: who was infused, who died of what and when, censoring at the horizon.
+
+Between the two, an engine decides the waits with the interaction helpers
+(:func:`infusion_day`, :func:`pre_hsct_exit_day`, :func:`transplant_bed_days`), which the
+resolution uses too. Waiting lengthens exposure to the latent times already drawn; it never
+redraws them (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.clinical import cart, survival, transplant
+from sim.cohort import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
+from sim.draws import PatientDraws, weibull_time
+from sim.parameters import ParameterSet
+from sim.schema import DEATH_CAUSES
+from sim.strategies import Strategy
+
+HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier
+DEATH_CODE = {cause: code for code, cause in enumerate(DEATH_CAUSES)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Wait-independent course of ``n`` patients under one strategy (arrays of length ``n``).
+
+    Days before infusion count from enrolment; ``*_after_infusion`` from infusion;
+    ``*_after_hsct`` from HSCT. ``inf`` marks a latent event that never happens.
+    """
+
+    strategy: Strategy
+    attributes: PatientAttributes
+    # before infusion (days from enrolment)
+    needs_slot: np.ndarray
+    request_day: np.ndarray
+    slot_days: np.ndarray
+    release_to_infusion_days: np.ndarray
+    manufacturing_failed: np.ndarray
+    dropout_day: np.ndarray
+    background_death_day: np.ndarray
+    # after infusion (days from infusion)
+    crs_grade: np.ndarray
+    crs_onset_after_infusion: float
+    icans_grade: np.ndarray
+    icans_onset_after_infusion: float
+    severe_infection: np.ndarray
+    infection_after_infusion: np.ndarray
+    early_death_after_infusion: np.ndarray
+    early_death_cause: np.ndarray
+    response_after_infusion: np.ndarray
+    response_code: np.ndarray
+    cd7_negative_escape: np.ndarray
+    relapse_pre_after_infusion: np.ndarray
+    relapse_pre_cd7_negative: np.ndarray
+    hsct_candidate: np.ndarray
+    hsct_interval: np.ndarray
+    car_t_gvhd: np.ndarray
+    car_t_gvhd_after_infusion: float
+    survival_with_refractory_disease: np.ndarray
+    survival_after_relapse: np.ndarray
+    # after HSCT (days from HSCT)
+    chimerism: np.ndarray
+    agvhd_grade: np.ndarray
+    agvhd_after_hsct: float
+    cgvhd: np.ndarray
+    cgvhd_after_hsct: float
+    nrm_after_hsct: np.ndarray
+    nrm_cause_draw: np.ndarray
+    graft_failure_death_after_hsct: np.ndarray
+    relapse_post_after_hsct: np.ndarray
+    relapse_post_cd7_negative: np.ndarray
+    hsct_stay_days: float
+    nrm_gvhd_share_if_gvhd: float
+    nrm_infection_share: float
+
+    @property
+    def pre_infusion_exit_day(self) -> np.ndarray:
+        """Day the patient leaves the path to infusion (drop-out or background death)."""
+        return np.minimum(self.dropout_day, self.background_death_day)
+
+    @property
+    def pre_hsct_exit_after_infusion(self) -> np.ndarray:
+        """Days after infusion at which the patient can no longer be transplanted
+        (early death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
+        return np.minimum(self.early_death_after_infusion, self.relapse_pre_after_infusion)
+
+    @property
+    def post_hsct_death_after_hsct(self) -> np.ndarray:
+        """Days from HSCT to death from the transplant or its relapse (background excluded)."""
+        return np.minimum(
+            np.minimum(self.nrm_after_hsct, self.graft_failure_death_after_hsct),
+            self.relapse_post_after_hsct + self.survival_after_relapse,
+        )
+
+
+def infusion_day(start_day: np.ndarray | float, slot_days: np.ndarray | float, release_to_infusion_days: np.ndarray | float):
+    """Day of infusion (or chemotherapy start) for manufacturing started on ``start_day``."""
+    return start_day + slot_days + release_to_infusion_days
+
+
+def pre_hsct_exit_day(infused_day: np.ndarray | float, exit_after_infusion: np.ndarray | float, background_day: np.ndarray | float):
+    """Day after which a planned HSCT can no longer happen (relapse, early or background death)."""
+    return np.minimum(infused_day + exit_after_infusion, background_day)
+
+
+def transplant_bed_days(stay_days: float, death_after_hsct: float, background_day: float, hsct_day: float) -> float:
+    """Days a transplant bed is held: the stay, cut short by death."""
+    return min(stay_days, death_after_hsct, background_day - hsct_day)
+
+
+def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws) -> Plan:
+    """Apply every clinical rule of ``strategy`` to all patients at once.
+
+    Parameters
+    ----------
+    params : ParameterSet
+        Parameter values.
+    strategy : Strategy
+        The strategy followed.
+    attributes : PatientAttributes
+        The patients.
+    draws : PatientDraws
+        Their uniform draws (the same under every strategy).
+    """
+    p = params
+    n = attributes.n
+    uses_cart = strategy.index_therapy == "cart"
+    has_hsct = strategy.hsct_platform != "none"
+    source = attributes.cart_source if strategy.cart_source == "case_mix" else np.full(
+        n, ("autologous", "donor_derived", "universal").index(strategy.cart_source), dtype=np.int8
+    )
+    universal = source == UNIVERSAL
+    needs_slot = np.full(n, uses_cart) & ~universal
+
+    if uses_cart:
+        request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
+        slot_days = np.where(needs_slot, cart.manufacturing_days(draws["u_manufacturing_time"], p["manufacturing_days"], _manufacturing_sigma(p)), 0.0)
+        release_to_infusion = np.full(n, p["lymphodepletion_days"])
+        failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
+    else:
+        request_day = np.full(n, p["chemo_start_days"])
+        slot_days = np.zeros(n)
+        release_to_infusion = np.zeros(n)
+        failed = np.zeros(n, dtype=bool)
+
+    crs = cart.crs_grade(draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
+                         p["crs_grade4plus_given_3plus"], p["crs_grade5_given_4plus"])
+    icans = cart.icans_grade(draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"])
+    if not uses_cart:
+        crs, icans = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    infected, infection_day, infection_fatal = cart.severe_infection(
+        draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
+        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"],
+        p["aplasia_window_days"],
+    )
+    early_candidates = np.stack([
+        np.where(crs == 5, p["crs_death_days"], np.inf),
+        np.where(icans == 5, p["icans_death_days"], np.inf),
+        np.where(infection_fatal, infection_day, np.inf),
+    ])
+    early_cause = np.array([DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]], dtype=np.int8)[
+        early_candidates.argmin(axis=0)
+    ]
+
+    if uses_cart:
+        p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
+        escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
+        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
+    else:
+        p_cr = p["cr_chemo"] * np.where(attributes.primary_refractory, p["cr_chemo_primary_refractory_multiplier"], 1.0)
+        escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
+        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
+    multiplier = strategy.cd7_negative_multiplier
+    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg)
+
+    interval_median = strategy.hsct_interval_days or (p[strategy.interval_parameter] if has_hsct else np.inf)
+    interval = transplant.hsct_interval_days(draws["u_hsct_interval"], interval_median, p["hsct_interval_sigma"]) if has_hsct else np.full(n, np.inf)
+    response_after = np.minimum(p["response_assessment_days"], interval)
+    in_cr = code != cart.RESPONSE_NONE
+
+    pre_positive, pre_negative = survival.split_by_cd7(p["relapse_no_consolidation"], relapse_cd7_share, multiplier)
+    relapse_pre_days, relapse_pre_negative = survival.relapse(
+        draws["u_relapse_pre"], draws["u_relapse_pre_time"], pre_positive, pre_negative,
+        p["relapse_no_consolidation_median_days"], p["relapse_time_shape"],
+    )
+    uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else (p[f"hsct_uptake_{strategy.parameter_suffix}"] if has_hsct else 0.0)
+    candidate = has_hsct & transplant.hsct_candidate(
+        in_cr, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"], p["fit_after_prior_hsct"],
+        draws["u_hsct_uptake"], uptake,
+    )
+
+    post = _post_hsct(p, strategy, attributes, draws, relapse_cd7_share) if has_hsct else _no_hsct(n)
+    return Plan(
+        strategy=strategy, attributes=attributes,
+        needs_slot=needs_slot, request_day=request_day, slot_days=slot_days,
+        release_to_infusion_days=release_to_infusion, manufacturing_failed=failed,
+        dropout_day=survival.dropout_day(draws["u_dropout"], p["dropout_60d"]),
+        background_death_day=survival.background_death_day(
+            draws["u_background"], attributes.age, p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
+        crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
+        icans_grade=icans, icans_onset_after_infusion=p["icans_onset_days"],
+        severe_infection=infected, infection_after_infusion=infection_day,
+        early_death_after_infusion=early_candidates.min(axis=0), early_death_cause=early_cause,
+        response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
+        relapse_pre_after_infusion=response_after + relapse_pre_days, relapse_pre_cd7_negative=relapse_pre_negative,
+        hsct_candidate=candidate, hsct_interval=interval,
+        car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
+        car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
+        survival_with_refractory_disease=survival.survival_with_disease(draws["u_refractory"], p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        survival_after_relapse=survival.survival_with_disease(draws["u_post_relapse"], p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        hsct_stay_days=p["hsct_stay_days"],
+        nrm_gvhd_share_if_gvhd=p["nrm_gvhd_share_if_gvhd"], nrm_infection_share=p["nrm_infection_share"],
+        agvhd_after_hsct=p["agvhd_onset_days"], cgvhd_after_hsct=p["cgvhd_onset_days"],
+        **post,
+    )
+
+
+def _manufacturing_sigma(p: ParameterSet) -> float:
+    """Log-scale spread of manufacturing time: the registry's LogNormal sigma (SVC-V2V IQR)."""
+    return float(p.registry["manufacturing_days"].distribution.sigma)  # type: ignore[union-attr]
+
+
+def _no_hsct(n: int) -> dict[str, np.ndarray]:
+    never = np.full(n, np.inf)
+    return dict(
+        chimerism=np.zeros(n, np.int8), agvhd_grade=np.zeros(n, np.int8), cgvhd=np.zeros(n, bool),
+        nrm_after_hsct=never, nrm_cause_draw=np.zeros(n), graft_failure_death_after_hsct=never,
+        relapse_post_after_hsct=never, relapse_post_cd7_negative=np.zeros(n, bool),
+    )
+
+
+def _post_hsct(p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws,
+               relapse_cd7_share: float) -> dict[str, np.ndarray]:
+    """Transplant outcomes measured from the day of HSCT."""
+    platform, suffix = strategy.hsct_platform, strategy.parameter_suffix
+    chimerism_key = "haplo" if platform == "haplo_no_prophylaxis" else "conventional"
+    chim = transplant.chimerism(draws["u_chimerism"], p[f"autologous_recovery_{chimerism_key}"], p[f"graft_failure_{chimerism_key}"])
+    full_donor = chim == transplant.CHIMERISM_FULL_DONOR
+    agvhd = transplant.acute_gvhd_grade(
+        draws["u_agvhd_grade"], p[f"agvhd2plus_{platform}"], p[f"agvhd3plus_given_2plus_{platform}"],
+        p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"],
+    )
+    cgvhd = transplant.chronic_gvhd(draws["u_cgvhd"], p[f"cgvhd_{platform}"])
+    graft_failure_fatal = (chim == transplant.CHIMERISM_GRAFT_FAILURE) & (draws["u_graft_failure_death"] < p["graft_failure_mortality"])
+
+    high_blasts = attributes.marrow_blasts > HIGH_BLASTS_PERCENT
+    p_relapse_graft = np.minimum(p[f"relapse_{suffix}"] * np.where(high_blasts, p["relapse_high_blasts_multiplier"], 1.0), 1.0)
+    p_relapse = np.where(full_donor, p_relapse_graft, p["relapse_no_consolidation"])
+    positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, strategy.cd7_negative_multiplier)
+    relapse_days, relapse_negative = survival.relapse(
+        draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, p["relapse_post_hsct_median_days"], 1.0,
+    )
+    without_graft_time = weibull_time(draws["u_relapse_post_time"], p["relapse_no_consolidation_median_days"], p["relapse_time_shape"])
+    relapse_days = np.where(full_donor | np.isinf(relapse_days), relapse_days, without_graft_time)
+    return dict(
+        chimerism=chim,
+        agvhd_grade=np.where(full_donor, agvhd, 0).astype(np.int8),
+        cgvhd=full_donor & cgvhd,
+        nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], p[f"nrm_{suffix}"], p["nrm_median_days"]),
+        nrm_cause_draw=draws["u_nrm_cause"],
+        graft_failure_death_after_hsct=np.where(graft_failure_fatal, p["graft_failure_death_days"], np.inf),
+        relapse_post_after_hsct=relapse_days, relapse_post_cd7_negative=relapse_negative,
+    )
+
+
+@dataclass(frozen=True)
+class Course:
+    """Resolved course of every patient: the patients-table columns plus event days for the log.
+
+    All days count from enrolment; ``NaN`` where the event did not happen (or fell after the
+    end of follow-up).
+    """
+
+    columns: dict[str, np.ndarray]
+    manufacturing_start_day: np.ndarray
+    product_release_day: np.ndarray
+    dropout_day: np.ndarray
+    crs_day: np.ndarray
+    icans_day: np.ndarray
+    infection_day: np.ndarray
+    infection_fatal: np.ndarray
+    car_t_gvhd_day: np.ndarray
+    agvhd_day: np.ndarray
+    cgvhd_day: np.ndarray
+    chimerism: np.ndarray
+
+
+def cohort_manufacturing_start(plan: Plan) -> np.ndarray:
+    """Manufacturing starts with no queue: on the request day, if the patient is still on the path."""
+    return np.where(plan.request_day < plan.pre_infusion_exit_day, plan.request_day, np.nan)
+
+
+def cohort_hsct_day(plan: Plan, manufacturing_start_day: np.ndarray) -> np.ndarray:
+    """Transplant with no queue: on the planned day, if still alive and in remission."""
+    infused = _infused(plan, manufacturing_start_day)
+    t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
+    planned = t0 + plan.hsct_interval
+    exit_day = pre_hsct_exit_day(t0, plan.pre_hsct_exit_after_infusion, plan.background_death_day)
+    return np.where(infused & plan.hsct_candidate & (planned < exit_day), planned, np.nan)
+
+
+def _infused(plan: Plan, manufacturing_start_day: np.ndarray) -> np.ndarray:
+    t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
+    return ~plan.manufacturing_failed & (t0 < plan.pre_infusion_exit_day)
+
+
+def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np.ndarray, horizon_days: float) -> Course:
+    """Settle each patient's course given when manufacturing started and when HSCT happened.
+
+    Parameters
+    ----------
+    plan : Plan
+        The wait-independent course.
+    manufacturing_start_day : ndarray
+        Day manufacturing started (or the index treatment was released), from enrolment; NaN if
+        the patient left the path before it.
+    hsct_day : ndarray
+        Day of HSCT from enrolment; NaN if not transplanted.
+    horizon_days : float
+        End of follow-up from enrolment; later events are censored.
+    """
+    n = plan.attributes.n
+    infused = _infused(plan, manufacturing_start_day)
+    release_day = manufacturing_start_day + plan.slot_days
+    t0 = np.where(infused, infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days), np.nan)
+    transplanted = ~np.isnan(hsct_day)
+
+    assessed = infused & (plan.early_death_after_infusion > plan.response_after_infusion) & (
+        plan.background_death_day > t0 + plan.response_after_infusion)
+    response_code = np.where(assessed, plan.response_code, cart.RESPONSE_NOT_ASSESSED).astype(np.int8)
+    response_day = np.where(assessed, t0 + plan.response_after_infusion, np.nan)
+    in_cr = assessed & (plan.response_code != cart.RESPONSE_NONE)
+    no_response = assessed & (plan.response_code == cart.RESPONSE_NONE)
+
+    # Progression before infusion: manufacturing failure (at release) or drop-out.
+    failed_in_time = plan.manufacturing_failed & (release_day < plan.pre_infusion_exit_day)
+    progression_day = np.where(~infused, np.where(failed_in_time, release_day, plan.dropout_day), np.nan)
+    progression_day = np.where(no_response, response_day, progression_day)
+
+    relapse_day = np.where(transplanted, hsct_day + plan.relapse_post_after_hsct,
+                           np.where(in_cr, t0 + plan.relapse_pre_after_infusion, np.inf))
+    relapse_negative = np.where(transplanted, plan.relapse_post_cd7_negative, plan.relapse_pre_cd7_negative)
+
+    inf = np.full(n, np.inf)
+    candidates = np.stack([
+        np.where(np.isnan(progression_day), inf, progression_day + plan.survival_with_refractory_disease),
+        relapse_day + plan.survival_after_relapse,
+        np.where(infused & ~transplanted, t0 + plan.early_death_after_infusion, inf),
+        np.where(transplanted, hsct_day + plan.nrm_after_hsct, inf),
+        np.where(transplanted, hsct_day + plan.graft_failure_death_after_hsct, inf),
+        plan.background_death_day,
+    ])
+    candidates = np.where(np.isnan(candidates), np.inf, candidates)
+    first = candidates.argmin(axis=0)
+    death_day = candidates.min(axis=0)
+
+    agvhd_day = np.where(transplanted & (plan.agvhd_grade > 0) & (hsct_day + plan.agvhd_after_hsct < death_day),
+                         hsct_day + plan.agvhd_after_hsct, np.nan)
+    cgvhd_day = np.where(transplanted & plan.cgvhd & (hsct_day + plan.cgvhd_after_hsct < death_day),
+                         hsct_day + plan.cgvhd_after_hsct, np.nan)
+    severe_gvhd = ((plan.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
+    nrm_code = survival.non_relapse_cause(plan.nrm_cause_draw, severe_gvhd, plan.nrm_gvhd_share_if_gvhd, plan.nrm_infection_share)
+    cause = np.select(
+        [first == 0, first == 1, first == 2, first == 3, first == 4],
+        [DEATH_CODE["disease"], DEATH_CODE["disease"], plan.early_death_cause, nrm_code, DEATH_CODE["infection"]],
+        DEATH_CODE["background"],
+    ).astype(np.int8)
+
+    died = death_day <= horizon_days
+    last_day = np.where(died, death_day, horizon_days)
+
+    def observed(day: np.ndarray) -> np.ndarray:
+        """Keep an event day only if it happened by the end of follow-up."""
+        return np.where(day <= last_day, day, np.nan)
+
+    relapse_day = observed(np.where(relapse_day < death_day, relapse_day, np.nan))
+    hsct_day = observed(hsct_day)
+    transplanted = ~np.isnan(hsct_day)
+    car_t_gvhd_day = observed(np.where(infused & plan.car_t_gvhd & (t0 + plan.car_t_gvhd_after_infusion < death_day),
+                                       t0 + plan.car_t_gvhd_after_infusion, np.nan))
+    agvhd_day, cgvhd_day = observed(agvhd_day), observed(cgvhd_day)
+    agvhd_grade = np.maximum(np.where(transplanted & ~np.isnan(agvhd_day), plan.agvhd_grade, 0),
+                             np.where(np.isnan(car_t_gvhd_day), 0, 2)).astype(np.int8)
+    crs_grade = np.where(infused, plan.crs_grade, 0).astype(np.int8)
+    infection_day = t0 + plan.infection_after_infusion
+    icans_grade = np.where(infused, plan.icans_grade, 0).astype(np.int8)
+
+    columns = {
+        "infused": infused,
+        "infusion_day": t0,
+        "crs_grade": crs_grade,
+        "icans_grade": icans_grade,
+        "response": response_code,
+        "response_day": response_day,
+        "hsct": transplanted,
+        "hsct_day": hsct_day,
+        "agvhd_grade": agvhd_grade,
+        "cgvhd": ~np.isnan(cgvhd_day),
+        "relapse": ~np.isnan(relapse_day),
+        "relapse_day": relapse_day,
+        "relapse_cd7_negative": ~np.isnan(relapse_day) & relapse_negative,
+        "death": died,
+        "death_day": np.where(died, death_day, np.nan),
+        "death_cause": np.where(died, cause, DEATH_CODE["none"]).astype(np.int8),
+        "last_day": last_day,
+    }
+    return Course(
+        columns=columns,
+        manufacturing_start_day=observed(np.where(plan.needs_slot, manufacturing_start_day, np.nan)),
+        product_release_day=observed(np.where(plan.needs_slot, release_day, np.nan)),
+        dropout_day=observed(np.where(~infused & ~failed_in_time & (plan.dropout_day <= plan.background_death_day),
+                                      plan.dropout_day, np.nan)),
+        crs_day=observed(np.where(crs_grade > 0, t0 + plan.crs_onset_after_infusion, np.nan)),
+        icans_day=observed(np.where(icans_grade > 0, t0 + plan.icans_onset_after_infusion, np.nan)),
+        infection_day=observed(np.where(infused & plan.severe_infection & (infection_day <= death_day)
+                                        & ~(infection_day > hsct_day), infection_day, np.nan)),
+        infection_fatal=(cause == DEATH_CODE["infection"]) & (first == 2),
+        car_t_gvhd_day=car_t_gvhd_day,
+        agvhd_day=np.where(transplanted, agvhd_day, np.nan),
+        cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
+        chimerism=plan.chimerism,
+    )

@@ -1,0 +1,126 @@
+"""Per-patient random draws: common random numbers by construction (DESIGN.md section 4).
+
+Every patient owns a fixed set of named uniform draws. The draw called ``name`` for
+patient ``i`` depends only on the run seed, the replication, ``name`` and ``i`` — never on the
+strategy, the engine, the number of patients or the order of events — so the same patient
+meets the same luck under every strategy and in both engines.
+
+Each name has its own counter-based Philox stream keyed by ``(seed, replication, crc32(name))``;
+patient ``i`` takes the ``i``-th number of that stream.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import stats
+
+DRAW_NAMES: tuple[str, ...] = (
+    # patient attributes
+    "u_disease", "u_age", "u_status", "u_prior_hsct", "u_blasts", "u_cart_source", "u_donor",
+    # before infusion
+    "u_manufacturing_time", "u_manufacturing_failure", "u_dropout", "u_background",
+    # CAR-T toxicity and response
+    "u_crs_grade", "u_icans_grade", "u_infection", "u_infection_death", "u_infection_time",
+    "u_response", "u_mrd",
+    # transplant
+    "u_hsct_fit", "u_hsct_uptake", "u_hsct_interval", "u_chimerism", "u_graft_failure_death",
+    "u_cart_gvhd", "u_agvhd_grade", "u_cgvhd",
+    # relapse and death
+    "u_relapse_pre", "u_relapse_pre_time", "u_relapse_post", "u_relapse_post_time",
+    "u_nrm", "u_nrm_time", "u_nrm_cause", "u_post_relapse", "u_refractory",
+)
+
+
+class PatientDraws(Mapping[str, np.ndarray]):
+    """Named uniform draws in (0, 1) for ``n`` patients of one replication.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed.
+    replication : int
+        Replication index (0-based).
+    n_patients : int
+        Number of patients.
+    """
+
+    def __init__(self, seed: int, replication: int, n_patients: int) -> None:
+        self.seed = seed
+        self.replication = replication
+        self.n_patients = n_patients
+        self._draws = {name: self._stream(name) for name in DRAW_NAMES}
+
+    def _stream(self, name: str) -> np.ndarray:
+        key = np.random.SeedSequence([self.seed, self.replication, zlib.crc32(name.encode())])
+        uniforms = np.random.Generator(np.random.Philox(key)).random(self.n_patients)
+        # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
+        return np.where(uniforms == 0.0, np.nextafter(0.0, 1.0), uniforms)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._draws[name]
+
+    def __iter__(self):
+        return iter(self._draws)
+
+    def __len__(self) -> int:
+        return len(self._draws)
+
+
+def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Inverse CDF of a categorical distribution.
+
+    Parameters
+    ----------
+    u : ndarray
+        Uniform draws, shape ``(n,)``.
+    probabilities : ndarray
+        Category probabilities, shape ``(k,)`` shared by all, or ``(n, k)`` per patient;
+        rows need not sum exactly to 1 (the last category takes the remainder).
+
+    Returns
+    -------
+    ndarray of int
+        Category index in ``0 .. k-1`` for each draw: the first category whose cumulative
+        probability exceeds ``u``.
+    """
+    cumulative = np.cumsum(np.atleast_2d(probabilities), axis=-1)
+    return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int64)
+
+
+def exponential_time(u: np.ndarray, median: np.ndarray | float) -> np.ndarray:
+    """Exponential time with the given median, by inverse CDF (days in, days out)."""
+    return -np.log1p(-u) * (np.asarray(median, dtype=float) / np.log(2.0))
+
+
+def weibull_time(u: np.ndarray, median: float, shape: float) -> np.ndarray:
+    """Weibull time with the given median and shape, by inverse CDF (days)."""
+    scale = median / np.log(2.0) ** (1.0 / shape)
+    return scale * (-np.log1p(-u)) ** (1.0 / shape)
+
+
+def lognormal_time(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    """LogNormal time with the given median and log-scale sd, by inverse CDF (days)."""
+    return median * np.exp(sigma * stats.norm.ppf(u))
+
+
+def gompertz_time(u: np.ndarray, hazard_now: np.ndarray, slope: float) -> np.ndarray:
+    """Time to death under a Gompertz hazard ``h(t) = hazard_now * exp(slope * t)``.
+
+    Parameters
+    ----------
+    u : ndarray
+        Uniform draws.
+    hazard_now : ndarray
+        Hazard at time 0, per year.
+    slope : float
+        Gompertz slope, per year.
+
+    Returns
+    -------
+    ndarray
+        Time to death in years.
+    """
+    return np.log1p(-np.log1p(-u) * slope / hazard_now) / slope

@@ -1,0 +1,282 @@
+"""Parameter registry: every clinical number, its uncertainty and its evidence.
+
+The registry is read from ``calibration/parameters.yaml``. Each entry has a value, a unit,
+an uncertainty distribution for probabilistic analysis and the EVIDENCE.md identifier(s)
+it comes from, or the word ``assumption`` with a reason and a plausible range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.errors import InputError
+from sim.validation import first_error, read_yaml_mapping
+
+DEFAULT_PARAMETERS_PATH = Path(__file__).resolve().parent.parent / "calibration" / "parameters.yaml"
+
+Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year"]
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "probability": (0.0, 1.0),
+    "days": (0.0, np.inf),
+    "years": (0.0, np.inf),
+    "multiplier": (0.0, np.inf),
+    "shape": (1e-9, np.inf),
+    "per_year": (0.0, np.inf),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BetaCounts(_Strict):
+    """Beta(events + 1/2, n - events + 1/2): the Jeffreys posterior of a proportion."""
+
+    type: Literal["beta"]
+    events: float = Field(ge=0)
+    n: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _events_within_n(self) -> "BetaCounts":
+        if self.events > self.n:
+            raise ValueError(f"events ({self.events}) cannot exceed n ({self.n})")
+        return self
+
+    def mean(self) -> float:
+        """Posterior mean, the default point value."""
+        return (self.events + 0.5) / (self.n + 1.0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.beta(self.events + 0.5, self.n - self.events + 0.5))
+
+
+class GammaDist(_Strict):
+    """Gamma by mean and standard deviation."""
+
+    type: Literal["gamma"]
+    mean: float = Field(gt=0)
+    sd: float = Field(gt=0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        shape = (self.mean / self.sd) ** 2
+        return float(rng.gamma(shape, self.sd**2 / self.mean))
+
+
+class LogNormalDist(_Strict):
+    """LogNormal by median and log-scale standard deviation."""
+
+    type: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(self.median * np.exp(self.sigma * rng.standard_normal()))
+
+
+class UniformDist(_Strict):
+    """Uniform between low and high."""
+
+    type: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "UniformDist":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(self.low, self.high))
+
+
+class FixedDist(_Strict):
+    """No uncertainty represented (a protocol constant or a definition)."""
+
+    type: Literal["fixed"]
+
+    def draw(self, rng: np.random.Generator) -> float:
+        raise AssertionError("fixed parameters are not drawn")
+
+
+Distribution = Annotated[
+    Union[BetaCounts, GammaDist, LogNormalDist, UniformDist, FixedDist],
+    Field(discriminator="type"),
+]
+
+
+class Parameter(_Strict):
+    """One clinical or service parameter.
+
+    Attributes
+    ----------
+    value : float
+        Point value used by the base case (for Beta-from-counts, defaults to the Jeffreys mean).
+    unit : str
+        One of ``probability, days, years, multiplier, shape, per_year``.
+    distribution : Distribution
+        Uncertainty for probabilistic analysis.
+    evidence : list of str
+        EVIDENCE.md identifiers, or ``["assumption"]``.
+    reason : str, optional
+        Why the assumption was made (required for assumptions).
+    range : tuple of float, optional
+        Plausible range of an assumption (required for assumptions).
+    description : str
+        What the number means, with its time origin.
+    """
+
+    value: float | None = None
+    unit: Unit
+    distribution: Distribution
+    evidence: list[str] = Field(min_length=1)
+    reason: str | None = None
+    range: tuple[float, float] | None = None
+    description: str
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Parameter":
+        if self.value is None:
+            if not isinstance(self.distribution, BetaCounts):
+                raise ValueError("value is required unless the distribution is a Beta from counts")
+            object.__setattr__(self, "value", self.distribution.mean())
+        check_value(self.unit, float(self.value))
+        if "assumption" in self.evidence and (self.reason is None or self.range is None):
+            raise ValueError("an assumption needs a reason and a range")
+        if self.range is not None and not self.range[0] <= self.range[1]:
+            raise ValueError(f"range {self.range} is not ordered")
+        return self
+
+    @property
+    def is_assumption(self) -> bool:
+        return "assumption" in self.evidence
+
+
+def check_value(unit: str, value: float) -> None:
+    """Raise ``ValueError`` when ``value`` is outside what ``unit`` allows.
+
+    Parameters
+    ----------
+    unit : str
+        The parameter's unit.
+    value : float
+        Candidate value.
+    """
+    low, high = UNIT_RANGES[unit]
+    if not (np.isfinite(value) or high == np.inf) or not low <= value <= high:
+        if unit == "probability":
+            raise ValueError(f"a probability must lie between 0 and 1, got {value}")
+        raise ValueError(f"a value in {unit} must be at least {low}, got {value}")
+
+
+class ParameterSet(Mapping[str, float]):
+    """An immutable set of parameter values, keyed by name, with the registry behind it.
+
+    Parameters
+    ----------
+    registry : dict of str to Parameter
+        The definitions (units, distributions, evidence).
+    values : dict of str to float, optional
+        Values to use; defaults to each parameter's point value.
+    """
+
+    def __init__(self, registry: Mapping[str, Parameter], values: Mapping[str, float] | None = None):
+        self._registry = dict(registry)
+        self._values = {name: float(p.value) for name, p in self._registry.items()}  # type: ignore[arg-type]
+        if values is not None:
+            self._values.update({k: float(v) for k, v in values.items()})
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def registry(self) -> Mapping[str, Parameter]:
+        """The parameter definitions."""
+        return self._registry
+
+    def with_overrides(self, overrides: Mapping[str, object], field: str = "parameters") -> "ParameterSet":
+        """Return a copy with some values replaced, each checked against its unit.
+
+        Parameters
+        ----------
+        overrides : mapping of str to number
+            New values by parameter name.
+        field : str
+            Name of the input field, for error messages.
+
+        Raises
+        ------
+        InputError
+            For an unknown name or a value outside the unit's range.
+        """
+        values = dict(self._values)
+        for name, value in overrides.items():
+            where = f"{field}.{name}"
+            if name not in self._registry:
+                raise InputError(where, name, f"allowed parameters are listed in {DEFAULT_PARAMETERS_PATH.name}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(where, value, "a number is required")
+            try:
+                check_value(self._registry[name].unit, float(value))
+            except ValueError as error:
+                raise InputError(where, value, str(error).split(", got")[0]) from None
+            values[name] = float(value)
+        return ParameterSet(self._registry, values)
+
+    def sample(self, rng: np.random.Generator) -> "ParameterSet":
+        """Draw one probabilistic-analysis set from every parameter's distribution.
+
+        Parameters are drawn in registry order, so the same generator state gives the
+        same set. Fixed parameters keep their value.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of randomness.
+        """
+        values = {
+            name: (p.value if isinstance(p.distribution, FixedDist) else p.distribution.draw(rng))
+            for name, p in self._registry.items()
+        }
+        return ParameterSet(self._registry, values)  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain name → value dictionary."""
+        return dict(self._values)
+
+
+def load_parameters(path: str | Path = DEFAULT_PARAMETERS_PATH) -> ParameterSet:
+    """Read and validate a parameter registry file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file mapping parameter names to definitions.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not YAML, or an entry is invalid.
+    """
+    path = Path(path)
+    raw = read_yaml_mapping(path, "parameters")
+    registry: dict[str, Parameter] = {}
+    for name, entry in raw.items():
+        try:
+            registry[name] = Parameter.model_validate(entry)
+        except ValidationError as error:
+            field, value, allowed = first_error(error)
+            raise InputError(f"{path.name}:{name}.{field}".rstrip("."), value, allowed) from None
+    return ParameterSet(registry)
+

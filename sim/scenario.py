@@ -1,0 +1,202 @@
+"""Scenario files: schema, YAML loading and clear one-line errors (DESIGN.md sections 2 and 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.errors import InputError
+from sim.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
+from sim.schema import DISEASES
+from sim.strategies import Strategy, resolve_strategy
+from sim.validation import first_error, read_yaml_mapping
+
+CART_SOURCES: tuple[str, ...] = ("autologous", "donor_derived", "universal")
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TruncatedNormal(_Strict):
+    """Normal distribution truncated to ``[low, high]``."""
+
+    distribution: Literal["truncnorm"]
+    mean: float
+    sd: float = Field(gt=0)
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TruncatedNormal":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class Uniform(_Strict):
+    """Uniform distribution on ``[low, high]``."""
+
+    distribution: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+AttributeDistribution = Annotated[Union[TruncatedNormal, Uniform], Field(discriminator="distribution")]
+
+
+def _shares(value: dict[str, float], allowed: tuple[str, ...]) -> dict[str, float]:
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown category {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    if any(not 0.0 <= v <= 1.0 for v in value.values()):
+        raise ValueError("each share must lie between 0 and 1")
+    if abs(sum(value.values()) - 1.0) > 1e-6:
+        raise ValueError(f"shares must sum to 1 (they sum to {sum(value.values()):.6g})")
+    return {k: float(value.get(k, 0.0)) for k in allowed}
+
+
+class CaseMix(_Strict):
+    """Who the patients are.
+
+    Attributes
+    ----------
+    disease : dict
+        Shares of AML, T-ALL and T-LBL (sum to 1).
+    age : distribution
+        Age at enrolment, years.
+    primary_refractory : float
+        Share with primary refractory (rather than relapsed) disease.
+    prior_hsct : float
+        Share with a previous allo-HSCT.
+    marrow_blasts : distribution
+        Marrow blast percentage before treatment (0-100).
+    cart_source : dict
+        Shares of autologous, donor-derived and universal CAR-T products (sum to 1).
+    donor_available : float
+        Share with a suitable transplant donor.
+    """
+
+    disease: dict[str, float]
+    age: AttributeDistribution
+    primary_refractory: Probability
+    prior_hsct: Probability
+    marrow_blasts: AttributeDistribution
+    cart_source: dict[str, float]
+    donor_available: Probability
+
+    @field_validator("disease")
+    @classmethod
+    def _disease_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        return _shares(value, DISEASES)
+
+    @field_validator("cart_source")
+    @classmethod
+    def _source_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        return _shares(value, CART_SOURCES)
+
+    @field_validator("age")
+    @classmethod
+    def _age_range(cls, value: TruncatedNormal | Uniform) -> TruncatedNormal | Uniform:
+        if value.low < 0 or value.high > 110:
+            raise ValueError("ages must lie between 0 and 110 years")
+        return value
+
+    @field_validator("marrow_blasts")
+    @classmethod
+    def _blast_range(cls, value: TruncatedNormal | Uniform) -> TruncatedNormal | Uniform:
+        if value.low < 0 or value.high > 100:
+            raise ValueError("marrow blasts must lie between 0 and 100 percent")
+        return value
+
+
+class Capacity(_Strict):
+    """Scarce resources; ``None`` (the default) means unlimited."""
+
+    manufacturing_slots: int | None = Field(default=None, ge=1)
+    transplant_beds: int | None = Field(default=None, ge=1)
+
+
+class Scenario(_Strict):
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name : str
+        Used for the output folder and the ``scenario`` column.
+    seed : int
+        Run seed (common random numbers derive from it).
+    patients : int
+        Patients per strategy per replication.
+    replications : int
+        Independent replications.
+    horizon_days : float
+        Follow-up from enrolment, days; everyone alive then is censored.
+    case_mix : CaseMix
+    strategies : list of Strategy
+    parameters : dict
+        Parameter overrides by name (validated against the registry).
+    capacity : Capacity
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(ge=0)
+    patients: int = Field(ge=1)
+    replications: int = Field(default=1, ge=1)
+    horizon_days: float = Field(gt=0)
+    case_mix: CaseMix
+    strategies: list[Strategy] = Field(min_length=1)
+    parameters: dict[str, float] = Field(default_factory=dict)
+    capacity: Capacity = Field(default_factory=Capacity)
+
+    @field_validator("strategies")
+    @classmethod
+    def _unique_names(cls, value: list[Strategy]) -> list[Strategy]:
+        names = [s.name for s in value]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"strategy names must be unique; {duplicate!r} appears twice")
+        return value
+
+    def parameter_set(self, registry: ParameterSet | None = None) -> ParameterSet:
+        """The parameter values for this scenario: the registry with the scenario's overrides."""
+        base = registry if registry is not None else load_parameters(DEFAULT_PARAMETERS_PATH)
+        return base.with_overrides(self.parameters)
+
+
+def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Scenario:
+    """Read, validate and return a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML scenario file.
+    registry : ParameterSet, optional
+        Parameter registry to check overrides against (default: the packaged one).
+
+    Raises
+    ------
+    InputError
+        With the field, the value and what is allowed, for any problem.
+    """
+    raw = read_yaml_mapping(path, "scenario")
+    entries = raw.get("strategies")
+    if isinstance(entries, list):
+        raw = {**raw, "strategies": [resolve_strategy(e, f"strategies[{i}]") for i, e in enumerate(entries)]}
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as error:
+        field, value, allowed = first_error(error)
+        raise InputError(field, value, allowed) from None
+    scenario.parameter_set(registry)
+    return scenario

@@ -1,0 +1,139 @@
+"""Treatment strategies as data (DESIGN.md section 3).
+
+A strategy says which index therapy a patient gets, where the CAR-T product comes from,
+which transplant platform follows and when. The four built-in strategies are contracts; a
+scenario can add its own, starting from a built-in one (``base``) and changing fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.errors import InputError
+from sim.validation import first_error
+
+IndexTherapy = Literal["cart", "chemo"]
+CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
+Platform = Literal["none", "haplo_no_prophylaxis", "conventional"]
+
+
+class Strategy(BaseModel):
+    """One treatment strategy.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in output tables.
+    description : str
+        One line for people.
+    index_therapy : {"cart", "chemo"}
+        CD7 CAR-T, or salvage chemotherapy.
+    cart_source : {"case_mix", "autologous", "donor_derived", "universal"}
+        Product source; ``case_mix`` takes each patient's source from the scenario.
+    hsct_platform : {"none", "haplo_no_prophylaxis", "conventional"}
+        Consolidation: none, haplo-HSCT without conditioning or GVHD prophylaxis (Hu), or
+        conventional allo-HSCT with conditioning and prophylaxis.
+    hsct_uptake : float, optional
+        Probability that an eligible patient in CR is transplanted; default from the parameters.
+    hsct_interval_days : float, optional
+        Median days from infusion (or chemotherapy start) to HSCT; default from the parameters.
+    cd7_negative_multiplier : float
+        Multiplier on CD7-negative non-response and relapse (1 = CD7 CAR-T as studied; below 1 for
+        example for a dual-target product).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    index_therapy: IndexTherapy
+    cart_source: CartSource = "case_mix"
+    hsct_platform: Platform
+    hsct_uptake: float | None = Field(default=None, ge=0.0, le=1.0)
+    hsct_interval_days: float | None = Field(default=None, gt=0.0)
+    cd7_negative_multiplier: float = Field(default=1.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Strategy":
+        if self.hsct_platform == "haplo_no_prophylaxis" and self.index_therapy != "cart":
+            raise ValueError("hsct_platform 'haplo_no_prophylaxis' needs index_therapy 'cart' (it relies on CAR-T aplasia)")
+        return self
+
+    @property
+    def parameter_suffix(self) -> str:
+        """Suffix of the parameter names for this strategy's transplant platform and index therapy."""
+        if self.hsct_platform == "haplo_no_prophylaxis":
+            return "haplo_no_prophylaxis"
+        return f"conventional_after_{self.index_therapy}"
+
+    @property
+    def interval_parameter(self) -> str:
+        """Name of the parameter holding the default infusion-to-HSCT median."""
+        if self.hsct_platform == "haplo_no_prophylaxis":
+            return "hsct_interval_haplo_days"
+        return "hsct_interval_conventional_days" if self.index_therapy == "cart" else "hsct_interval_chemo_days"
+
+
+BUILTIN_STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy(
+            name="cart_haplo_no_prophylaxis",
+            description="Donor-derived CD7 CAR-T, then haplo-HSCT within ~1 month in CRi, no conditioning, no GVHD prophylaxis (Hu 2024)",
+            index_therapy="cart", cart_source="donor_derived", hsct_platform="haplo_no_prophylaxis",
+        ),
+        Strategy(
+            name="cart_bridge_allo",
+            description="CD7 CAR-T; responders proceed to conventional allo-HSCT at ~2 months (Cao 2024)",
+            index_therapy="cart", hsct_platform="conventional",
+        ),
+        Strategy(
+            name="cart_alone",
+            description="CD7 CAR-T without consolidation (Xiao 2025, no-HSCT arm)",
+            index_therapy="cart", hsct_platform="none",
+        ),
+        Strategy(
+            name="chemo_allo",
+            description="Salvage chemotherapy; patients in CR proceed to allo-HSCT (Cao 2024 controls)",
+            index_therapy="chemo", hsct_platform="conventional",
+        ),
+    )
+}
+
+
+def resolve_strategy(entry: Any, field: str) -> Strategy:
+    """Turn a scenario's strategy entry into a :class:`Strategy`.
+
+    Parameters
+    ----------
+    entry : str or mapping
+        A built-in name, or a mapping with ``name`` and fields; ``base`` names a built-in to start
+        from (a mapping whose ``name`` is a built-in overrides that built-in).
+    field : str
+        Where the entry sits in the scenario, for messages.
+
+    Raises
+    ------
+    InputError
+        For an unknown name or an invalid field.
+    """
+    allowed = "one of " + ", ".join(BUILTIN_STRATEGIES) + ", or a mapping with name and fields"
+    if isinstance(entry, str):
+        if entry not in BUILTIN_STRATEGIES:
+            raise InputError(field, entry, f"a strategy must be {allowed}")
+        return BUILTIN_STRATEGIES[entry]
+    if not isinstance(entry, dict):
+        raise InputError(field, entry, f"a strategy must be {allowed}")
+    fields = dict(entry)
+    base_name = fields.pop("base", fields.get("name") if fields.get("name") in BUILTIN_STRATEGIES else None)
+    if base_name is not None:
+        if base_name not in BUILTIN_STRATEGIES:
+            raise InputError(f"{field}.base", base_name, "base must be one of " + ", ".join(BUILTIN_STRATEGIES))
+        fields = {**BUILTIN_STRATEGIES[base_name].model_dump(), "description": "", **fields}
+    try:
+        return Strategy.model_validate(fields)
+    except ValidationError as error:
+        where, value, what = first_error(error)
+        raise InputError(f"{field}.{where}".rstrip("."), value, what) from None

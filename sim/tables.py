@@ -1,0 +1,90 @@
+"""Resolved courses → the patients table and the event log (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.clinical.pathway import Course, Plan
+from sim.clinical.transplant import CHIMERISM_LABELS
+from sim.schema import DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
+
+EVENT_ORDER: tuple[str, ...] = (
+    "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
+    "chemotherapy_start", "crs", "icans", "severe_infection", "agvhd", "response", "hsct", "cgvhd",
+    "relapse", "death", "censored",
+)
+
+
+def patients_frame(scenario: str, replication: int, plan: Plan, course: Course) -> pd.DataFrame:
+    """The patients table of one strategy and replication, with the contract's columns and types."""
+    n = plan.attributes.n
+    c = course.columns
+    frame = pd.DataFrame({
+        "scenario": pd.Categorical([scenario] * n),
+        "strategy": pd.Categorical([plan.strategy.name] * n),
+        "replication": np.full(n, replication, dtype=np.int32),
+        "patient_id": np.arange(n, dtype=np.int64),
+        "disease": pd.Categorical.from_codes(plan.attributes.disease, categories=list(DISEASES)),
+        "age": plan.attributes.age,
+        "enrol_day": np.zeros(n),
+        **{k: c[k] for k in ("infused", "infusion_day", "crs_grade", "icans_grade")},
+        "response": pd.Categorical.from_codes(c["response"], categories=list(RESPONSES)),
+        **{k: c[k] for k in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
+                             "relapse_cd7_negative", "death", "death_day")},
+        "death_cause": pd.Categorical.from_codes(c["death_cause"], categories=list(DEATH_CAUSES)),
+        "last_day": c["last_day"],
+    })
+    return frame[list(PATIENT_COLUMNS)]
+
+
+def events_frame(scenario: str, replication: int, plan: Plan, course: Course) -> pd.DataFrame:
+    """The event log of one strategy and replication, sorted by patient, day and pathway order."""
+    c = course.columns
+    n = plan.attributes.n
+    is_cart = plan.strategy.index_therapy == "cart"
+    grade = np.array([f"grade {g}" for g in range(6)], dtype=object)
+    response_labels = np.array(RESPONSES, dtype=object)
+    apheresis = np.where(plan.needs_slot & (plan.request_day < plan.pre_infusion_exit_day)
+                         & (plan.request_day <= c["last_day"]), plan.request_day, np.nan)
+    hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
+    rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
+        ("enrolment", np.zeros(n), ""),
+        ("apheresis", apheresis, ""),
+        ("manufacturing_start", course.manufacturing_start_day, ""),
+        ("product_release", course.product_release_day,
+         np.where(plan.manufacturing_failed, "manufacturing failed", "released")),
+        ("dropout", course.dropout_day, "progression before infusion"),
+        ("infusion" if is_cart else "chemotherapy_start", c["infusion_day"], "" if not is_cart else "CD7 CAR-T"),
+        ("crs", course.crs_day, grade[c["crs_grade"]]),
+        ("icans", course.icans_day, grade[c["icans_grade"]]),
+        ("severe_infection", course.infection_day, np.where(course.infection_fatal, "fatal", "non-fatal")),
+        ("agvhd", course.car_t_gvhd_day, "grade 2, CAR-T-related"),
+        ("agvhd", course.agvhd_day, np.char.add(grade[plan.agvhd_grade].astype(str), ", HSCT-related")),
+        ("response", c["response_day"], response_labels[c["response"]]),
+        ("hsct", c["hsct_day"], hsct_detail),
+        ("cgvhd", course.cgvhd_day, ""),
+        ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], "CD7-negative", "CD7-positive")),
+        ("death", c["death_day"], np.array(DEATH_CAUSES, dtype=object)[c["death_cause"]]),
+        ("censored", np.where(c["death"], np.nan, c["last_day"]), "end of follow-up"),
+    ]
+    patient, day, event, detail = [], [], [], []
+    for name, days, details in rows:
+        keep = ~np.isnan(days)
+        patient.append(np.flatnonzero(keep))
+        day.append(days[keep])
+        event.append(np.full(keep.sum(), EVENT_ORDER.index(name), dtype=np.int8))
+        detail.append(np.broadcast_to(np.asarray(details, dtype=object), (n,))[keep])
+    patient_ids, days, events, details = (np.concatenate(a) for a in (patient, day, event, detail))
+    order = np.lexsort((events, days, patient_ids))
+    m = order.size
+    frame = pd.DataFrame({
+        "scenario": pd.Categorical([scenario] * m),
+        "strategy": pd.Categorical([plan.strategy.name] * m),
+        "replication": np.full(m, replication, dtype=np.int32),
+        "patient_id": patient_ids[order].astype(np.int64),
+        "day": days[order],
+        "event": pd.Categorical.from_codes(events[order], categories=list(EVENT_ORDER)),
+        "detail": pd.Categorical(details[order].astype(str)),
+    })
+    return frame[list(EVENT_COLUMNS)]
