@@ -646,16 +646,13 @@ def _groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]
         yield str(scenario), str(strategy), list(chunk_group)
 
 
-def summarise(patients: pd.DataFrame, seed: int) -> pd.DataFrame:
+def summarise(patients: pd.DataFrame) -> pd.DataFrame:
     """Summary endpoints per scenario and strategy.
 
     Parameters
     ----------
     patients : pandas.DataFrame
         The patients table (columns of `sim.schema.PATIENT_COLUMNS`); days count from enrolment.
-    seed : int
-        The run's seed, for resampling-based intervals. Every interval here is analytic, so the
-        result does not depend on it and is bit-reproducible.
 
     Returns
     -------

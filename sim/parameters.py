@@ -171,7 +171,7 @@ def check_value(unit: str, value: float) -> None:
     if not (np.isfinite(value) or high == np.inf) or not low <= value <= high:
         if unit == "probability":
             raise ValueError(f"a probability must lie between 0 and 1, got {value}")
-        raise ValueError(f"a value in {unit} must be at least {low}, got {value}")
+        raise ValueError(f"a value in {unit} must be at least {low:g}, got {value:g}")
 
 
 class ParameterSet(Mapping[str, float]):

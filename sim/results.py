@@ -47,8 +47,8 @@ class Results:
 
     @classmethod
     def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> "Results":
-        """Summarise a simulation (intervals reproducible from the scenario seed)."""
-        return cls(scenario, params, engine, simulation, summarise(simulation.patients, seed=scenario.seed))
+        """Summarise a simulation."""
+        return cls(scenario, params, engine, simulation, summarise(simulation.patients))
 
     def run_info(self) -> dict[str, object]:
         """The content of ``run.json``."""

@@ -1,0 +1,112 @@
+"""The `cd7sim run` command: files, reproducibility, and bad input (exit 2, one line, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.results import FILES
+from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS
+from tests.conftest import BASE_SCENARIO
+
+REQUIRED_METRICS = (
+    "cr_rate mrd_neg_cr_rate crs_any crs_grade3plus icans_any hsct_rate median_days_infusion_to_hsct "
+    "agvhd_grade2plus agvhd_grade3plus cgvhd os_6m os_1y os_2y pfs_6m pfs_1y dfs_1y median_os_days "
+    "median_pfs_days os_post_hsct_2y lfs_post_hsct_2y nrm_post_hsct_2y cir_post_hsct_2y itt_os_1y itt_os_2y "
+    "relapse_cd7_negative_share"
+).split()
+
+
+def run_cli(tmp_path, *extra: str, name: str = "out") -> tuple[int, object]:
+    out = tmp_path / name
+    status = main(["run", str(BASE_SCENARIO), "--patients", "300", "--seed", "5", "--out", str(out), *extra])
+    return status, out
+
+
+def test_run_writes_every_file_and_column(tmp_path, capsys):
+    status, out = run_cli(tmp_path)
+    assert status == 0
+    assert sorted(f.name for f in out.iterdir()) == sorted(FILES)
+    patients = pd.read_parquet(out / "patients.parquet")
+    assert tuple(patients.columns) == PATIENT_COLUMNS
+    assert set(patients.strategy) == {"cart_haplo_no_prophylaxis", "cart_bridge_allo", "cart_alone", "chemo_allo"}
+    assert len(patients) == 4 * 300
+    summary = pd.read_csv(out / "summary.csv")
+    assert tuple(summary.columns) == SUMMARY_COLUMNS
+    for strategy in patients.strategy.unique():
+        assert set(REQUIRED_METRICS) <= set(summary.metric[summary.strategy == strategy])
+    info = json.loads((out / "run.json").read_text())
+    assert {"version", "scenario", "seed", "engine", "patients", "replications", "wall_seconds"} <= set(info)
+    assert info["seed"] == 5 and info["patients"] == 300
+    for png in ("survival.png", "flow.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert "cart_haplo_no_prophylaxis" in printed and "OS 1y" in printed
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    run_cli(tmp_path, name="a")
+    run_cli(tmp_path, name="b")
+    for name in ("patients.parquet", "events.parquet", "summary.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, b = (json.loads((tmp_path / n / "run.json").read_text()) for n in "ab")
+    a.pop("wall_seconds"), b.pop("wall_seconds")
+    assert a == b
+
+
+def test_different_seed_changes_the_patients(tmp_path):
+    run_cli(tmp_path, name="a")
+    main(["run", str(BASE_SCENARIO), "--patients", "300", "--seed", "6", "--out", str(tmp_path / "b")])
+    assert (tmp_path / "a" / "patients.parquet").read_bytes() != (tmp_path / "b" / "patients.parquet").read_bytes()
+
+
+def test_rerun_replaces_the_folder_whole(tmp_path):
+    run_cli(tmp_path)
+    (tmp_path / "out" / "stale.txt").write_text("old")
+    run_cli(tmp_path)
+    assert not (tmp_path / "out" / "stale.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+BAD = [
+    (["--patients", "0"], r"^cd7sim: error: --patients: got 0; a whole number of at least 1 is required$"),
+    (["--patients", "many"], r"^cd7sim: error: --patients: got 'many'; a whole number"),
+    (["--seed", "-1"], r"^cd7sim: error: --seed: got -1; a whole number of at least 0"),
+    (["--engine", "fast"], r"^cd7sim: error: command line: .*invalid choice: 'fast'"),
+]
+
+
+@pytest.mark.parametrize("extra, message", BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, extra, message):
+    status, out = run_cli(tmp_path, *extra)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1
+    assert re.match(message, err.strip())
+    assert not out.exists()
+
+
+def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(BASE_SCENARIO.read_text().replace("primary_refractory: 0.471", "primary_refractory: 1.3"))
+    status = main(["run", str(scenario), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err == "cd7sim: error: case_mix.primary_refractory: got 1.3; Input should be less than or equal to 1"
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_scenario_file_from_the_shell_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(tmp_path / "missing.yaml")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"cd7sim: error: scenario file: got '{tmp_path / 'missing.yaml'}'; a readable YAML file is required (FileNotFoundError)"]
+    assert not (tmp_path / "results").exists()

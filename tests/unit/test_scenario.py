@@ -1,0 +1,97 @@
+"""Scenario schema: valid files load, every kind of bad input gets its one-line message."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from sim.errors import InputError
+from sim.scenario import load_scenario
+from sim.strategies import BUILTIN_STRATEGIES
+from tests.conftest import BASE_SCENARIO
+
+
+def write(tmp_path, change):
+    """Write the base scenario with ``change`` applied to its parsed YAML; return the path."""
+    data = yaml.safe_load(BASE_SCENARIO.read_text())
+    change(data)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_base_scenario_loads_with_the_four_strategies(base_scenario):
+    assert [s.name for s in base_scenario.strategies] == list(BUILTIN_STRATEGIES)
+    assert base_scenario.horizon_days == pytest.approx(5 * 365.25)
+    assert base_scenario.capacity.manufacturing_slots is None
+
+
+def test_a_scenario_can_define_its_own_strategy(tmp_path):
+    def add(data):
+        data["strategies"].append({"name": "allo_day90", "base": "cart_bridge_allo", "hsct_interval_days": 90})
+        data["strategies"].append({"name": "dual_target", "base": "cart_alone", "cd7_negative_multiplier": 0.2})
+        data["strategies"].append({"name": "cart_bridge_allo_full_uptake", "index_therapy": "cart",
+                                   "hsct_platform": "conventional", "hsct_uptake": 1.0})
+    scenario = load_scenario(write(tmp_path, add))
+    custom = {s.name: s for s in scenario.strategies}
+    assert custom["allo_day90"].hsct_interval_days == 90
+    assert custom["allo_day90"].hsct_platform == "conventional"
+    assert custom["dual_target"].cd7_negative_multiplier == 0.2
+    assert custom["cart_bridge_allo_full_uptake"].hsct_uptake == 1.0
+
+
+def test_overriding_a_builtin_by_name(tmp_path):
+    scenario = load_scenario(write(tmp_path, lambda d: d.update(strategies=[{"name": "cart_bridge_allo", "hsct_uptake": 1.0}])))
+    assert scenario.strategies[0].hsct_platform == "conventional"
+    assert scenario.strategies[0].hsct_uptake == 1.0
+
+
+BAD_INPUTS = [
+    ("unknown key", lambda d: d.update(colour="blue"), r"^colour: got 'blue'; this key is not allowed here$"),
+    ("unknown nested key", lambda d: d["case_mix"].update(sex=0.6), r"^case_mix\.sex: .*not allowed"),
+    ("probability above 1", lambda d: d["case_mix"].update(primary_refractory=1.3),
+     r"^case_mix\.primary_refractory: got 1\.3; Input should be less than or equal to 1"),
+    ("parameter probability above 1", lambda d: d["parameters"].update(crs_any=1.3),
+     r"^parameters\.crs_any: got 1\.3; a probability must lie between 0 and 1$"),
+    ("negative duration", lambda d: d.update(horizon_days=-5), r"^horizon_days: got -5; Input should be greater than 0$"),
+    ("negative parameter duration", lambda d: d["parameters"].update(manufacturing_days=-3),
+     r"^parameters\.manufacturing_days: got -3(\.0)?; a value in days must be at least 0$"),
+    ("unknown strategy", lambda d: d["strategies"].append("cart_twice"),
+     r"^strategies\[4\]: got 'cart_twice'; a strategy must be one of cart_haplo_no_prophylaxis"),
+    ("unknown strategy base", lambda d: d["strategies"].append({"name": "x", "base": "nope"}),
+     r"^strategies\[4\]\.base: got 'nope'; base must be one of"),
+    ("bad strategy field", lambda d: d["strategies"].append({"name": "x", "base": "cart_alone", "hsct_uptake": 2}),
+     r"^strategies\[4\]\.hsct_uptake: got 2; Input should be less than or equal to 1$"),
+    ("duplicate strategy", lambda d: d["strategies"].append("cart_alone"), r"^strategies: .*'cart_alone' appears twice"),
+    ("shares not summing to 1", lambda d: d["case_mix"].update(disease={"AML": 0.5, "T-ALL": 0.4}),
+     r"^case_mix\.disease: .*shares must sum to 1"),
+    ("unknown disease", lambda d: d["case_mix"].update(disease={"AML": 0.5, "CLL": 0.5}),
+     r"^case_mix\.disease: .*unknown category 'CLL'"),
+    ("zero patients", lambda d: d.update(patients=0), r"^patients: got 0; Input should be greater than or equal to 1$"),
+    ("zero capacity", lambda d: d["capacity"].update(manufacturing_slots=0), r"^capacity\.manufacturing_slots: got 0"),
+    ("unknown parameter", lambda d: d["parameters"].update(crs_rate=0.5), r"^parameters\.crs_rate: got 'crs_rate'"),
+    ("missing field", lambda d: d.pop("seed"), r"^seed: got None; this field is required$"),
+    ("haplo without CAR-T", lambda d: d["strategies"].append(
+        {"name": "x", "index_therapy": "chemo", "hsct_platform": "haplo_no_prophylaxis"}),
+     r"^strategies\[4\]: .*needs index_therapy 'cart'"),
+]
+
+
+@pytest.mark.parametrize("label, change, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_names_field_value_and_what_is_allowed(tmp_path, label, change, message):
+    with pytest.raises(InputError, match=message) as caught:
+        load_scenario(write(tmp_path, change))
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(InputError, match=r"^scenario file: got '.*nope\.yaml'; a readable YAML file is required"):
+        load_scenario(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(InputError, match=r"valid YAML is required \(syntax error at line 2\)"):
+        load_scenario(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="a YAML mapping"):
+        load_scenario(listing)

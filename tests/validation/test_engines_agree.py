@@ -1,0 +1,29 @@
+"""The SimPy and cohort engines give the same patients table with unlimited capacity (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.errors import InputError
+from sim.runner import simulate
+
+
+def test_engines_agree_patient_for_patient(base_scenario, params):
+    scenario = base_scenario.model_copy(update={"patients": 800, "replications": 2, "seed": 3})
+    des, cohort = simulate(scenario, params, "des"), simulate(scenario, params, "cohort")
+    days = [c for c in des.patients.columns if c.endswith("_day")]
+    for column in des.patients.columns:
+        if column in days:
+            np.testing.assert_allclose(des.patients[column], cohort.patients[column], rtol=0, atol=1e-9, err_msg=column)
+        else:
+            pd.testing.assert_series_equal(des.patients[column], cohort.patients[column])
+    pd.testing.assert_frame_equal(des.events, cohort.events)
+
+
+def test_cohort_engine_refuses_finite_capacity(base_scenario, params):
+    scenario = base_scenario.model_copy(update={
+        "patients": 10, "capacity": base_scenario.capacity.model_copy(update={"transplant_beds": 3})})
+    with pytest.raises(InputError, match=r"capacity\.transplant_beds: got 3; the cohort engine needs unlimited capacity"):
+        simulate(scenario, params, "cohort")
