@@ -28,7 +28,7 @@ FLOW_STEPS: tuple[str, ...] = (
     "alive at response assessment",
     "in CR",
     "transplanted",
-    "alive, relapse-free at 1 y",
+    "alive in remission at 1 y",
     "alive at end",
 )
 """Pathway steps of `plot_flow`, top to bottom."""
@@ -99,13 +99,14 @@ def _flow_counts(rows: pd.DataFrame) -> np.ndarray:
     since_infusion = rows["last_day"].to_numpy(dtype=float) - infusion_day
     relapse_since_infusion = rows["relapse_day"].to_numpy(dtype=float) - infusion_day
     relapsed_in_first_year = rows["relapse"].to_numpy(dtype=bool) & (relapse_since_infusion < ONE_YEAR_DAYS)
+    in_cr = infused & rows["response"].isin(CR_RESPONSES).to_numpy(dtype=bool)
     reached = np.array([
         len(rows),
         np.count_nonzero(infused),
         np.count_nonzero(infused & (rows["response"] != "not_assessed").to_numpy(dtype=bool)),
-        np.count_nonzero(infused & rows["response"].isin(CR_RESPONSES).to_numpy(dtype=bool)),
+        np.count_nonzero(in_cr),
         np.count_nonzero(rows["hsct"].to_numpy(dtype=bool)),
-        np.count_nonzero(infused & (since_infusion >= ONE_YEAR_DAYS) & ~relapsed_in_first_year),
+        np.count_nonzero(in_cr & (since_infusion >= ONE_YEAR_DAYS) & ~relapsed_in_first_year),
         np.count_nonzero(~rows["death"].to_numpy(dtype=bool)),
     ], dtype=float)
     return reached / rows["replication"].nunique()
@@ -120,7 +121,7 @@ def plot_flow(patients: pd.DataFrame, path: str | Path) -> None:
     """Pathway flow: how many patients per replication reach each step, by strategy, as one PNG.
 
     Steps (`FLOW_STEPS`): enrolled; infused (start of the index treatment); alive at response
-    assessment; in CR; transplanted; alive and relapse-free 1 year (365.25 days) after infusion;
+    assessment; in CR; transplanted; alive in remission (CR, no relapse) 1 year (365.25 days) after infusion;
     alive at the end of follow-up. Counts are averaged over replications.
 
     Parameters
