@@ -43,9 +43,7 @@ def first_error(error: ValidationError) -> tuple[str, Any, str]:
 
 def _is_union_tag(part: object) -> bool:
     """Pydantic inserts the tag of a discriminated union into the path; users never wrote it."""
-    return isinstance(part, str) and part in {"beta", "gamma", "lognormal", "uniform", "fixed", "truncnorm"} or (
-        isinstance(part, str) and part.startswith("function-")
-    )
+    return isinstance(part, str) and part in {"beta", "gamma", "lognormal", "uniform", "fixed", "truncnorm"}
 
 
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:

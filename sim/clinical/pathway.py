@@ -146,7 +146,7 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
 
     if uses_cart:
         request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
-        slot_days = np.where(needs_slot, cart.manufacturing_days(draws["u_manufacturing_time"], p["manufacturing_days"], _manufacturing_sigma(p)), 0.0)
+        slot_days = np.where(needs_slot, cart.manufacturing_days(draws["u_manufacturing_time"], p["manufacturing_days"], p["manufacturing_days_sigma"]), 0.0)
         release_to_infusion = np.full(n, p["lymphodepletion_days"])
         failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
     else:
@@ -227,11 +227,6 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
     )
 
 
-def _manufacturing_sigma(p: ParameterSet) -> float:
-    """Log-scale spread of manufacturing time: the registry's LogNormal sigma (SVC-V2V IQR)."""
-    return float(p.registry["manufacturing_days"].distribution.sigma)  # type: ignore[union-attr]
-
-
 def _no_hsct(n: int) -> dict[str, np.ndarray]:
     never = np.full(n, np.inf)
     return dict(
@@ -294,7 +289,6 @@ class Course:
     car_t_gvhd_day: np.ndarray
     agvhd_day: np.ndarray
     cgvhd_day: np.ndarray
-    chimerism: np.ndarray
 
 
 def cohort_manufacturing_start(plan: Plan) -> np.ndarray:
@@ -430,5 +424,4 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
         car_t_gvhd_day=car_t_gvhd_day,
         agvhd_day=np.where(transplanted, agvhd_day, np.nan),
         cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
-        chimerism=plan.chimerism,
     )
