@@ -52,12 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, help="run seed")
     run.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
     run.add_argument("--out", type=Path, help="output folder (default results/<scenario name>)")
+    run.add_argument("--workers", type=_positive_int("--workers"),
+                     help="local processes for replications (default: every core; 1 = serial)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
     return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     """``cd7sim run``: simulate, write the files, print the headline table."""
     from sim.outcomes import format_headline
+    from sim.parallel import make_executor
     from sim.results import FILES, Results, write_results
     from sim.runner import simulate
     from sim.scenario import load_scenario
@@ -68,7 +72,8 @@ def run_command(args: argparse.Namespace) -> int:
     params = scenario.parameter_set()
     print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
           f"{scenario.patients} patients x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
-    simulation = simulate(scenario, params, args.engine)
+    executor = make_executor(args.workers, args.scheduler)
+    simulation = simulate(scenario, params, args.engine, executor)
     results = Results.from_simulation(scenario, params, args.engine, simulation)
     out_dir = write_results(results, args.out or Path("results") / scenario.name)
     print()

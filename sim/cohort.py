@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-
-from sim.draws import PatientDraws, categorical
+from sim.draws import PatientDraws, categorical, truncated_normal
 from sim.scenario import CART_SOURCES, CaseMix, TruncatedNormal, Uniform
 from sim.schema import DISEASES
 
@@ -51,8 +49,7 @@ class PatientAttributes:
 def _continuous(u: np.ndarray, spec: TruncatedNormal | Uniform) -> np.ndarray:
     if isinstance(spec, Uniform):
         return spec.low + u * (spec.high - spec.low)
-    a, b = (spec.low - spec.mean) / spec.sd, (spec.high - spec.mean) / spec.sd
-    return stats.truncnorm.ppf(u, a, b, loc=spec.mean, scale=spec.sd)
+    return truncated_normal(u, spec.mean, spec.sd, spec.low, spec.high)
 
 
 def build_cohort(case_mix: CaseMix, draws: PatientDraws) -> PatientAttributes:

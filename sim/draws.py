@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 DRAW_NAMES: tuple[str, ...] = (
     # patient attributes
@@ -103,7 +103,13 @@ def weibull_time(u: np.ndarray, median: float, shape: float) -> np.ndarray:
 
 def lognormal_time(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
     """LogNormal time with the given median and log-scale sd, by inverse CDF (days)."""
-    return median * np.exp(sigma * stats.norm.ppf(u))
+    return median * np.exp(sigma * ndtri(u))
+
+
+def truncated_normal(u: np.ndarray, mean: float, sd: float, low: float, high: float) -> np.ndarray:
+    """Normal(mean, sd) truncated to ``[low, high]``, by inverse CDF."""
+    lower, upper = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
+    return np.clip(mean + sd * ndtri(lower + u * (upper - lower)), low, high)
 
 
 def gompertz_time(u: np.ndarray, hazard_now: np.ndarray, slope: float) -> np.ndarray:

@@ -14,7 +14,9 @@ from sim.draws import PatientDraws
 from sim.engines import cohort as cohort_engine
 from sim.engines import des as des_engine
 from sim.parameters import ParameterSet
+from sim.parallel import Executor, SerialExecutor
 from sim.scenario import Scenario
+from sim.schema import EVENT_COLUMNS
 from sim.tables import events_frame, patients_frame
 
 Engine = Literal["des", "cohort"]
@@ -30,11 +32,18 @@ class Simulation:
     wall_seconds: float
 
 
-def simulate(scenario: Scenario, params: ParameterSet, engine: Engine = "des") -> Simulation:
+def simulate(
+    scenario: Scenario,
+    params: ParameterSet,
+    engine: Engine = "des",
+    executor: Executor | None = None,
+    with_events: bool = True,
+) -> Simulation:
     """Simulate every strategy of ``scenario`` for every replication.
 
     The same patients (attributes and draws) go through every strategy of a replication
-    (common random numbers); replication ``r`` uses draws keyed by ``(seed, r)``.
+    (common random numbers); replication ``r`` uses draws keyed by ``(seed, r)``. Replications are
+    independent tasks for ``executor``; the result does not depend on which executor runs them.
 
     Parameters
     ----------
@@ -44,31 +53,37 @@ def simulate(scenario: Scenario, params: ParameterSet, engine: Engine = "des") -
         Parameter values (the scenario's overrides already applied).
     engine : {"des", "cohort"}
         SimPy engine, or the vectorised engine (unlimited capacity only).
+    executor : Executor, optional
+        Where replications run (default: serially, in this process).
+    with_events : bool
+        Build the event log (the patients table alone needs far less memory).
     """
     started = time.perf_counter()
+    tasks = [(scenario, params, engine, replication, with_events) for replication in range(scenario.replications)]
+    results = (executor or SerialExecutor()).map(simulate_replication, tasks)
+    patients = pd.concat([r[0] for r in results], ignore_index=True)
+    events = pd.concat([r[1] for r in results], ignore_index=True) if with_events else _empty_events()
+    return Simulation(patients=patients, events=events, wall_seconds=time.perf_counter() - started)
+
+
+def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One replication of every strategy: the patients table and (optionally) the event log."""
+    scenario, params, engine, replication, with_events = task
     simulate_starts = ENGINES[engine]
-    patients, events = [], []
-    for replication in range(scenario.replications):
-        draws = PatientDraws(scenario.seed, replication, scenario.patients)
-        attributes = build_cohort(scenario.case_mix, draws)
-        for strategy in scenario.strategies:
-            plan = plan_course(params, strategy, attributes, draws)
-            manufacturing_start, hsct_day = simulate_starts(plan, scenario.capacity)
-            course = resolve_course(plan, manufacturing_start, hsct_day, scenario.horizon_days)
-            patients.append(patients_frame(scenario.name, replication, plan, course))
-            events.append(events_frame(scenario.name, replication, plan, course))
+    draws = PatientDraws(scenario.seed, replication, scenario.patients)
+    attributes = build_cohort(scenario.case_mix, draws)
     names = [s.name for s in scenario.strategies]
-    return Simulation(
-        patients=_tidy(pd.concat(patients, ignore_index=True), names),
-        events=_tidy(pd.concat(events, ignore_index=True), names),
-        wall_seconds=time.perf_counter() - started,
-    )
+    patients, events = [], []
+    for strategy in scenario.strategies:
+        plan = plan_course(params, strategy, attributes, draws)
+        manufacturing_start, hsct_day = simulate_starts(plan, scenario.capacity)
+        course = resolve_course(plan, manufacturing_start, hsct_day, scenario.horizon_days)
+        patients.append(patients_frame(scenario.name, replication, plan, course, names))
+        if with_events:
+            events.append(events_frame(scenario.name, replication, plan, course, names))
+    return pd.concat(patients, ignore_index=True), (pd.concat(events, ignore_index=True) if with_events else None)
 
 
-def _tidy(frame: pd.DataFrame, strategy_names: list[str]) -> pd.DataFrame:
-    """Restore categorical columns after concatenation, strategies in scenario order."""
-    frame["scenario"] = frame["scenario"].astype("category")
-    frame["strategy"] = pd.Categorical(frame["strategy"].astype(str), categories=strategy_names)
-    if "detail" in frame:
-        frame["detail"] = frame["detail"].astype(str).astype("category")
-    return frame
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in EVENT_COLUMNS})
+

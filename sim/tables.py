@@ -9,6 +9,14 @@ from sim.clinical.pathway import Course, Plan
 from sim.clinical.transplant import CHIMERISM_LABELS
 from sim.schema import DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
 
+GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
+EVENT_DETAILS: tuple[str, ...] = (
+    "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
+    "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
+    *RESPONSES, *CHIMERISM_LABELS, "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
+)
+"""Every ``detail`` an event can carry (the categories of the column)."""
+
 EVENT_ORDER: tuple[str, ...] = (
     "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
     "chemotherapy_start", "crs", "icans", "severe_infection", "agvhd", "response", "hsct", "cgvhd",
@@ -16,13 +24,17 @@ EVENT_ORDER: tuple[str, ...] = (
 )
 
 
-def patients_frame(scenario: str, replication: int, plan: Plan, course: Course) -> pd.DataFrame:
-    """The patients table of one strategy and replication, with the contract's columns and types."""
+def patients_frame(scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str]) -> pd.DataFrame:
+    """The patients table of one strategy and replication, with the contract's columns and types.
+
+    ``strategies`` lists every strategy of the run, so that tables of different strategies share
+    one categorical type and concatenate without conversion.
+    """
     n = plan.attributes.n
     c = course.columns
     frame = pd.DataFrame({
-        "scenario": pd.Categorical([scenario] * n),
-        "strategy": pd.Categorical([plan.strategy.name] * n),
+        "scenario": _constant(scenario, n),
+        "strategy": _constant(plan.strategy.name, n, strategies),
         "replication": np.full(n, replication, dtype=np.int32),
         "patient_id": np.arange(n, dtype=np.int64),
         "disease": pd.Categorical.from_codes(plan.attributes.disease, categories=list(DISEASES)),
@@ -38,12 +50,12 @@ def patients_frame(scenario: str, replication: int, plan: Plan, course: Course) 
     return frame[list(PATIENT_COLUMNS)]
 
 
-def events_frame(scenario: str, replication: int, plan: Plan, course: Course) -> pd.DataFrame:
+def events_frame(scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str]) -> pd.DataFrame:
     """The event log of one strategy and replication, sorted by patient, day and pathway order."""
     c = course.columns
     n = plan.attributes.n
     is_cart = plan.strategy.index_therapy == "cart"
-    grade = np.array([f"grade {g}" for g in range(6)], dtype=object)
+    grade = np.array(GRADES, dtype=object)
     response_labels = np.array(RESPONSES, dtype=object)
     apheresis = np.where(plan.needs_slot & (plan.request_day < plan.pre_infusion_exit_day)
                          & (plan.request_day <= c["last_day"]), plan.request_day, np.nan)
@@ -79,12 +91,18 @@ def events_frame(scenario: str, replication: int, plan: Plan, course: Course) ->
     order = np.lexsort((events, days, patient_ids))
     m = order.size
     frame = pd.DataFrame({
-        "scenario": pd.Categorical([scenario] * m),
-        "strategy": pd.Categorical([plan.strategy.name] * m),
+        "scenario": _constant(scenario, m),
+        "strategy": _constant(plan.strategy.name, m, strategies),
         "replication": np.full(m, replication, dtype=np.int32),
         "patient_id": patient_ids[order].astype(np.int64),
         "day": days[order],
         "event": pd.Categorical.from_codes(events[order], categories=list(EVENT_ORDER)),
-        "detail": pd.Categorical(details[order].astype(str)),
+        "detail": pd.Categorical(details[order], categories=EVENT_DETAILS),
     })
     return frame[list(EVENT_COLUMNS)]
+
+
+def _constant(label: str, n: int, categories: list[str] | None = None) -> pd.Categorical:
+    """A categorical column holding one label ``n`` times (among ``categories``, default just it)."""
+    categories = categories or [label]
+    return pd.Categorical.from_codes(np.full(n, categories.index(label), dtype=np.int16), categories=categories)

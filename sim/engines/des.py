@@ -1,10 +1,13 @@
 """SimPy engine: patient processes competing for manufacturing slots and transplant beds.
 
-A patient process yields to the scheduler only where patients interact: when it asks for a
-manufacturing slot or a transplant bed, while it holds one, and at the planned day of those
-requests. Everything between is computed by the clinical rules (:mod:`sim.clinical.pathway`).
-A patient waiting in a queue keeps living: the latent drop-out, relapse and death times
-already drawn run on, and a patient who reaches one of them leaves the queue.
+The engine yields to the scheduler only where patients interact: on the day a patient asks for
+a manufacturing slot (an arrivals process walks the cohort in order of request day) and on the
+day it asks for a transplant bed (a SimPy timeout whose callback serves the request). SimPy's
+calendar puts those requests in time order; light FIFO pools
+(:class:`sim.engines.pool.ServerPool`) answer each one at once with the day service starts. Everything between is computed by the clinical rules
+(:mod:`sim.clinical.pathway`). A patient waiting in a queue keeps living: the latent drop-out,
+relapse and death times already drawn run on, and a patient who reaches one of them before
+being served leaves the queue.
 
 With unlimited capacity nobody waits and the result equals the cohort engine's.
 """
@@ -12,11 +15,13 @@ With unlimited capacity nobody waits and the result equals the cohort engine's.
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 
 import numpy as np
 import simpy
 
 from sim.clinical.pathway import Plan, infusion_day, pre_hsct_exit_day, transplant_bed_days
+from sim.engines.pool import ServerPool
 from sim.scenario import Capacity
 
 
@@ -37,68 +42,54 @@ def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndar
         NaN where it did not.
     """
     env = simpy.Environment()
-    slots = simpy.Resource(env, capacity.manufacturing_slots) if capacity.manufacturing_slots else None
-    beds = simpy.Resource(env, capacity.transplant_beds) if capacity.transplant_beds else None
+    slots = ServerPool(capacity.manufacturing_slots)
+    beds = ServerPool(capacity.transplant_beds)
     n = plan.attributes.n
     manufacturing_start = np.full(n, np.nan)
     hsct_day = np.full(n, np.nan)
-    patient = _PatientRecords(plan)
+    p = _PatientRecords(plan)
 
-    def wait_for(resource: simpy.Resource | None, leave_day: float) -> Generator[simpy.Event, object, simpy.Request | None]:
-        """Queue for a resource until granted (returns the request) or until ``leave_day`` (returns None)."""
-        if resource is None:
-            return None
-        request = resource.request()
-        outcome = yield request | env.timeout(max(leave_day - env.now, 0.0))
-        if request not in outcome:
-            request.cancel()
-            raise _LeftQueue
-        return request
-
-    def pathway(i: int) -> Generator[simpy.Event, object, None]:
-        exit_day = patient.pre_infusion_exit[i]
-        if not patient.request_day[i] < exit_day:
+    def request_manufacturing(i: int) -> None:
+        """Patient ``i`` arrives for apheresis (or the index treatment) on its request day."""
+        exit_day = p.pre_infusion_exit[i]
+        start = slots.start_day(p.request_day[i]) if p.needs_slot[i] else p.request_day[i]
+        if not start < exit_day:
             return
-        yield env.timeout(patient.request_day[i])
-        asked = env.now
-        slot = None
-        if patient.needs_slot[i]:
-            try:
-                slot = yield from wait_for(slots, exit_day)
-            except _LeftQueue:
-                return
-        start = patient.request_day[i] + (env.now - asked)
+        if p.needs_slot[i]:
+            slots.occupy(start + p.slot_days[i])
         manufacturing_start[i] = start
-        if slot is not None:
-            yield env.timeout(patient.slot_days[i])
-            slots.release(slot)
-        t0 = infusion_day(start, patient.slot_days[i], patient.release_to_infusion[i])
-        if patient.failed[i] or not t0 < exit_day or not patient.candidate[i]:
+        t0 = infusion_day(start, p.slot_days[i], p.release_to_infusion[i])
+        if p.failed[i] or not t0 < exit_day or not p.candidate[i]:
             return
-        planned = t0 + patient.interval[i]
-        leave_day = pre_hsct_exit_day(t0, patient.pre_hsct_exit[i], patient.background[i])
-        if not planned < leave_day:
-            return
-        yield env.timeout(planned - env.now)
-        asked = env.now
-        try:
-            bed = yield from wait_for(beds, leave_day)
-        except _LeftQueue:
-            return
-        hsct_day[i] = planned + (env.now - asked)
-        if bed is not None:
-            yield env.timeout(max(transplant_bed_days(
-                plan.hsct_stay_days, patient.post_hsct_death[i], patient.background[i], hsct_day[i]), 0.0))
-            beds.release(bed)
+        planned = t0 + p.interval[i]
+        leave_day = float(pre_hsct_exit_day(t0, p.pre_hsct_exit[i], p.background[i]))
+        if planned < leave_day:
+            env.timeout(planned - env.now).callbacks.append(partial(request_bed, i, planned, leave_day))
 
-    for i in range(n):
-        env.process(pathway(i))
+    def request_bed(i: int, planned: float, leave_day: float, _event: simpy.Event) -> None:
+        """Patient ``i`` asks for a transplant bed on the planned day; transplanted when one is free."""
+        start = beds.start_day(planned)
+        if not start < leave_day:
+            return
+        hsct_day[i] = start
+        beds.occupy(start + max(transplant_bed_days(plan.hsct_stay_days, p.post_hsct_death[i], p.background[i], start), 0.0))
+
+    def arrivals() -> Generator[simpy.Event, object, None]:
+        """Walk the cohort in order of request day; patients with the same day arrive together."""
+        reaching = np.flatnonzero(plan.request_day < plan.pre_infusion_exit_day)
+        order = reaching[np.argsort(plan.request_day[reaching], kind="stable")]
+        days = plan.request_day[order]
+        boundaries = np.flatnonzero(np.diff(days)) + 1
+        for group in np.split(order, boundaries):
+            day = p.request_day[group[0]]
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            for i in group.tolist():
+                request_manufacturing(i)
+
+    env.process(arrivals())
     env.run()
     return manufacturing_start, hsct_day
-
-
-class _LeftQueue(Exception):
-    """A waiting patient reached a latent event (drop-out, relapse, death) before being served."""
 
 
 class _PatientRecords:

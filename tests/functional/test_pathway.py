@@ -24,6 +24,7 @@ def test_every_patient_ends_in_exactly_one_terminal_state(run):
     assert (p.death == (p.death_cause != "none")).all()
     assert (p.death_day[p.death] == p.last_day[p.death]).all()
     assert p.death_day[~p.death].isna().all()
+    assert e.detail.notna().all() and e.event.notna().all()
 
 
 def test_event_times_are_monotone_and_none_follows_death_or_censoring(run):

@@ -47,3 +47,14 @@ def test_weibull_median_and_gompertz_inverse():
     t = gompertz_time(np.array([0.3]), np.array([0.01]), 0.1)[0]
     cumulative_hazard = 0.01 / 0.1 * (np.exp(0.1 * t) - 1)
     assert 1 - np.exp(-cumulative_hazard) == pytest.approx(0.3)
+
+
+def test_truncated_normal_matches_scipy():
+    from scipy import stats
+
+    from sim.draws import truncated_normal
+
+    u = np.linspace(0.001, 0.999, 999)
+    expected = stats.truncnorm.ppf(u, (3 - 40) / 18, (75 - 40) / 18, loc=40, scale=18)
+    np.testing.assert_allclose(truncated_normal(u, 40, 18, 3, 75), expected, rtol=1e-9)
+    assert truncated_normal(np.array([1e-300]), 40, 18, 3, 75)[0] >= 3

@@ -1,0 +1,56 @@
+"""Parallel runs give exactly the serial result, locally and on a Dask cluster."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.errors import InputError
+from sim.parallel import LocalExecutor, SerialExecutor, chunks, make_executor
+from sim.runner import simulate
+
+
+@pytest.fixture(scope="module")
+def scenario(base_scenario):
+    return base_scenario.model_copy(update={"patients": 200, "replications": 3, "seed": 13})
+
+
+def assert_same(a, b):
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+    pd.testing.assert_frame_equal(a.events, b.events)
+
+
+def test_local_processes_equal_serial(scenario, params):
+    serial = simulate(scenario, params, "des", SerialExecutor())
+    parallel = simulate(scenario, params, "des", LocalExecutor(2))
+    assert_same(serial, parallel)
+    assert sorted(serial.patients.replication.unique()) == [0, 1, 2]
+
+
+def test_replications_differ(scenario, params):
+    p = simulate(scenario, params, "cohort").patients
+    ages = p[p.strategy == "cart_alone"].groupby("replication").age.apply(lambda a: tuple(a.round(9)))
+    assert ages.nunique() == 3
+
+
+def test_dask_cluster_equals_serial(scenario, params):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        executor = make_executor(scheduler=cluster.scheduler_address)
+        try:
+            on_dask = simulate(scenario, params, "cohort", executor)
+        finally:
+            executor.close()
+    assert_same(simulate(scenario, params, "cohort"), on_dask)
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    pytest.importorskip("distributed")
+    with pytest.raises(InputError, match=r"^--scheduler: got 'tcp://127\.0\.0\.1:1'; a reachable Dask scheduler is required"):
+        make_executor(scheduler="tcp://127.0.0.1:1")
+
+
+def test_make_executor_defaults():
+    assert isinstance(make_executor(1), SerialExecutor)
+    assert isinstance(make_executor(2), LocalExecutor)
+    assert [list(c) for c in chunks(list(range(5)), 2)] == [[0, 1], [2, 3], [4]]
