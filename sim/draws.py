@@ -5,7 +5,7 @@ patient ``i`` depends only on the run seed, the replication, ``name`` and ``i`` 
 strategy, the engine, the number of patients or the order of events — so the same patient
 meets the same luck under every strategy and in both engines.
 
-Each name has its own counter-based Philox stream keyed by ``(seed, replication, crc32(name))``;
+Each name has its own PCG64DXSM stream seeded by ``SeedSequence((seed, replication, crc32(name)))``;
 patient ``i`` takes the ``i``-th number of that stream.
 """
 
@@ -52,15 +52,22 @@ class PatientDraws(Mapping[str, np.ndarray]):
         self.replication = replication
         self.n_patients = n_patients
         self._draws = {name: self._stream(name) for name in DRAW_NAMES}
+        self._normal: dict[str, np.ndarray] = {}
 
     def _stream(self, name: str) -> np.ndarray:
         key = np.random.SeedSequence([self.seed, self.replication, zlib.crc32(name.encode())])
-        uniforms = np.random.Generator(np.random.Philox(key)).random(self.n_patients)
+        uniforms = np.random.Generator(np.random.PCG64DXSM(key)).random(self.n_patients)
         # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
-        return np.where(uniforms == 0.0, np.nextafter(0.0, 1.0), uniforms)
+        return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]
+
+    def normal(self, name: str) -> np.ndarray:
+        """Standard-normal scores ``ndtri(u)`` of the draw ``name`` (computed once, then kept)."""
+        if name not in self._normal:
+            self._normal[name] = ndtri(self._draws[name])
+        return self._normal[name]
 
     def __iter__(self):
         return iter(self._draws)
@@ -86,7 +93,12 @@ def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         Category index in ``0 .. k-1`` for each draw: the first category whose cumulative
         probability exceeds ``u``.
     """
-    cumulative = np.cumsum(np.atleast_2d(probabilities), axis=-1)
+    if probabilities.ndim == 1:
+        index = np.zeros(u.shape, dtype=np.int64)
+        for threshold in np.cumsum(probabilities)[:-1]:
+            index += u >= threshold
+        return index
+    cumulative = np.cumsum(probabilities, axis=-1)
     return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int64)
 
 
@@ -101,9 +113,13 @@ def weibull_time(u: np.ndarray, median: float, shape: float) -> np.ndarray:
     return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
 
-def lognormal_time(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
-    """LogNormal time with the given median and log-scale sd, by inverse CDF (days)."""
-    return median * np.exp(sigma * ndtri(u))
+def lognormal_time(z: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    """LogNormal time with the given median and log-scale sd (days).
+
+    ``z`` is the standard-normal score of a uniform draw, ``ndtri(u)`` (see
+    :meth:`PatientDraws.normal`), so this is the inverse CDF at ``u``.
+    """
+    return median * np.exp(sigma * z)
 
 
 def truncated_normal(u: np.ndarray, mean: float, sd: float, low: float, high: float) -> np.ndarray:

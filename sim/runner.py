@@ -6,21 +6,25 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
+from sim.clinical.cart import RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS
 from sim.clinical.pathway import plan_course, resolve_course
+from sim.clinical.survival import DAYS_PER_YEAR
 from sim.cohort import build_cohort
 from sim.draws import PatientDraws
 from sim.engines import cohort as cohort_engine
 from sim.engines import des as des_engine
 from sim.parameters import ParameterSet
-from sim.parallel import Executor, SerialExecutor
+from sim.parallel import Executor, SerialExecutor, chunks
 from sim.scenario import Scenario
 from sim.schema import EVENT_COLUMNS
 from sim.tables import events_frame, patients_frame
 
 Engine = Literal["des", "cohort"]
 ENGINES = {"des": des_engine.simulate_starts, "cohort": cohort_engine.simulate_starts}
+CR_CODES = (RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,9 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool])
     draws = PatientDraws(scenario.seed, replication, scenario.patients)
     attributes = build_cohort(scenario.case_mix, draws)
     names = [s.name for s in scenario.strategies]
-    patients, events = [], []
+    patients, events, shared = [], [], {}
     for strategy in scenario.strategies:
-        plan = plan_course(params, strategy, attributes, draws)
+        plan = plan_course(params, strategy, attributes, draws, shared)
         manufacturing_start, hsct_day = simulate_starts(plan, scenario.capacity)
         course = resolve_course(plan, manufacturing_start, hsct_day, scenario.horizon_days)
         patients.append(patients_frame(scenario.name, replication, plan, course, names))
@@ -87,3 +91,61 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool])
 def _empty_events() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype="object") for column in EVENT_COLUMNS})
 
+
+
+PARAMETER_SET_COUNTS: tuple[str, ...] = ("patients", "infused", "in_cr", "hsct", "relapse", "death", "alive_1y")
+
+
+def simulate_parameter_sets(
+    scenario: Scenario,
+    parameter_sets: list[ParameterSet],
+    executor: Executor | None = None,
+    sets_per_task: int = 25,
+) -> pd.DataFrame:
+    """Run many parameter sets through the cohort engine (replication 0 of ``scenario``).
+
+    Every set meets the same patients (common random numbers across sets), so differences between
+    sets come from the parameters, not from the luck of the draw. Sets are grouped into tasks of
+    ``sets_per_task`` for ``executor``; each task draws the patients once.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Cohort, strategies and horizon (capacity must be unlimited).
+    parameter_sets : list of ParameterSet
+        For example draws of ``ParameterSet.sample``.
+    executor : Executor, optional
+        Where the tasks run (default: serially).
+    sets_per_task : int
+        Parameter sets per task.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (parameter set, strategy): ``parameter_set, strategy`` and the counts
+        ``patients, infused, in_cr, hsct, relapse, death`` (by the horizon) and ``alive_1y``
+        (alive one year after enrolment).
+    """
+    numbered = list(enumerate(parameter_sets))
+    tasks = [(scenario, list(group)) for group in chunks(numbered, sets_per_task)]
+    rows = [row for result in (executor or SerialExecutor()).map(_parameter_set_task, tasks) for row in result]
+    frame = pd.DataFrame(rows, columns=["parameter_set", "strategy", *PARAMETER_SET_COUNTS])
+    frame["strategy"] = pd.Categorical(frame["strategy"], categories=[s.name for s in scenario.strategies])
+    return frame
+
+
+def _parameter_set_task(task: tuple[Scenario, list[tuple[int, ParameterSet]]]) -> list[tuple]:
+    scenario, numbered = task
+    draws = PatientDraws(scenario.seed, 0, scenario.patients)
+    attributes = build_cohort(scenario.case_mix, draws)
+    rows = []
+    for index, params in numbered:
+        shared: dict[tuple, np.ndarray] = {}
+        for strategy in scenario.strategies:
+            plan = plan_course(params, strategy, attributes, draws, shared)
+            course = resolve_course(plan, *cohort_engine.simulate_starts(plan, scenario.capacity), scenario.horizon_days)
+            c = course.columns
+            rows.append((index, strategy.name, attributes.n, int(c["infused"].sum()),
+                         int(np.isin(c["response"], CR_CODES).sum()), int(c["hsct"].sum()), int(c["relapse"].sum()),
+                         int(c["death"].sum()), int((c["last_day"] >= DAYS_PER_YEAR).sum())))
+    return rows

@@ -60,17 +60,18 @@ def events_frame(scenario: str, replication: int, plan: Plan, course: Course, st
     apheresis = np.where(plan.needs_slot & (plan.request_day < plan.pre_infusion_exit_day)
                          & (plan.request_day <= c["last_day"]), plan.request_day, np.nan)
     hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
+    log = course.log_days()
     rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
         ("enrolment", np.zeros(n), ""),
         ("apheresis", apheresis, ""),
-        ("manufacturing_start", course.manufacturing_start_day, ""),
-        ("product_release", course.product_release_day,
+        ("manufacturing_start", log["manufacturing_start"], ""),
+        ("product_release", log["product_release"],
          np.where(plan.manufacturing_failed, "manufacturing failed", "released")),
-        ("dropout", course.dropout_day, "progression before infusion"),
+        ("dropout", log["dropout"], "progression before infusion"),
         ("infusion" if is_cart else "chemotherapy_start", c["infusion_day"], "" if not is_cart else "CD7 CAR-T"),
-        ("crs", course.crs_day, grade[c["crs_grade"]]),
-        ("icans", course.icans_day, grade[c["icans_grade"]]),
-        ("severe_infection", course.infection_day, np.where(course.infection_fatal, "fatal", "non-fatal")),
+        ("crs", log["crs"], grade[c["crs_grade"]]),
+        ("icans", log["icans"], grade[c["icans_grade"]]),
+        ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], "fatal", "non-fatal")),
         ("agvhd", course.car_t_gvhd_day, "grade 2, CAR-T-related"),
         ("agvhd", course.agvhd_day, np.char.add(grade[plan.agvhd_grade].astype(str), ", HSCT-related")),
         ("response", c["response_day"], response_labels[c["response"]]),

@@ -13,19 +13,19 @@ from sim.draws import categorical, lognormal_time
 RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = 0, 1, 2, 3
 
 
-def manufacturing_days(u: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
+def manufacturing_days(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
     """Days a manufacturing slot is held (LogNormal by inverse CDF).
 
     Parameters
     ----------
-    u : ndarray
-        Uniform draws ``u_manufacturing_time``.
+    z : ndarray
+        Normal scores of the draws ``u_manufacturing_time``.
     median_days : float
         Median manufacturing time, days.
     sigma : float
         Log-scale standard deviation.
     """
-    return lognormal_time(u, median_days, sigma)
+    return lognormal_time(z, median_days, sigma)
 
 
 def manufacturing_failed(u: np.ndarray, p_failure: float | np.ndarray) -> np.ndarray:

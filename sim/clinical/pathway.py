@@ -120,7 +120,36 @@ def transplant_bed_days(stay_days: float, death_after_hsct: float, background_da
     return min(stay_days, death_after_hsct, background_day - hsct_day)
 
 
-def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws) -> Plan:
+def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The earliest of competing latent times, and the label of the one that came first.
+
+    Parameters
+    ----------
+    candidates : list of (days, label)
+        Latent days (``inf`` or NaN = never) and their label (an int, or an int array per patient);
+        on ties the earlier candidate in the list wins.
+
+    Returns
+    -------
+    days, label : ndarray
+        ``inf`` and the first label where nothing happens.
+    """
+    days = np.full(candidates[0][0].shape, np.inf)
+    label = np.zeros(days.shape, dtype=np.int8)
+    for candidate, code in candidates:
+        earlier = candidate < days
+        np.copyto(days, candidate, where=earlier)
+        np.copyto(label, code, where=earlier, casting="unsafe")
+    return days, label
+
+
+def plan_course(
+    params: ParameterSet,
+    strategy: Strategy,
+    attributes: PatientAttributes,
+    draws: PatientDraws,
+    shared: dict[tuple, np.ndarray] | None = None,
+) -> Plan:
     """Apply every clinical rule of ``strategy`` to all patients at once.
 
     Parameters
@@ -133,8 +162,22 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
         The patients.
     draws : PatientDraws
         Their uniform draws (the same under every strategy).
+    shared : dict, optional
+        A memo of the quantities that do not depend on the strategy, to pass to every strategy of
+        the same patients and draws (one dict per ``draws``): keyed by the rule, its parameter values
+        and the identity of the draw arrays, which live as long as ``draws``.
     """
     p = params
+
+    def once(rule, *args):
+        """``rule(*args)``, computed once per set of patients and arguments when ``shared`` is given."""
+        if shared is None:
+            return rule(*args)
+        key = (rule.__module__, rule.__qualname__, *(a if isinstance(a, float) else id(a) for a in args))
+        if key not in shared:
+            shared[key] = rule(*args)
+        return shared[key]
+
     n = attributes.n
     uses_cart = strategy.index_therapy == "cart"
     has_hsct = strategy.hsct_platform != "none"
@@ -146,7 +189,7 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
 
     if uses_cart:
         request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
-        slot_days = np.where(needs_slot, cart.manufacturing_days(draws["u_manufacturing_time"], p["manufacturing_days"], p["manufacturing_days_sigma"]), 0.0)
+        slot_days = np.where(needs_slot, once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"], p["manufacturing_days_sigma"]), 0.0)
         release_to_infusion = np.full(n, p["lymphodepletion_days"])
         failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
     else:
@@ -155,9 +198,9 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
         release_to_infusion = np.zeros(n)
         failed = np.zeros(n, dtype=bool)
 
-    crs = cart.crs_grade(draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
+    crs = once(cart.crs_grade, draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
                          p["crs_grade4plus_given_3plus"], p["crs_grade5_given_4plus"])
-    icans = cart.icans_grade(draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"])
+    icans = once(cart.icans_grade, draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"])
     if not uses_cart:
         crs, icans = np.zeros(n, np.int8), np.zeros(n, np.int8)
     infected, infection_day, infection_fatal = cart.severe_infection(
@@ -165,14 +208,11 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
         p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"],
         p["aplasia_window_days"],
     )
-    early_candidates = np.stack([
-        np.where(crs == 5, p["crs_death_days"], np.inf),
-        np.where(icans == 5, p["icans_death_days"], np.inf),
-        np.where(infection_fatal, infection_day, np.inf),
+    early_death, early_cause = first_event([
+        (np.where(crs == 5, p["crs_death_days"], np.inf), DEATH_CODE["crs"]),
+        (np.where(icans == 5, p["icans_death_days"], np.inf), DEATH_CODE["icans"]),
+        (np.where(infection_fatal, infection_day, np.inf), DEATH_CODE["infection"]),
     ])
-    early_cause = np.array([DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]], dtype=np.int8)[
-        early_candidates.argmin(axis=0)
-    ]
 
     if uses_cart:
         p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
@@ -186,7 +226,7 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
     code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg)
 
     interval_median = strategy.hsct_interval_days or (p[strategy.interval_parameter] if has_hsct else np.inf)
-    interval = transplant.hsct_interval_days(draws["u_hsct_interval"], interval_median, p["hsct_interval_sigma"]) if has_hsct else np.full(n, np.inf)
+    interval = transplant.hsct_interval_days(draws.normal("u_hsct_interval"), interval_median, p["hsct_interval_sigma"]) if has_hsct else np.full(n, np.inf)
     response_after = np.minimum(p["response_assessment_days"], interval)
     in_cr = code != cart.RESPONSE_NONE
 
@@ -206,20 +246,20 @@ def plan_course(params: ParameterSet, strategy: Strategy, attributes: PatientAtt
         strategy=strategy, attributes=attributes,
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days,
         release_to_infusion_days=release_to_infusion, manufacturing_failed=failed,
-        dropout_day=survival.dropout_day(draws["u_dropout"], p["dropout_60d"]),
-        background_death_day=survival.background_death_day(
-            draws["u_background"], attributes.age, p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
+        dropout_day=once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
+        background_death_day=once(
+            survival.background_death_day, draws["u_background"], attributes.age, p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
         crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
         icans_grade=icans, icans_onset_after_infusion=p["icans_onset_days"],
         severe_infection=infected, infection_after_infusion=infection_day,
-        early_death_after_infusion=early_candidates.min(axis=0), early_death_cause=early_cause,
+        early_death_after_infusion=early_death, early_death_cause=early_cause,
         response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
         relapse_pre_after_infusion=response_after + relapse_pre_days, relapse_pre_cd7_negative=relapse_pre_negative,
         hsct_candidate=candidate, hsct_interval=interval,
         car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
         car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
-        survival_with_refractory_disease=survival.survival_with_disease(draws["u_refractory"], p["post_relapse_median_days"], p["post_relapse_sigma"]),
-        survival_after_relapse=survival.survival_with_disease(draws["u_post_relapse"], p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        survival_with_refractory_disease=once(survival.survival_with_disease, draws.normal("u_refractory"), p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        survival_after_relapse=once(survival.survival_with_disease, draws.normal("u_post_relapse"), p["post_relapse_median_days"], p["post_relapse_sigma"]),
         hsct_stay_days=p["hsct_stay_days"],
         nrm_gvhd_share_if_gvhd=p["nrm_gvhd_share_if_gvhd"], nrm_infection_share=p["nrm_infection_share"],
         agvhd_after_hsct=p["agvhd_onset_days"], cgvhd_after_hsct=p["cgvhd_onset_days"],
@@ -272,23 +312,52 @@ def _post_hsct(p: ParameterSet, strategy: Strategy, attributes: PatientAttribute
 
 @dataclass(frozen=True)
 class Course:
-    """Resolved course of every patient: the patients-table columns plus event days for the log.
+    """Resolved course of every patient: the patients-table columns, and what the event log needs.
 
     All days count from enrolment; ``NaN`` where the event did not happen (or fell after the
-    end of follow-up).
+    end of follow-up). Days that only the event log uses are computed on demand by
+    :meth:`log_days`, so runs without an event log do not pay for them.
     """
 
     columns: dict[str, np.ndarray]
+    plan: Plan
     manufacturing_start_day: np.ndarray
-    product_release_day: np.ndarray
-    dropout_day: np.ndarray
-    crs_day: np.ndarray
-    icans_day: np.ndarray
-    infection_day: np.ndarray
-    infection_fatal: np.ndarray
+    latent_death_day: np.ndarray
+    early_death_first: np.ndarray
     car_t_gvhd_day: np.ndarray
     agvhd_day: np.ndarray
     cgvhd_day: np.ndarray
+
+    def log_days(self) -> dict[str, np.ndarray]:
+        """Days of the events that appear only in the event log.
+
+        Returns
+        -------
+        dict
+            ``manufacturing_start, product_release, dropout, crs, icans, severe_infection`` (days)
+            and ``infection_fatal`` (bool).
+        """
+        plan, c = self.plan, self.columns
+        last_day, t0, infused = c["last_day"], c["infusion_day"], c["infused"]
+        release_day = self.manufacturing_start_day + plan.slot_days
+        failed_in_time = plan.manufacturing_failed & (release_day < plan.pre_infusion_exit_day)
+        infection_day = t0 + plan.infection_after_infusion
+        return {
+            "manufacturing_start": _observed(np.where(plan.needs_slot, self.manufacturing_start_day, np.nan), last_day),
+            "product_release": _observed(np.where(plan.needs_slot, release_day, np.nan), last_day),
+            "dropout": _observed(np.where(~infused & ~failed_in_time & (plan.dropout_day <= plan.background_death_day),
+                                          plan.dropout_day, np.nan), last_day),
+            "crs": _observed(np.where(c["crs_grade"] > 0, t0 + plan.crs_onset_after_infusion, np.nan), last_day),
+            "icans": _observed(np.where(c["icans_grade"] > 0, t0 + plan.icans_onset_after_infusion, np.nan), last_day),
+            "severe_infection": _observed(np.where(infused & plan.severe_infection & (infection_day <= self.latent_death_day)
+                                                   & ~(infection_day > c["hsct_day"]), infection_day, np.nan), last_day),
+            "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
+        }
+
+
+def _observed(day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
+    """Keep an event day only if it happened by the end of follow-up."""
+    return np.where(day <= last_day, day, np.nan)
 
 
 def cohort_manufacturing_start(plan: Plan) -> np.ndarray:
@@ -325,7 +394,6 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
     horizon_days : float
         End of follow-up from enrolment; later events are censored.
     """
-    n = plan.attributes.n
     infused = _infused(plan, manufacturing_start_day)
     release_day = manufacturing_start_day + plan.slot_days
     t0 = np.where(infused, infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days), np.nan)
@@ -347,18 +415,14 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
                            np.where(in_cr, t0 + plan.relapse_pre_after_infusion, np.inf))
     relapse_negative = np.where(transplanted, plan.relapse_post_cd7_negative, plan.relapse_pre_cd7_negative)
 
-    inf = np.full(n, np.inf)
-    candidates = np.stack([
-        np.where(np.isnan(progression_day), inf, progression_day + plan.survival_with_refractory_disease),
-        relapse_day + plan.survival_after_relapse,
-        np.where(infused & ~transplanted, t0 + plan.early_death_after_infusion, inf),
-        np.where(transplanted, hsct_day + plan.nrm_after_hsct, inf),
-        np.where(transplanted, hsct_day + plan.graft_failure_death_after_hsct, inf),
-        plan.background_death_day,
+    death_day, first = first_event([
+        (progression_day + plan.survival_with_refractory_disease, 0),
+        (relapse_day + plan.survival_after_relapse, 1),
+        (np.where(transplanted, np.nan, t0 + plan.early_death_after_infusion), 2),
+        (hsct_day + plan.nrm_after_hsct, 3),
+        (hsct_day + plan.graft_failure_death_after_hsct, 4),
+        (plan.background_death_day, 5),
     ])
-    candidates = np.where(np.isnan(candidates), np.inf, candidates)
-    first = candidates.argmin(axis=0)
-    death_day = candidates.min(axis=0)
 
     agvhd_day = np.where(transplanted & (plan.agvhd_grade > 0) & (hsct_day + plan.agvhd_after_hsct < death_day),
                          hsct_day + plan.agvhd_after_hsct, np.nan)
@@ -366,18 +430,16 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
                          hsct_day + plan.cgvhd_after_hsct, np.nan)
     severe_gvhd = ((plan.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
     nrm_code = survival.non_relapse_cause(plan.nrm_cause_draw, severe_gvhd, plan.nrm_gvhd_share_if_gvhd, plan.nrm_infection_share)
-    cause = np.select(
-        [first == 0, first == 1, first == 2, first == 3, first == 4],
-        [DEATH_CODE["disease"], DEATH_CODE["disease"], plan.early_death_cause, nrm_code, DEATH_CODE["infection"]],
-        DEATH_CODE["background"],
-    ).astype(np.int8)
+    cause = np.array([DEATH_CODE[c] for c in ("disease", "disease", "none", "none", "infection", "background")],
+                     dtype=np.int8)[first]
+    np.copyto(cause, plan.early_death_cause, where=first == 2)
+    np.copyto(cause, nrm_code, where=first == 3)
 
     died = death_day <= horizon_days
     last_day = np.where(died, death_day, horizon_days)
 
     def observed(day: np.ndarray) -> np.ndarray:
-        """Keep an event day only if it happened by the end of follow-up."""
-        return np.where(day <= last_day, day, np.nan)
+        return _observed(day, last_day)
 
     relapse_day = observed(np.where(relapse_day < death_day, relapse_day, np.nan))
     hsct_day = observed(hsct_day)
@@ -388,7 +450,6 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
     agvhd_grade = np.maximum(np.where(transplanted & ~np.isnan(agvhd_day), plan.agvhd_grade, 0),
                              np.where(np.isnan(car_t_gvhd_day), 0, 2)).astype(np.int8)
     crs_grade = np.where(infused, plan.crs_grade, 0).astype(np.int8)
-    infection_day = t0 + plan.infection_after_infusion
     icans_grade = np.where(infused, plan.icans_grade, 0).astype(np.int8)
 
     columns = {
@@ -411,17 +472,7 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
         "last_day": last_day,
     }
     return Course(
-        columns=columns,
-        manufacturing_start_day=observed(np.where(plan.needs_slot, manufacturing_start_day, np.nan)),
-        product_release_day=observed(np.where(plan.needs_slot, release_day, np.nan)),
-        dropout_day=observed(np.where(~infused & ~failed_in_time & (plan.dropout_day <= plan.background_death_day),
-                                      plan.dropout_day, np.nan)),
-        crs_day=observed(np.where(crs_grade > 0, t0 + plan.crs_onset_after_infusion, np.nan)),
-        icans_day=observed(np.where(icans_grade > 0, t0 + plan.icans_onset_after_infusion, np.nan)),
-        infection_day=observed(np.where(infused & plan.severe_infection & (infection_day <= death_day)
-                                        & ~(infection_day > hsct_day), infection_day, np.nan)),
-        infection_fatal=(cause == DEATH_CODE["infection"]) & (first == 2),
-        car_t_gvhd_day=car_t_gvhd_day,
-        agvhd_day=np.where(transplanted, agvhd_day, np.nan),
-        cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
+        columns=columns, plan=plan, manufacturing_start_day=manufacturing_start_day, latent_death_day=death_day,
+        early_death_first=first == 2, car_t_gvhd_day=car_t_gvhd_day,
+        agvhd_day=np.where(transplanted, agvhd_day, np.nan), cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
     )

@@ -123,6 +123,6 @@ def non_relapse_cause(
                      DEATH_CAUSES.index("other_nrm")).astype(np.int8)
 
 
-def survival_with_disease(u: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
-    """Days from relapse or progression to death from disease (LogNormal)."""
-    return lognormal_time(u, median_days, sigma)
+def survival_with_disease(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
+    """Days from relapse or progression to death from disease (LogNormal; ``z``: normal scores)."""
+    return lognormal_time(z, median_days, sigma)

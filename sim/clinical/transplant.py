@@ -33,9 +33,10 @@ def hsct_candidate(
     return in_cr & donor_available & fit & (u_uptake < p_uptake)
 
 
-def hsct_interval_days(u: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
-    """Planned days from infusion (or chemotherapy start) to HSCT, LogNormal around the median."""
-    return lognormal_time(u, median_days, sigma)
+def hsct_interval_days(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
+    """Planned days from infusion (or chemotherapy start) to HSCT, LogNormal around the median
+    (``z``: normal scores of the draws ``u_hsct_interval``)."""
+    return lognormal_time(z, median_days, sigma)
 
 
 def chimerism(u: np.ndarray, p_autologous_recovery: float, p_graft_failure: float) -> np.ndarray:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
 from sim.clinical import cart
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)
+Z = ndtri(U)
 
 
 def shares(values: np.ndarray, k: int) -> np.ndarray:
@@ -16,7 +18,7 @@ def shares(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def test_manufacturing_days_has_the_stated_median_and_grows_with_the_draw():
-    days = cart.manufacturing_days(U, 44.5, 0.35)
+    days = cart.manufacturing_days(Z, 44.5, 0.35)
     assert np.median(days) == pytest.approx(44.5, rel=1e-3)
     assert np.all(np.diff(days) > 0)
     # IQR of a LogNormal(sigma) is median * exp(+-0.674 sigma)

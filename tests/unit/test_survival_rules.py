@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
 from sim.clinical import survival
 from sim.schema import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)
+Z = ndtri(U)
 
 
 @pytest.mark.parametrize("p", [0.03, 0.1, 0.25])
@@ -83,4 +85,16 @@ def test_non_relapse_cause():
 
 
 def test_survival_with_disease_median():
-    assert np.median(survival.survival_with_disease(U, 53.0, 0.8)) == pytest.approx(53.0, rel=1e-3)
+    assert np.median(survival.survival_with_disease(Z, 53.0, 0.8)) == pytest.approx(53.0, rel=1e-3)
+
+
+def test_first_event_picks_the_earliest_and_its_label():
+    from sim.clinical.pathway import first_event
+
+    days, label = first_event([
+        (np.array([5.0, np.nan, 3.0, np.inf]), 1),
+        (np.array([4.0, 2.0, 3.0, np.inf]), np.array([7, 8, 9, 10])),
+        (np.array([9.0, 9.0, 9.0, np.inf]), 3),
+    ])
+    np.testing.assert_array_equal(days, [4.0, 2.0, 3.0, np.inf])
+    np.testing.assert_array_equal(label, [7, 8, 1, 0])  # a tie goes to the earlier candidate

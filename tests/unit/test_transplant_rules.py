@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
 from sim.clinical import transplant
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)
+Z = ndtri(U)
 
 
 def test_candidate_needs_cr_donor_fitness_and_uptake():
@@ -31,7 +33,7 @@ def test_uptake_rate(uptake):
 
 
 def test_interval_median():
-    assert np.median(transplant.hsct_interval_days(U, 57.5, 0.15)) == pytest.approx(57.5, rel=1e-3)
+    assert np.median(transplant.hsct_interval_days(Z, 57.5, 0.15)) == pytest.approx(57.5, rel=1e-3)
 
 
 def test_chimerism_shares_and_edges():
