@@ -55,7 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int("--workers"),
                      help="local processes for replications (default: every core; 1 = serial)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
+    bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
+    bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     return parser
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """``cd7sim bench``: run the benchmark, print the table, optionally write JSON."""
+    from sim.bench import format_report, run_benchmark, write_json
+
+    print(f"cd7sim {__version__} benchmark ({'quick' if args.quick else 'full'}), base scenario, 4 strategies")
+    result = run_benchmark(quick=args.quick)
+    print()
+    print(format_report(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"Wrote {args.json}")
+    return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -87,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        return run_command(args)
+        return {"run": run_command, "bench": bench_command}[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)
         return 2

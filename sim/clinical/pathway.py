@@ -18,6 +18,7 @@ redraws them (DESIGN.md section 4).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -85,18 +86,18 @@ class Plan:
     nrm_gvhd_share_if_gvhd: float
     nrm_infection_share: float
 
-    @property
+    @cached_property
     def pre_infusion_exit_day(self) -> np.ndarray:
         """Day the patient leaves the path to infusion (drop-out or background death)."""
         return np.minimum(self.dropout_day, self.background_death_day)
 
-    @property
+    @cached_property
     def pre_hsct_exit_after_infusion(self) -> np.ndarray:
         """Days after infusion at which the patient can no longer be transplanted
         (early death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
         return np.minimum(self.early_death_after_infusion, self.relapse_pre_after_infusion)
 
-    @property
+    @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
         """Days from HSCT to death from the transplant or its relapse (background excluded)."""
         return np.minimum(

@@ -80,7 +80,7 @@ def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndar
         order = reaching[np.argsort(plan.request_day[reaching], kind="stable")]
         days = plan.request_day[order]
         boundaries = np.flatnonzero(np.diff(days)) + 1
-        for group in np.split(order, boundaries):
+        for group in np.split(order, boundaries) if order.size else []:
             day = p.request_day[group[0]]
             if day > env.now:
                 yield env.timeout(day - env.now)

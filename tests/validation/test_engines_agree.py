@@ -27,3 +27,11 @@ def test_cohort_engine_refuses_finite_capacity(base_scenario, params):
         "patients": 10, "capacity": base_scenario.capacity.model_copy(update={"transplant_beds": 3})})
     with pytest.raises(InputError, match=r"capacity\.transplant_beds: got 3; the cohort engine needs unlimited capacity"):
         simulate(scenario, params, "cohort")
+
+
+def test_engines_agree_when_nobody_reaches_treatment(base_scenario, params):
+    everyone_drops_out = params.with_overrides({"dropout_60d": 1.0})
+    scenario = base_scenario.model_copy(update={"patients": 20})
+    des, cohort = simulate(scenario, everyone_drops_out, "des"), simulate(scenario, everyone_drops_out, "cohort")
+    pd.testing.assert_frame_equal(des.patients, cohort.patients)
+    assert not des.patients.infused.any()
