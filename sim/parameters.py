@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import InputError
-from sim.validation import first_error, read_yaml_mapping
+from sim.validation import OrderedRange, first_error, read_yaml_mapping
 
 DEFAULT_PARAMETERS_PATH = Path(__file__).resolve().parent.parent / "calibration" / "parameters.yaml"
 
@@ -78,18 +78,12 @@ class LogNormalDist(_Strict):
         return float(self.median * np.exp(self.sigma * rng.standard_normal()))
 
 
-class UniformDist(_Strict):
+class UniformDist(OrderedRange, _Strict):
     """Uniform between low and high."""
 
     type: Literal["uniform"]
     low: float
     high: float
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "UniformDist":
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        return self
 
     def draw(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.low, self.high))

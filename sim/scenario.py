@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.errors import InputError
 from sim.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
 from sim.schema import DISEASES
 from sim.strategies import Strategy, resolve_strategy
-from sim.validation import first_error, read_yaml_mapping
+from sim.validation import OrderedRange, first_error, read_yaml_mapping
 
 CART_SOURCES: tuple[str, ...] = ("autologous", "donor_derived", "universal")
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -21,7 +21,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TruncatedNormal(_Strict):
+class TruncatedNormal(OrderedRange, _Strict):
     """Normal distribution truncated to ``[low, high]``."""
 
     distribution: Literal["truncnorm"]
@@ -30,25 +30,13 @@ class TruncatedNormal(_Strict):
     low: float
     high: float
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "TruncatedNormal":
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        return self
 
-
-class Uniform(_Strict):
+class Uniform(OrderedRange, _Strict):
     """Uniform distribution on ``[low, high]``."""
 
     distribution: Literal["uniform"]
     low: float
     high: float
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        return self
 
 
 AttributeDistribution = Annotated[Union[TruncatedNormal, Uniform], Field(discriminator="distribution")]

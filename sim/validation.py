@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 
 from sim.errors import InputError
 
@@ -14,6 +14,16 @@ _ALLOWED_BY_TYPE = {
     "extra_forbidden": "this key is not allowed here",
     "missing": "this field is required",
 }
+
+
+class OrderedRange:
+    """Mixin for models with ``low`` and ``high`` fields: refuses ``low >= high``."""
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
 
 
 def first_error(error: ValidationError) -> tuple[str, Any, str]:

@@ -191,8 +191,10 @@ def test_order_statistic_ranks_for_ten_values_by_hand():
 def test_order_statistic_interval_has_nominal_coverage_and_is_tightest(n):
     lower_rank, upper_rank = median_ci_ranks(n)
     assert upper_rank == n - lower_rank + 1
-    assert 1 - 2 * stats.binom.cdf(lower_rank - 1, n, 0.5) >= 0.95
-    assert 1 - 2 * stats.binom.cdf(lower_rank, n, 0.5) < 0.95
+    coverage = 1 - 2 * stats.binom.cdf(lower_rank - 1, n, 0.5)
+    narrower_coverage = 1 - 2 * stats.binom.cdf(lower_rank, n, 0.5)
+    assert coverage >= 0.95
+    assert narrower_coverage < 0.95
 
 
 def test_order_statistic_interval_contains_sample_median():
