@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from sim.draws import PatientDraws, categorical, truncated_normal
@@ -44,6 +44,10 @@ class PatientAttributes:
     @property
     def n(self) -> int:
         return int(self.age.shape[0])
+
+    def block(self, part: slice) -> "PatientAttributes":
+        """The attributes of the patients in ``part`` (views, not copies)."""
+        return PatientAttributes(**{f.name: getattr(self, f.name)[part] for f in fields(self)})
 
 
 def _continuous(u: np.ndarray, spec: TruncatedNormal | Uniform) -> np.ndarray:

@@ -63,6 +63,15 @@ class PatientDraws(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]
 
+    def block(self, part: slice) -> "PatientDraws":
+        """The draws of the patients in ``part`` (views, not copies)."""
+        view = object.__new__(PatientDraws)
+        view.seed, view.replication = self.seed, self.replication
+        view._draws = {name: values[part] for name, values in self._draws.items()}
+        view.n_patients = len(range(*part.indices(self.n_patients)))
+        view._normal = {}
+        return view
+
     def normal(self, name: str) -> np.ndarray:
         """Standard-normal scores ``ndtri(u)`` of the draw ``name`` (computed once, then kept)."""
         if name not in self._normal:

@@ -25,6 +25,8 @@ from sim.tables import events_frame, patients_frame
 Engine = Literal["des", "cohort"]
 ENGINES = {"des": des_engine.simulate_starts, "cohort": cohort_engine.simulate_starts}
 CR_CODES = (RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS)
+COHORT_BLOCK = 65_536
+"""Patients resolved together by the cohort engine (arrays of this length stay in cache)."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,22 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool])
     draws = PatientDraws(scenario.seed, replication, scenario.patients)
     attributes = build_cohort(scenario.case_mix, draws)
     names = [s.name for s in scenario.strategies]
-    patients, events, shared = [], [], {}
-    for strategy in scenario.strategies:
-        plan = plan_course(params, strategy, attributes, draws, shared)
-        manufacturing_start, hsct_day = simulate_starts(plan, scenario.capacity)
-        course = resolve_course(plan, manufacturing_start, hsct_day, scenario.horizon_days)
-        patients.append(patients_frame(scenario.name, replication, plan, course, names))
-        if with_events:
-            events.append(events_frame(scenario.name, replication, plan, course, names))
-    return pd.concat(patients, ignore_index=True), (pd.concat(events, ignore_index=True) if with_events else None)
+    columns: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in names}
+    events: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    # Patients interact only through queues, so without them (the cohort engine) they are resolved
+    # in blocks that stay in the processor's cache; the SimPy engine takes the cohort whole.
+    block_size = COHORT_BLOCK if engine == "cohort" else scenario.patients
+    for start in range(0, scenario.patients, block_size):
+        part = slice(start, min(start + block_size, scenario.patients))
+        block_draws, block_attributes, shared = draws.block(part), attributes.block(part), {}
+        for strategy in scenario.strategies:
+            plan = plan_course(params, strategy, block_attributes, block_draws, shared)
+            course = resolve_course(plan, *simulate_starts(plan, scenario.capacity), scenario.horizon_days)
+            columns[strategy.name].append(course.columns)
+            if with_events:
+                events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
+    patients = patients_frame(scenario.name, replication, attributes, columns)
+    return patients, (pd.concat([f for name in names for f in events[name]], ignore_index=True) if with_events else None)
 
 
 def _empty_events() -> pd.DataFrame:

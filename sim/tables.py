@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sim.clinical.pathway import Course, Plan
+from sim.cohort import PatientAttributes
 from sim.clinical.transplant import CHIMERISM_LABELS
 from sim.schema import DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
 
@@ -24,34 +25,54 @@ EVENT_ORDER: tuple[str, ...] = (
 )
 
 
-def patients_frame(scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str]) -> pd.DataFrame:
-    """The patients table of one strategy and replication, with the contract's columns and types.
+def patients_frame(
+    scenario: str,
+    replication: int,
+    attributes: PatientAttributes,
+    columns_by_strategy: dict[str, list[dict[str, np.ndarray]]],
+) -> pd.DataFrame:
+    """The patients table of one replication: every strategy, with the contract's columns and types.
 
-    ``strategies`` lists every strategy of the run, so that tables of different strategies share
-    one categorical type and concatenate without conversion.
+    Parameters
+    ----------
+    scenario : str
+        Scenario name.
+    replication : int
+        Replication index.
+    attributes : PatientAttributes
+        The patients (the same under every strategy).
+    columns_by_strategy : dict
+        For each strategy, in order, the resolved course columns of consecutive blocks of patients.
     """
-    n = plan.attributes.n
-    c = course.columns
+    names = list(columns_by_strategy)
+    n, k = attributes.n, len(names)
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([part[name] for parts in columns_by_strategy.values() for part in parts])
+
     frame = pd.DataFrame({
-        "scenario": _constant(scenario, n),
-        "strategy": _constant(plan.strategy.name, n, strategies),
-        "replication": np.full(n, replication, dtype=np.int32),
-        "patient_id": np.arange(n, dtype=np.int64),
-        "disease": pd.Categorical.from_codes(plan.attributes.disease, categories=list(DISEASES)),
-        "age": plan.attributes.age,
-        "enrol_day": np.zeros(n),
-        **{k: c[k] for k in ("infused", "infusion_day", "crs_grade", "icans_grade")},
-        "response": pd.Categorical.from_codes(c["response"], categories=list(RESPONSES)),
-        **{k: c[k] for k in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
-                             "relapse_cd7_negative", "death", "death_day")},
-        "death_cause": pd.Categorical.from_codes(c["death_cause"], categories=list(DEATH_CAUSES)),
-        "last_day": c["last_day"],
+        "scenario": _constant(scenario, n * k),
+        "strategy": pd.Categorical.from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=names),
+        "replication": np.full(n * k, replication, dtype=np.int32),
+        "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
+        "disease": pd.Categorical.from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
+        "age": np.tile(attributes.age, k),
+        "enrol_day": np.zeros(n * k),
+        **{name: column(name) for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
+        "response": pd.Categorical.from_codes(column("response"), categories=list(RESPONSES)),
+        **{name: column(name) for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
+                                           "relapse_day", "relapse_cd7_negative", "death", "death_day")},
+        "death_cause": pd.Categorical.from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
+        "last_day": column("last_day"),
     })
     return frame[list(PATIENT_COLUMNS)]
 
 
-def events_frame(scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str]) -> pd.DataFrame:
-    """The event log of one strategy and replication, sorted by patient, day and pathway order."""
+def events_frame(
+    scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str], first_patient: int = 0,
+) -> pd.DataFrame:
+    """The event log of one strategy and replication (or of a block of its patients starting at
+    ``first_patient``), sorted by patient, day and pathway order."""
     c = course.columns
     n = plan.attributes.n
     is_cart = plan.strategy.index_therapy == "cart"
@@ -84,7 +105,7 @@ def events_frame(scenario: str, replication: int, plan: Plan, course: Course, st
     patient, day, event, detail = [], [], [], []
     for name, days, details in rows:
         keep = ~np.isnan(days)
-        patient.append(np.flatnonzero(keep))
+        patient.append(np.flatnonzero(keep) + first_patient)
         day.append(days[keep])
         event.append(np.full(keep.sum(), EVENT_ORDER.index(name), dtype=np.int8))
         detail.append(np.broadcast_to(np.asarray(details, dtype=object), (n,))[keep])

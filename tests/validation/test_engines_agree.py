@@ -35,3 +35,15 @@ def test_engines_agree_when_nobody_reaches_treatment(base_scenario, params):
     des, cohort = simulate(scenario, everyone_drops_out, "des"), simulate(scenario, everyone_drops_out, "cohort")
     pd.testing.assert_frame_equal(des.patients, cohort.patients)
     assert not des.patients.infused.any()
+
+
+def test_cohort_blocks_do_not_change_anything(base_scenario, params, monkeypatch):
+    """The cohort engine resolves patients in blocks; block edges must not show in any table."""
+    import sim.runner
+
+    scenario = base_scenario.model_copy(update={"patients": 350, "seed": 4})
+    des = simulate(scenario, params, "des")
+    monkeypatch.setattr(sim.runner, "COHORT_BLOCK", 64)
+    blocked = simulate(scenario, params, "cohort")
+    pd.testing.assert_frame_equal(des.patients, blocked.patients, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(des.events, blocked.events, rtol=0, atol=1e-9)
