@@ -14,7 +14,9 @@ With unlimited capacity nobody waits and the result equals the cohort engine's.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import gc
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -88,8 +90,25 @@ def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndar
                 request_manufacturing(i)
 
     env.process(arrivals())
-    env.run()
+    with _garbage_collector_paused():
+        env.run()
     return manufacturing_start, hsct_day
+
+
+@contextmanager
+def _garbage_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the calendar runs.
+
+    A run allocates many short-lived SimPy events; the collector would otherwise scan them again
+    and again (about a third of the run time). Nothing is lost: cycles are collected once it resumes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _PatientRecords:
