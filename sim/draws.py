@@ -34,6 +34,24 @@ DRAW_NAMES: tuple[str, ...] = (
 )
 
 
+def uniform_stream(seed: int, replication: int, name: str, n_patients: int) -> np.ndarray:
+    """The draw ``name`` of the first ``n_patients`` patients: uniforms in (0, 1).
+
+    Parameters
+    ----------
+    seed, replication : int
+        Run seed and replication index.
+    name : str
+        Draw name (any string; ``DRAW_NAMES`` lists those of the pathway).
+    n_patients : int
+        Number of patients.
+    """
+    key = np.random.SeedSequence([seed, replication, zlib.crc32(name.encode())])
+    uniforms = np.random.Generator(np.random.PCG64DXSM(key)).random(n_patients)
+    # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
+    return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
+
+
 class PatientDraws(Mapping[str, np.ndarray]):
     """Named uniform draws in (0, 1) for ``n`` patients of one replication.
 
@@ -51,14 +69,8 @@ class PatientDraws(Mapping[str, np.ndarray]):
         self.seed = seed
         self.replication = replication
         self.n_patients = n_patients
-        self._draws = {name: self._stream(name) for name in DRAW_NAMES}
+        self._draws = {name: uniform_stream(seed, replication, name, n_patients) for name in DRAW_NAMES}
         self._normal: dict[str, np.ndarray] = {}
-
-    def _stream(self, name: str) -> np.ndarray:
-        key = np.random.SeedSequence([self.seed, self.replication, zlib.crc32(name.encode())])
-        uniforms = np.random.Generator(np.random.PCG64DXSM(key)).random(self.n_patients)
-        # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
-        return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]

@@ -114,6 +114,34 @@ class Capacity(_Strict):
     transplant_beds: int | None = Field(default=None, ge=1)
 
 
+class FollowUp(OrderedRange, _Strict):
+    """Administrative censoring: each patient is followed for a uniform time in ``[low, high]`` days."""
+
+    low: float = Field(ge=0)
+    high: float
+
+
+class StudyDesign(_Strict):
+    """How a published study selected and followed its patients (for calibration and validation).
+
+    Attributes
+    ----------
+    size : int
+        Patients the study reported.
+    population : {"infused", "transplanted_in_cr"}
+        Who the study reported on: everyone treated, or (Cao) only patients in CR who were transplanted.
+    origin : {"infusion", "hsct"}
+        Time origin of the study's survival endpoints and of its follow-up.
+    follow_up_days : FollowUp
+        Follow-up from the origin (staggered entry makes it vary between patients).
+    """
+
+    size: int = Field(ge=1)
+    population: Literal["infused", "transplanted_in_cr"]
+    origin: Literal["infusion", "hsct"]
+    follow_up_days: FollowUp
+
+
 class Scenario(_Strict):
     """A validated scenario.
 
@@ -134,6 +162,8 @@ class Scenario(_Strict):
     parameters : dict
         Parameter overrides by name (validated against the registry).
     capacity : Capacity
+    study : StudyDesign, optional
+        Set by the study replays in ``scenarios/studies/``.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -146,6 +176,7 @@ class Scenario(_Strict):
     strategies: list[Strategy] = Field(min_length=1)
     parameters: dict[str, float] = Field(default_factory=dict)
     capacity: Capacity = Field(default_factory=Capacity)
+    study: StudyDesign | None = None
 
     @field_validator("strategies")
     @classmethod

@@ -17,11 +17,12 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "disease", "age", "enrol_day",
     "infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day",
     "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
-    "relapse_cd7_negative", "death", "death_day", "death_cause", "last_day",
+    "relapse_cd7_negative", "death", "death_day", "death_cause", "last_day", "chimerism",
 )
-"""Columns of ``patients.parquet``. ``response_day`` (day of the response assessment,
-NaN when not assessed) is an addition to DESIGN.md's list, needed to date progression
-for non-responders in PFS."""
+"""Columns of ``patients.parquet``. Two are additions to DESIGN.md's list: ``response_day``
+(day of the response assessment, NaN when not assessed), needed to date progression for
+non-responders in PFS, and ``chimerism`` after HSCT (a calibration target, HU-CHIMERISM)."""
+CHIMERISM: tuple[str, ...] = ("full_donor", "autologous_recovery", "graft_failure", "none")
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",

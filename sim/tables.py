@@ -8,7 +8,7 @@ import pandas as pd
 from sim.clinical.pathway import Course, Plan
 from sim.cohort import PatientAttributes
 from sim.clinical.transplant import CHIMERISM_LABELS
-from sim.schema import DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
+from sim.schema import CHIMERISM, DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
 
 GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
 EVENT_DETAILS: tuple[str, ...] = (
@@ -64,6 +64,7 @@ def patients_frame(
                                            "relapse_day", "relapse_cd7_negative", "death", "death_day")},
         "death_cause": pd.Categorical.from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
         "last_day": column("last_day"),
+        "chimerism": pd.Categorical.from_codes(column("chimerism"), categories=list(CHIMERISM)),
     })
     return frame[list(PATIENT_COLUMNS)]
 

@@ -471,6 +471,7 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
         "death_day": np.where(died, death_day, np.nan),
         "death_cause": np.where(died, cause, DEATH_CODE["none"]).astype(np.int8),
         "last_day": last_day,
+        "chimerism": np.where(transplanted, plan.chimerism, len(transplant.CHIMERISM_LABELS)).astype(np.int8),
     }
     return Course(
         columns=columns, plan=plan, manufacturing_start_day=manufacturing_start_day, latent_death_day=death_day,

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, object] = {
     "enrol_day": 0.0, "infused": True, "infusion_day": 10.0, "crs_grade": 0, "icans_grade": 0,
     "response": "cr_mrd_neg", "response_day": 38.0, "hsct": False, "hsct_day": NAN, "agvhd_grade": 0,
     "cgvhd": False, "relapse": False, "relapse_day": NAN, "relapse_cd7_negative": False, "death": False,
-    "death_day": NAN, "death_cause": "none", "last_day": 1500.0,
+    "death_day": NAN, "death_cause": "none", "last_day": 1500.0, "chimerism": "none",
 }
 """An infused patient in MRD-negative CR, alive and followed for 1500 days."""
 

@@ -36,6 +36,7 @@ def patients_table() -> pd.DataFrame:
                     "relapse_cd7_negative": False, "death": dies,
                     "death_day": 400.0 + index if dies else NAN, "death_cause": "disease" if dies else "none",
                     "last_day": 400.0 + index if dies else 900.0,
+                    "chimerism": "full_donor" if transplant and index == 0 else "none",
                 })
     frame = pd.DataFrame(rows)[list(PATIENT_COLUMNS)]
     return frame.astype({"strategy": "category", "response": "category"})
