@@ -18,18 +18,31 @@ from sim.errors import InputError
 T = TypeVar("T")
 
 
+Progress = Callable[[], None] | None
+"""Called once per finished task (for a progress bar)."""
+
+
 class Executor(Protocol):
     """Maps a picklable function over tasks, returning results in task order."""
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any]) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
         ...
+
+
+def _collect(results: Iterable[T], on_done: Progress) -> list[T]:
+    collected = []
+    for result in results:
+        collected.append(result)
+        if on_done is not None:
+            on_done()
+    return collected
 
 
 class SerialExecutor:
     """Runs tasks one after another in this process."""
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any]) -> list[T]:
-        return [function(task) for task in tasks]
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
+        return _collect((function(task) for task in tasks), on_done)
 
 
 class LocalExecutor:
@@ -44,11 +57,11 @@ class LocalExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any]) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
         if len(tasks) <= 1 or self.workers <= 1:
-            return SerialExecutor().map(function, tasks)
+            return SerialExecutor().map(function, tasks, on_done)
         with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
-            return list(pool.map(function, tasks))
+            return _collect(pool.map(function, tasks), on_done)
 
 
 class DaskExecutor:
@@ -70,9 +83,9 @@ class DaskExecutor:
         except (OSError, TimeoutError) as error:
             raise InputError("--scheduler", address, f"a reachable Dask scheduler is required ({error})") from None
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any]) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
         futures = self._client.map(function, list(tasks), pure=False)
-        return self._client.gather(futures)
+        return _collect((future.result() for future in futures), on_done)
 
     def close(self) -> None:
         """Disconnect from the scheduler."""

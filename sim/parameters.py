@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import numpy as np
+from scipy import stats
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import InputError
 from sim.validation import OrderedRange, first_error, read_yaml_mapping
 
 DEFAULT_PARAMETERS_PATH = Path(__file__).resolve().parent.parent / "calibration" / "parameters.yaml"
+DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
+POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
 
 Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year"]
 UNIT_RANGES: dict[str, tuple[float, float]] = {
@@ -54,6 +57,10 @@ class BetaCounts(_Strict):
     def draw(self, rng: np.random.Generator) -> float:
         return float(rng.beta(self.events + 0.5, self.n - self.events + 0.5))
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return stats.beta.ppf(u, self.events + 0.5, self.n - self.events + 0.5)
+
 
 class GammaDist(_Strict):
     """Gamma by mean and standard deviation."""
@@ -66,6 +73,10 @@ class GammaDist(_Strict):
         shape = (self.mean / self.sd) ** 2
         return float(rng.gamma(shape, self.sd**2 / self.mean))
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return stats.gamma.ppf(u, (self.mean / self.sd) ** 2, scale=self.sd**2 / self.mean)
+
 
 class LogNormalDist(_Strict):
     """LogNormal by median and log-scale standard deviation."""
@@ -77,6 +88,10 @@ class LogNormalDist(_Strict):
     def draw(self, rng: np.random.Generator) -> float:
         return float(self.median * np.exp(self.sigma * rng.standard_normal()))
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return self.median * np.exp(self.sigma * stats.norm.ppf(u))
+
 
 class UniformDist(OrderedRange, _Strict):
     """Uniform between low and high."""
@@ -87,6 +102,10 @@ class UniformDist(OrderedRange, _Strict):
 
     def draw(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.low, self.high))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return self.low + u * (self.high - self.low)
 
 
 class FixedDist(_Strict):
@@ -244,6 +263,23 @@ class ParameterSet(Mapping[str, float]):
             for name, p in self._registry.items()
         }
         return ParameterSet(self._registry, values)  # type: ignore[arg-type]
+
+    def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> "ParameterSet":
+        """A copy whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
+
+        Raises
+        ------
+        InputError
+            When the posterior file is missing or names an unknown parameter.
+        """
+        import pandas as pd
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("parameter_source", "posterior", f"{path} is missing: run `cd7sim calibrate` first")
+        frame = pd.read_parquet(path)
+        means = {name: float(frame[name].mean()) for name in frame.columns if name not in POSTERIOR_BOOKKEEPING}
+        return self.with_overrides(means, field=path.name)
 
     def as_dict(self) -> dict[str, float]:
         """Plain name → value dictionary."""

@@ -150,3 +150,35 @@ def plot_flow(patients: pd.DataFrame, path: str | Path) -> None:
         figure.savefig(path, format="png", dpi=DPI)
     finally:
         plt.close(figure)
+
+
+def plot_fit(fit: pd.DataFrame, path: str | Path) -> None:
+    """Calibration fit: each target's reported value (and CI) beside the model's prior and posterior
+    95% intervals of its expected probability, one row per target, as one PNG.
+
+    Parameters
+    ----------
+    fit : pandas.DataFrame
+        ``sim.calibration.Calibration.fit_frame()``; medians appear as the probability 0.5 of the
+        event by the reported median time.
+    path : str or pathlib.Path
+        Where to write the PNG.
+    """
+    rows = np.arange(len(fit))[::-1]
+    figure, axes = plt.subplots(figsize=(8.5, 1.2 + 0.28 * len(fit)))
+    axes.hlines(rows, fit["posterior_lower"], fit["posterior_upper"], color="tab:blue", linewidth=4, alpha=0.6,
+                label="model, posterior 95% interval")
+    axes.plot(fit["prior_mean"], rows, "|", color="grey", markersize=9, label="model, prior mean")
+    axes.plot(fit["posterior_mean"], rows, "o", color="tab:blue", markersize=4, label="model, posterior mean")
+    has_ci = fit["reported_lower"].notna()
+    axes.hlines(rows[has_ci], fit["reported_lower"][has_ci], fit["reported_upper"][has_ci], color="black", linewidth=1)
+    axes.plot(fit["reported"], rows, "D", color="black", markersize=4, label="reported (95% CI where given)")
+    axes.set_yticks(rows, [f"{s} · {m} (n={n})" for s, m, n in zip(fit["study"], fit["metric"], fit["n"])], fontsize=7)
+    axes.set_xlim(-0.02, 1.02)
+    axes.set_xlabel("probability")
+    axes.grid(axis="x", alpha=0.3)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(fit), 1) * 10), ncol=2, fontsize=7, frameon=False)
+    axes.set_title("Calibration targets beside the model", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=DPI)
+    plt.close(figure)

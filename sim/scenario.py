@@ -162,6 +162,9 @@ class Scenario(_Strict):
     parameters : dict
         Parameter overrides by name (validated against the registry).
     capacity : Capacity
+    parameter_source : {"prior", "posterior"}
+        Point values of the parameters: the evidence-based priors, or the posterior means of the
+        committed calibration (``calibration/posterior.parquet``).
     study : StudyDesign, optional
         Set by the study replays in ``scenarios/studies/``.
     """
@@ -176,6 +179,7 @@ class Scenario(_Strict):
     strategies: list[Strategy] = Field(min_length=1)
     parameters: dict[str, float] = Field(default_factory=dict)
     capacity: Capacity = Field(default_factory=Capacity)
+    parameter_source: Literal["prior", "posterior"] = "prior"
     study: StudyDesign | None = None
 
     @field_validator("strategies")
@@ -190,6 +194,8 @@ class Scenario(_Strict):
     def parameter_set(self, registry: ParameterSet | None = None) -> ParameterSet:
         """The parameter values for this scenario: the registry with the scenario's overrides."""
         base = registry if registry is not None else load_parameters(DEFAULT_PARAMETERS_PATH)
+        if self.parameter_source == "posterior":
+            base = base.with_posterior_means()
         return base.with_overrides(self.parameters)
 
 
