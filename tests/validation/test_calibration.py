@@ -36,8 +36,9 @@ def test_log_likelihood_peaks_at_the_reported_proportion():
 
 
 def test_parameters_are_recovered_from_targets_the_model_generated():
-    """Targets simulated at known parameter values (with 200 patients each) are recovered: every
-    parameter the targets inform has its true value inside the 90% posterior interval."""
+    """Targets simulated at known parameter values (a prior draw), with each study's own sample
+    sizes, are recovered: every parameter the targets inform has its true value inside the 90%
+    posterior interval."""
     params = load_parameters()
     targets = [t for t in load_targets() if t.study in ("hu2024", "cao2024", "xiao2025")]
     studies = {name: s.model_copy(update={"patients": 600}) for name, s in load_studies(
@@ -48,13 +49,14 @@ def test_parameters_are_recovered_from_targets_the_model_generated():
     synthetic = []
     for t in targets:
         p = expected_probability(columns[t.study], t)
-        synthetic.append(t.model_copy(update={"likelihood": "binomial", "n": 200, "events": round(p * 200, 1),
-                                              "value": p, "lower": None, "upper": None, "metric": t.metric}))
-    result = calibrate(truth, studies, synthetic, prior_draws=800, stages=4, stage_draws=400, posterior_draws=1000,
+        synthetic.append(t.model_copy(update={"likelihood": "binomial", "events": p * t.n, "value": p,
+                                              "lower": None, "upper": None}))
+    result = calibrate(truth, studies, synthetic, prior_draws=1500, stages=5, stage_draws=600, posterior_draws=1000,
                        seed=3)
+    assert result.effective_sample_size > 50
     table = result.identifiability_frame().set_index("parameter")
-    informed = table.index[table.sd_ratio < 0.6]
-    assert len(informed) >= 5, "the synthetic targets should inform several parameters"
+    informed = table.index[table.sd_ratio < 0.7]
+    assert len(informed) >= 3, "the synthetic targets should inform several parameters"
     posterior = result.posterior_frame()
     for name in informed:
         low, high = np.percentile(posterior[name], [5, 95])
