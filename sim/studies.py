@@ -244,6 +244,14 @@ PROPORTIONS: dict[str, Callable[[Columns], np.ndarray]] = {
 METRICS: tuple[str, ...] = (*PROPORTIONS, *SURVIVAL_KINDS)
 
 
+def _denominator(columns: Columns, target: Target) -> np.ndarray:
+    """Patients in ``target``'s denominator; for survival-type metrics only those who reached its origin."""
+    population = _population(columns, target.metric)
+    if target.metric in SURVIVAL_KINDS:
+        population = population & ~np.isnan(_origin(columns, target))
+    return population
+
+
 def expected_probability(columns: Columns, target: Target) -> float:
     """The model's probability for ``target`` from a simulated population with complete follow-up.
 
@@ -252,18 +260,14 @@ def expected_probability(columns: Columns, target: Target) -> float:
     float
         NaN if the population is empty.
     """
-    population = _population(columns, target.metric)
+    population = _denominator(columns, target)
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
         return float(PROPORTIONS[target.metric](columns)[population].mean())
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(columns, kind)
-    origin = _origin(columns, target)
-    population = population & ~np.isnan(origin)
-    if not population.any():
-        return float("nan")
-    by_time = (day - origin <= target.time_days) & (cause == 1)
+    by_time = (day - _origin(columns, target) <= target.time_days) & (cause == 1)
     share = float(by_time[population].mean())
     return share if kind in INCIDENCE_KINDS or target.metric in EVENT_BY_TIME else 1.0 - share
 
@@ -280,18 +284,19 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     """
     reported = np.flatnonzero(columns["selected"])[:size]
     sample = {name: values[reported] for name, values in columns.items()}
-    population = _population(sample, target.metric)
+    return _estimate(sample, follow_up_end[reported], target)
+
+
+def _estimate(sample: Columns, follow_up_end: np.ndarray, target: Target) -> float:
+    population = _denominator(sample, target)
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
         return float(PROPORTIONS[target.metric](sample)[population].mean())
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(sample, kind)
-    population = population & ~np.isnan(_origin(sample, target))
-    if not population.any():
-        return float("nan")
     origin = _origin(sample, target)[population]
-    end = np.minimum(follow_up_end[reported][population], sample["last_day"][population])
+    end = np.minimum(follow_up_end[population], sample["last_day"][population])
     event_day = day[population]
     observed = ~np.isnan(event_day) & (event_day <= end)
     time = np.where(observed, event_day, end) - origin
@@ -301,4 +306,3 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     if target.metric in EVENT_BY_TIME:
         return float(curve.median().estimate)
     return float(curve.survival_at(target.time_days))
-
