@@ -133,6 +133,7 @@ def validate_command(args: argparse.Namespace) -> int:
     from sim.parallel import make_executor
     from sim.parameters import load_parameters
     from sim.predictive import format_validation, posterior_predictive
+    from sim.results import write_csv_atomically
     from sim.studies import load_studies, load_targets
 
     path = args.posterior or CALIBRATION_DIR / POSTERIOR_FILE
@@ -146,7 +147,7 @@ def validate_command(args: argparse.Namespace) -> int:
                                      make_executor(args.workers), bar.update)
     print(format_validation(table))
     out = args.out or CALIBRATION_DIR / "validation.csv"
-    table.to_csv(out, index=False, float_format="%.6g")
+    write_csv_atomically(table, out)
     print(f"Wrote {out}")
     return 0
 

@@ -100,6 +100,19 @@ def write_results(results: Results, out_dir: str | Path) -> Path:
     return out_dir
 
 
+def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` as CSV through a temporary file and one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        frame.to_csv(temporary, index=False, float_format="%.6g")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _replace_folder(new: Path, target: Path) -> None:
     """Put ``new`` in place of ``target`` with renames only."""
     if not target.exists():
