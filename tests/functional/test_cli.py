@@ -110,3 +110,25 @@ def test_missing_scenario_file_from_the_shell_has_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"cd7sim: error: scenario file: got '{tmp_path / 'missing.yaml'}'; a readable YAML file is required (FileNotFoundError)"]
     assert not (tmp_path / "results").exists()
+
+
+def test_calibrate_and_validate_commands_write_their_files(tmp_path, capsys):
+    out = tmp_path / "cal"
+    status = main(["calibrate", "--prior-draws", "60", "--stages", "1", "--stage-draws", "40", "--workers", "1",
+                   "--out", str(out)])
+    assert status == 0
+    assert {"posterior.parquet", "fit.csv", "identifiability.csv", "fit.png"} <= {p.name for p in out.iterdir()}
+    assert len(pd.read_parquet(out / "posterior.parquet")) == 1000
+    status = main(["validate", "--posterior", str(out / "posterior.parquet"), "--draws", "3", "--workers", "1",
+                   "--out", str(out / "validation.csv")])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"^\d+ of 38 targets inside$", printed, flags=re.M)
+    assert len(pd.read_csv(out / "validation.csv")) == 38
+
+
+def test_validate_without_a_posterior_is_a_clear_error(tmp_path, capsys):
+    status = main(["validate", "--posterior", str(tmp_path / "none.parquet")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err.startswith("cd7sim: error: --posterior: got '") and "run `cd7sim calibrate` first" in err
