@@ -87,3 +87,17 @@ def test_committed_posterior_has_enough_draws_of_known_parameters():
         unit = params.registry[name].unit
         if unit == "probability":
             assert posterior[name].between(0, 1).all(), name
+
+
+def test_calibration_is_reproducible_serial_or_parallel():
+    from sim.parallel import LocalExecutor
+
+    params = load_parameters()
+    targets = [t for t in load_targets() if t.study == "ns7_aml"]
+    studies = {"ns7_aml": load_studies(["ns7_aml"])["ns7_aml"].model_copy(update={"patients": 300})}
+    serial = calibrate(params, studies, targets, prior_draws=120, stages=1, stage_draws=60, posterior_draws=200, seed=9)
+    parallel = calibrate(params, studies, targets, prior_draws=120, stages=1, stage_draws=60, posterior_draws=200, seed=9,
+                         executor=LocalExecutor(2))
+    pd.testing.assert_frame_equal(serial.posterior_frame(), parallel.posterior_frame())
+    other = calibrate(params, studies, targets, prior_draws=120, stages=1, stage_draws=60, posterior_draws=200, seed=10)
+    assert not serial.posterior_frame().equals(other.posterior_frame())
