@@ -139,8 +139,8 @@ def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[
     label = np.zeros(days.shape, dtype=np.int8)
     for candidate, code in candidates:
         earlier = candidate < days
-        np.copyto(days, candidate, where=earlier)
-        np.copyto(label, code, where=earlier, casting="unsafe")
+        days = np.where(earlier, candidate, days)
+        label = np.where(earlier, np.int8(code) if np.isscalar(code) else code.astype(np.int8), label)
     return days, label
 
 
