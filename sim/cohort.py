@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+
 from sim.draws import PatientDraws, categorical, truncated_normal
 from sim.scenario import CART_SOURCES, CaseMix, TruncatedNormal, Uniform
 from sim.schema import DISEASES
@@ -45,7 +46,7 @@ class PatientAttributes:
     def n(self) -> int:
         return int(self.age.shape[0])
 
-    def block(self, part: slice) -> "PatientAttributes":
+    def block(self, part: slice) -> PatientAttributes:
         """The attributes of the patients in ``part`` (views, not copies)."""
         return PatientAttributes(**{f.name: getattr(self, f.name)[part] for f in fields(self)})
 

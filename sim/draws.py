@@ -75,7 +75,7 @@ class PatientDraws(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]
 
-    def block(self, part: slice) -> "PatientDraws":
+    def block(self, part: slice) -> PatientDraws:
         """The draws of the patients in ``part`` (views, not copies)."""
         view = object.__new__(PatientDraws)
         view.seed, view.replication = self.seed, self.replication

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from scipy import stats
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy import stats
 
 from sim.errors import InputError
 from sim.validation import OrderedRange, first_error, read_yaml_mapping
@@ -45,7 +45,7 @@ class BetaCounts(_Strict):
     n: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _events_within_n(self) -> "BetaCounts":
+    def _events_within_n(self) -> BetaCounts:
         if self.events > self.n:
             raise ValueError(f"events ({self.events}) cannot exceed n ({self.n})")
         return self
@@ -153,7 +153,7 @@ class Parameter(_Strict):
     description: str
 
     @model_validator(mode="after")
-    def _complete(self) -> "Parameter":
+    def _complete(self) -> Parameter:
         if self.value is None:
             if not isinstance(self.distribution, BetaCounts):
                 raise ValueError("value is required unless the distribution is a Beta from counts")
@@ -218,7 +218,7 @@ class ParameterSet(Mapping[str, float]):
         """The parameter definitions."""
         return self._registry
 
-    def with_overrides(self, overrides: Mapping[str, object], field: str = "parameters") -> "ParameterSet":
+    def with_overrides(self, overrides: Mapping[str, object], field: str = "parameters") -> ParameterSet:
         """Return a copy with some values replaced, each checked against its unit.
 
         Parameters
@@ -247,7 +247,7 @@ class ParameterSet(Mapping[str, float]):
             values[name] = float(value)
         return ParameterSet(self._registry, values)
 
-    def sample(self, rng: np.random.Generator) -> "ParameterSet":
+    def sample(self, rng: np.random.Generator) -> ParameterSet:
         """Draw one probabilistic-analysis set from every parameter's distribution.
 
         Parameters are drawn in registry order, so the same generator state gives the
@@ -264,7 +264,7 @@ class ParameterSet(Mapping[str, float]):
         }
         return ParameterSet(self._registry, values)  # type: ignore[arg-type]
 
-    def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> "ParameterSet":
+    def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> ParameterSet:
         """A copy whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
 
         Raises

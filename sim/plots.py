@@ -13,7 +13,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from sim.outcomes import ONE_YEAR_DAYS, disease_free_survival_times, kaplan_meier, overall_survival_times
+from sim.outcomes import (
+    ONE_YEAR_DAYS,
+    disease_free_survival_times,
+    kaplan_meier,
+    overall_survival_times,
+)
 from sim.schema import CR_RESPONSES
 
 matplotlib.use("Agg")

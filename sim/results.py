@@ -46,7 +46,7 @@ class Results:
     summary: pd.DataFrame
 
     @classmethod
-    def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> "Results":
+    def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> Results:
         """Summarise a simulation."""
         return cls(scenario, params, engine, simulation, summarise(simulation.patients))
 

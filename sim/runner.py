@@ -16,8 +16,8 @@ from sim.cohort import build_cohort
 from sim.draws import PatientDraws
 from sim.engines import cohort as cohort_engine
 from sim.engines import des as des_engine
-from sim.parameters import ParameterSet
 from sim.parallel import Executor, SerialExecutor, chunks
+from sim.parameters import ParameterSet
 from sim.scenario import Scenario
 from sim.schema import EVENT_COLUMNS
 from sim.tables import events_frame, patients_frame

@@ -56,7 +56,7 @@ class Strategy(BaseModel):
     cd7_negative_multiplier: float = Field(default=1.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _coherent(self) -> "Strategy":
+    def _coherent(self) -> Strategy:
         if self.hsct_platform == "haplo_no_prophylaxis" and self.index_therapy != "cart":
             raise ValueError("hsct_platform 'haplo_no_prophylaxis' needs index_therapy 'cart' (it relies on CAR-T aplasia)")
         return self

@@ -153,7 +153,7 @@ class StudyCohort:
     attributes: PatientAttributes
 
     @classmethod
-    def draw(cls, scenario: Scenario, replication: int = 0, patients: int | None = None) -> "StudyCohort":
+    def draw(cls, scenario: Scenario, replication: int = 0, patients: int | None = None) -> StudyCohort:
         n = patients or scenario.patients
         draws = PatientDraws(scenario.seed, replication, n)
         return cls(scenario, replication, draws, build_cohort(scenario.case_mix, draws))

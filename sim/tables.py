@@ -6,9 +6,16 @@ import numpy as np
 import pandas as pd
 
 from sim.clinical.pathway import Course, Plan
-from sim.cohort import PatientAttributes
 from sim.clinical.transplant import CHIMERISM_LABELS
-from sim.schema import CHIMERISM, DEATH_CAUSES, DISEASES, EVENT_COLUMNS, PATIENT_COLUMNS, RESPONSES
+from sim.cohort import PatientAttributes
+from sim.schema import (
+    CHIMERISM,
+    DEATH_CAUSES,
+    DISEASES,
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    RESPONSES,
+)
 
 GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
 EVENT_DETAILS: tuple[str, ...] = (

@@ -22,7 +22,12 @@ from functools import partial
 import numpy as np
 import simpy
 
-from sim.clinical.pathway import Plan, infusion_day, pre_hsct_exit_day, transplant_bed_days
+from sim.clinical.pathway import (
+    Plan,
+    infusion_day,
+    pre_hsct_exit_day,
+    transplant_bed_days,
+)
 from sim.engines.pool import ServerPool
 from sim.scenario import Capacity
 

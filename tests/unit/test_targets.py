@@ -11,7 +11,14 @@ import pytest
 
 from sim.clinical.cart import RESPONSE_CR_MRD_NEG, RESPONSE_NONE
 from sim.errors import InputError
-from sim.studies import METRICS, Target, expected_probability, load_studies, load_targets, study_estimate
+from sim.studies import (
+    METRICS,
+    Target,
+    expected_probability,
+    load_studies,
+    load_targets,
+    study_estimate,
+)
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
 REQUIRED = ("HU-CR HU-MRD HU-CRS HU-HSCT HU-EARLYDEATH HU-CHIMERISM HU-AGVHD HU-CGVHD HU-OS1Y HU-DFS1Y CAO-CRS "

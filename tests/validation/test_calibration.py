@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibration import CALIBRATION_DIR, _amis_weights, calibrate, log_likelihood, systematic_resample
+from sim.calibration import (
+    CALIBRATION_DIR,
+    _amis_weights,
+    calibrate,
+    log_likelihood,
+    systematic_resample,
+)
 from sim.parameters import load_parameters
-from sim.studies import StudyCohort, Target, expected_probability, load_studies, load_targets
+from sim.studies import (
+    StudyCohort,
+    Target,
+    expected_probability,
+    load_studies,
+    load_targets,
+)
 
 
 def test_systematic_resampling_follows_the_weights():
