@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim import __version__
+from sim.calibration import DEFAULT_POSTERIOR_DRAWS, DEFAULT_PRIOR_DRAWS, DEFAULT_STAGE_DRAWS, DEFAULT_STAGES
 from sim.errors import InputError
 
 
@@ -56,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local processes for replications (default: every core; 1 = serial)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
     calibrate = commands.add_parser("calibrate", help="calibrate the parameters to the CD7 CAR-T studies")
-    calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=5000, help="Latin-hypercube prior draws")
-    calibrate.add_argument("--stages", type=_positive_int("--stages"), default=10, help="adaptive importance-sampling stages")
-    calibrate.add_argument("--stage-draws", type=_positive_int("--stage-draws"), default=3000, help="draws per stage")
-    calibrate.add_argument("--posterior-draws", type=_positive_int("--posterior-draws"), default=1000, help="posterior draws to keep")
+    calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=DEFAULT_PRIOR_DRAWS, help="Latin-hypercube prior draws")
+    calibrate.add_argument("--stages", type=_positive_int("--stages"), default=DEFAULT_STAGES, help="adaptive importance-sampling stages")
+    calibrate.add_argument("--stage-draws", type=_positive_int("--stage-draws"), default=DEFAULT_STAGE_DRAWS, help="draws per stage")
+    calibrate.add_argument("--posterior-draws", type=_positive_int("--posterior-draws"), default=DEFAULT_POSTERIOR_DRAWS, help="posterior draws to keep")
     calibrate.add_argument("--seed", type=_seed, default=2024, help="seed")
     calibrate.add_argument("--workers", type=_positive_int("--workers"), help="local processes (default: every core)")
     calibrate.add_argument("--out", type=Path, help="folder for posterior.parquet, fit.csv, identifiability.csv, fit.png (default calibration/)")
