@@ -11,11 +11,9 @@ engine — runs on every local core.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import resource
 import statistics
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -25,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import __version__
+from sim.files import atomic_path
 from sim.parallel import LocalExecutor, local_cores
 from sim.runner import simulate, simulate_parameter_sets
 from sim.scenario import load_scenario
@@ -182,9 +181,5 @@ def format_report(result: dict) -> str:
 
 def write_json(result: dict, path: Path) -> None:
     """Write ``result`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2)
-        file.write("\n")
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -20,9 +20,6 @@ PharmacoEconomics 2017).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
+from sim.files import atomic_path
 from sim.parallel import Executor, Progress, SerialExecutor, chunks
 from sim.parameters import FixedDist, ParameterSet
 from sim.scenario import Scenario
@@ -304,21 +302,17 @@ def _draw_proposal(rng: np.random.Generator, mean: np.ndarray, covariance: np.nd
 
 
 def write_calibration(calibration: Calibration, directory: Path = CALIBRATION_DIR) -> list[Path]:
-    """Write the posterior, the fit table, the identifiability table and the fit figure atomically."""
+    """Write the posterior, the fit table, the identifiability table and the fit figure, each atomically."""
     from sim.plots import plot_fit
 
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".calibration.", dir=directory))
-    try:
-        calibration.posterior_frame().to_parquet(staging / POSTERIOR_FILE, index=False)
-        calibration.fit_frame().to_csv(staging / FIT_FILE, index=False, float_format="%.6g")
-        calibration.identifiability_frame().to_csv(staging / IDENTIFIABILITY_FILE, index=False, float_format="%.6g")
-        plot_fit(calibration.fit_frame(), staging / FIT_FIGURE)
-        written = []
-        for name in (POSTERIOR_FILE, FIT_FILE, IDENTIFIABILITY_FILE, FIT_FIGURE):
-            os.replace(staging / name, directory / name)
-            written.append(directory / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return written
-
+    fit = calibration.fit_frame()
+    writers = {
+        POSTERIOR_FILE: lambda path: calibration.posterior_frame().to_parquet(path, index=False),
+        FIT_FILE: lambda path: fit.to_csv(path, index=False, float_format="%.6g"),
+        IDENTIFIABILITY_FILE: lambda path: calibration.identifiability_frame().to_csv(path, index=False, float_format="%.6g"),
+        FIT_FIGURE: lambda path: plot_fit(fit, path),
+    }
+    for name, write in writers.items():
+        with atomic_path(directory / name) as temporary:
+            write(temporary)
+    return [directory / name for name in writers]

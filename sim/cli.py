@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim import __version__
-from sim.calibration import DEFAULT_POSTERIOR_DRAWS, DEFAULT_PRIOR_DRAWS, DEFAULT_STAGE_DRAWS, DEFAULT_STAGES
+from sim.calibration import (
+    DEFAULT_POSTERIOR_DRAWS,
+    DEFAULT_PRIOR_DRAWS,
+    DEFAULT_STAGE_DRAWS,
+    DEFAULT_STAGES,
+)
 from sim.errors import InputError
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import InputError
+from sim.files import atomic_path
 from sim.outcomes import summarise
 from sim.parameters import ParameterSet
 from sim.plots import plot_flow, plot_survival
@@ -102,15 +103,8 @@ def write_results(results: Results, out_dir: str | Path) -> Path:
 
 def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` as CSV through a temporary file and one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False, float_format="%.6g")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _replace_folder(new: Path, target: Path) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from sim.clinical.cart import RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS
-from sim.clinical.pathway import plan_course, resolve_course
+from sim.clinical.pathway import Course, Plan, plan_course, resolve_course
 from sim.clinical.survival import DAYS_PER_YEAR
-from sim.cohort import build_cohort
+from sim.cohort import PatientAttributes, build_cohort
 from sim.draws import PatientDraws
 from sim.engines import cohort as cohort_engine
 from sim.engines import des as des_engine
@@ -20,6 +20,7 @@ from sim.parallel import Executor, SerialExecutor, chunks
 from sim.parameters import ParameterSet
 from sim.scenario import Scenario
 from sim.schema import EVENT_COLUMNS
+from sim.strategies import Strategy
 from sim.tables import events_frame, patients_frame
 
 Engine = Literal["des", "cohort"]
@@ -72,10 +73,32 @@ def simulate(
     return Simulation(patients=patients, events=events, wall_seconds=time.perf_counter() - started)
 
 
+def follow_strategy(
+    params: ParameterSet,
+    strategy: Strategy,
+    attributes: PatientAttributes,
+    draws: PatientDraws,
+    scenario: Scenario,
+    engine: Engine = "des",
+    shared: dict | None = None,
+) -> tuple[Plan, Course]:
+    """Take a set of patients through one strategy: plan, the engine's start days, resolution.
+
+    Parameters
+    ----------
+    params, strategy, attributes, draws
+        As for :func:`sim.clinical.pathway.plan_course` (``shared`` likewise).
+    scenario : Scenario
+        Supplies the capacity and the horizon.
+    engine : {"des", "cohort"}
+    """
+    plan = plan_course(params, strategy, attributes, draws, shared)
+    return plan, resolve_course(plan, *ENGINES[engine](plan, scenario.capacity), scenario.horizon_days)
+
+
 def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """One replication of every strategy: the patients table and (optionally) the event log."""
     scenario, params, engine, replication, with_events = task
-    simulate_starts = ENGINES[engine]
     draws = PatientDraws(scenario.seed, replication, scenario.patients)
     attributes = build_cohort(scenario.case_mix, draws)
     names = [s.name for s in scenario.strategies]
@@ -88,8 +111,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool])
         part = slice(start, min(start + block_size, scenario.patients))
         block_draws, block_attributes, shared = draws.block(part), attributes.block(part), {}
         for strategy in scenario.strategies:
-            plan = plan_course(params, strategy, block_attributes, block_draws, shared)
-            course = resolve_course(plan, *simulate_starts(plan, scenario.capacity), scenario.horizon_days)
+            plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared)
             columns[strategy.name].append(course.columns)
             if with_events:
                 events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
@@ -151,8 +173,7 @@ def _parameter_set_task(task: tuple[Scenario, list[tuple[int, ParameterSet]]]) -
     for index, params in numbered:
         shared: dict[tuple, np.ndarray] = {}
         for strategy in scenario.strategies:
-            plan = plan_course(params, strategy, attributes, draws, shared)
-            course = resolve_course(plan, *cohort_engine.simulate_starts(plan, scenario.capacity), scenario.horizon_days)
+            _, course = follow_strategy(params, strategy, attributes, draws, scenario, "cohort", shared)
             c = course.columns
             rows.append((index, strategy.name, attributes.n, int(c["infused"].sum()),
                          int(np.isin(c["response"], CR_CODES).sum()), int(c["hsct"].sum()), int(c["relapse"].sum()),

@@ -22,14 +22,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.clinical.cart import RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE
-from sim.clinical.pathway import plan_course, resolve_course
 from sim.clinical.transplant import CHIMERISM_AUTOLOGOUS
 from sim.cohort import PatientAttributes, build_cohort
 from sim.draws import PatientDraws, uniform_stream
-from sim.engines.cohort import simulate_starts
 from sim.errors import InputError
 from sim.outcomes import cumulative_incidence, kaplan_meier
 from sim.parameters import ParameterSet
+from sim.runner import follow_strategy
 from sim.scenario import Scenario, load_scenario
 from sim.validation import first_error
 
@@ -161,8 +160,8 @@ class StudyCohort:
     def simulate(self, params: ParameterSet) -> Columns:
         """Resolved course columns of every simulated patient, plus ``selected`` and ``origin_day``."""
         scenario = self.scenario
-        plan = plan_course(params, scenario.strategies[0], self.attributes, self.draws, {})
-        columns = dict(resolve_course(plan, *simulate_starts(plan, scenario.capacity), scenario.horizon_days).columns)
+        _, course = follow_strategy(params, scenario.strategies[0], self.attributes, self.draws, scenario, "cohort")
+        columns = dict(course.columns)
         in_cr = np.isin(columns["response"], (RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS))
         design = scenario.study
         columns["selected"] = columns["infused"] if design.population == "infused" else (in_cr & columns["hsct"])
