@@ -170,6 +170,18 @@ class Parameter(_Strict):
         return "assumption" in self.evidence
 
 
+def allowed_values(unit: str) -> str:
+    """What ``unit`` allows, in words."""
+    low, _ = UNIT_RANGES[unit]
+    return "a probability must lie between 0 and 1" if unit == "probability" else f"a value in {unit} must be at least {low:g}"
+
+
+def within_unit(unit: str, value: float) -> bool:
+    """Whether ``value`` is allowed for ``unit``."""
+    low, high = UNIT_RANGES[unit]
+    return bool(low <= value <= high) and not np.isnan(value)
+
+
 def check_value(unit: str, value: float) -> None:
     """Raise ``ValueError`` when ``value`` is outside what ``unit`` allows.
 
@@ -180,11 +192,8 @@ def check_value(unit: str, value: float) -> None:
     value : float
         Candidate value.
     """
-    low, high = UNIT_RANGES[unit]
-    if not (np.isfinite(value) or high == np.inf) or not low <= value <= high:
-        if unit == "probability":
-            raise ValueError(f"a probability must lie between 0 and 1, got {value}")
-        raise ValueError(f"a value in {unit} must be at least {low:g}, got {value:g}")
+    if not within_unit(unit, value):
+        raise ValueError(f"{allowed_values(unit)}, got {value:g}")
 
 
 class ParameterSet(Mapping[str, float]):
@@ -240,10 +249,9 @@ class ParameterSet(Mapping[str, float]):
                 raise InputError(where, name, f"allowed parameters are listed in {DEFAULT_PARAMETERS_PATH.name}")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InputError(where, value, "a number is required")
-            try:
-                check_value(self._registry[name].unit, float(value))
-            except ValueError as error:
-                raise InputError(where, value, str(error).split(", got")[0]) from None
+            unit = self._registry[name].unit
+            if not within_unit(unit, float(value)):
+                raise InputError(where, value, allowed_values(unit))
             values[name] = float(value)
         return ParameterSet(self._registry, values)
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sim.errors import InputError
 from sim.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
@@ -53,6 +60,12 @@ def _shares(value: dict[str, float], allowed: tuple[str, ...]) -> dict[str, floa
     return {k: float(value.get(k, 0.0)) for k in allowed}
 
 
+ATTRIBUTE_BOUNDS: dict[str, tuple[float, float, str]] = {
+    "age": (0, 110, "ages (years)"),
+    "marrow_blasts": (0, 100, "marrow blasts (percent)"),
+}
+
+
 class CaseMix(_Strict):
     """Who the patients are.
 
@@ -92,18 +105,12 @@ class CaseMix(_Strict):
     def _source_shares(cls, value: dict[str, float]) -> dict[str, float]:
         return _shares(value, CART_SOURCES)
 
-    @field_validator("age")
+    @field_validator("age", "marrow_blasts")
     @classmethod
-    def _age_range(cls, value: TruncatedNormal | Uniform) -> TruncatedNormal | Uniform:
-        if value.low < 0 or value.high > 110:
-            raise ValueError("ages must lie between 0 and 110 years")
-        return value
-
-    @field_validator("marrow_blasts")
-    @classmethod
-    def _blast_range(cls, value: TruncatedNormal | Uniform) -> TruncatedNormal | Uniform:
-        if value.low < 0 or value.high > 100:
-            raise ValueError("marrow blasts must lie between 0 and 100 percent")
+    def _within_bounds(cls, value: TruncatedNormal | Uniform, info: ValidationInfo) -> TruncatedNormal | Uniform:
+        low, high, what = ATTRIBUTE_BOUNDS[info.field_name]
+        if value.low < low or value.high > high:
+            raise ValueError(f"{what} must lie between {low} and {high}")
         return value
 
 

@@ -217,28 +217,29 @@ def _population(columns: Columns, metric: str) -> np.ndarray:
     transplanted = selected & columns["hsct"]
     return {
         "hsct_among_cr": selected & columns["in_cr"],
-        "death_within_30d_of_hsct": transplanted, "autologous_recovery": transplanted, "cgvhd": transplanted,
+        "early_death_after_hsct": transplanted, "autologous_recovery": transplanted, "cgvhd": transplanted,
         "os_hsct": transplanted & columns["in_cr"], "pfs_hsct": transplanted & columns["in_cr"],
         "os_no_hsct": selected & columns["in_cr"] & ~columns["hsct"],
         "pfs_no_hsct": selected & columns["in_cr"] & ~columns["hsct"],
     }.get(metric, selected)
 
 
-PROPORTIONS: dict[str, Callable[[Columns], np.ndarray]] = {
-    "cr": lambda c: c["in_cr"],
-    "mrd_negative": lambda c: c["response"] == RESPONSE_CR_MRD_NEG,
-    "crs_any": lambda c: c["crs_grade"] >= 1,
-    "crs_grade3plus": lambda c: c["crs_grade"] >= 3,
-    "crs_mild": lambda c: (c["crs_grade"] >= 1) & (c["crs_grade"] <= 2),
-    "icans_any": lambda c: c["icans_grade"] >= 1,
-    "hsct": lambda c: c["hsct"],
-    "hsct_among_cr": lambda c: c["hsct"],
-    "autologous_recovery": lambda c: c["chimerism"] == CHIMERISM_AUTOLOGOUS,
-    "agvhd_grade2plus": lambda c: c["agvhd_grade"] >= 2,
-    "cgvhd": lambda c: c["cgvhd"],
-    "death_within_30d_of_hsct": lambda c: c["death"] & (c["death_day"] - c["hsct_day"] <= 30.0),
+PROPORTIONS: dict[str, Callable[[Columns, Target], np.ndarray]] = {
+    "cr": lambda c, t: c["in_cr"],
+    "mrd_negative": lambda c, t: c["response"] == RESPONSE_CR_MRD_NEG,
+    "crs_any": lambda c, t: c["crs_grade"] >= 1,
+    "crs_grade3plus": lambda c, t: c["crs_grade"] >= 3,
+    "crs_mild": lambda c, t: (c["crs_grade"] >= 1) & (c["crs_grade"] <= 2),
+    "icans_any": lambda c, t: c["icans_grade"] >= 1,
+    "hsct": lambda c, t: c["hsct"],
+    "hsct_among_cr": lambda c, t: c["hsct"],
+    "autologous_recovery": lambda c, t: c["chimerism"] == CHIMERISM_AUTOLOGOUS,
+    "agvhd_grade2plus": lambda c, t: c["agvhd_grade"] >= 2,
+    "cgvhd": lambda c, t: c["cgvhd"],
+    "early_death_after_hsct": lambda c, t: c["death"] & (c["death_day"] - c["hsct_day"] <= t.time_days),
 }
-"""Count metrics: which patients of the denominator have the event."""
+"""Count metrics: which patients of the denominator have the event (``early_death_after_hsct``
+within the target's ``time_days`` of HSCT)."""
 
 METRICS: tuple[str, ...] = (*PROPORTIONS, *SURVIVAL_KINDS)
 
@@ -263,7 +264,7 @@ def expected_probability(columns: Columns, target: Target) -> float:
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
-        return float(PROPORTIONS[target.metric](columns)[population].mean())
+        return float(PROPORTIONS[target.metric](columns, target)[population].mean())
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(columns, kind)
     by_time = (day - _origin(columns, target) <= target.time_days) & (cause == 1)
@@ -291,7 +292,7 @@ def _estimate(sample: Columns, follow_up_end: np.ndarray, target: Target) -> flo
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
-        return float(PROPORTIONS[target.metric](sample)[population].mean())
+        return float(PROPORTIONS[target.metric](sample, target)[population].mean())
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(sample, kind)
     origin = _origin(sample, target)[population]

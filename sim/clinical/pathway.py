@@ -368,16 +368,16 @@ def cohort_manufacturing_start(plan: Plan) -> np.ndarray:
 
 def cohort_hsct_day(plan: Plan, manufacturing_start_day: np.ndarray) -> np.ndarray:
     """Transplant with no queue: on the planned day, if still alive and in remission."""
-    infused = _infused(plan, manufacturing_start_day)
     t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
+    infused = _infused(plan, t0)
     planned = t0 + plan.hsct_interval
     exit_day = pre_hsct_exit_day(t0, plan.pre_hsct_exit_after_infusion, plan.background_death_day)
     return np.where(infused & plan.hsct_candidate & (planned < exit_day), planned, np.nan)
 
 
-def _infused(plan: Plan, manufacturing_start_day: np.ndarray) -> np.ndarray:
-    t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
-    return ~plan.manufacturing_failed & (t0 < plan.pre_infusion_exit_day)
+def _infused(plan: Plan, planned_infusion_day: np.ndarray) -> np.ndarray:
+    """Infused: the product did not fail and the patient was still on the path on the infusion day."""
+    return ~plan.manufacturing_failed & (planned_infusion_day < plan.pre_infusion_exit_day)
 
 
 def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np.ndarray, horizon_days: float) -> Course:
@@ -395,9 +395,10 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
     horizon_days : float
         End of follow-up from enrolment; later events are censored.
     """
-    infused = _infused(plan, manufacturing_start_day)
+    planned_t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
+    infused = _infused(plan, planned_t0)
     release_day = manufacturing_start_day + plan.slot_days
-    t0 = np.where(infused, infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days), np.nan)
+    t0 = np.where(infused, planned_t0, np.nan)
     transplanted = ~np.isnan(hsct_day)
 
     assessed = infused & (plan.early_death_after_infusion > plan.response_after_infusion) & (
