@@ -56,7 +56,7 @@ def _evaluate_task(task: tuple[ParameterSet, list[str], np.ndarray, dict[str, Sc
     cohorts = {name: StudyCohort.draw(scenario) for name, scenario in studies.items()}
     expected = np.empty((len(rows), len(targets)))
     for i, row in enumerate(rows):
-        params = ParameterSet(base.registry, {**base.as_dict(), **dict(zip(names, row.tolist()))})
+        params = base.with_values(dict(zip(names, row.tolist())))
         columns = {name: cohort.simulate(params) for name, cohort in cohorts.items()}
         expected[i] = [expected_probability(columns[t.study], t) for t in targets]
     return expected

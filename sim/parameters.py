@@ -289,6 +289,11 @@ class ParameterSet(Mapping[str, float]):
         means = {name: float(frame[name].mean()) for name in frame.columns if name not in POSTERIOR_BOOKKEEPING}
         return self.with_overrides(means, field=path.name)
 
+    def with_values(self, values: Mapping[str, float]) -> "ParameterSet":
+        """A copy with some values replaced, unchecked: for draws already inside each prior's support
+        (calibration and posterior draws). User input goes through :meth:`with_overrides`."""
+        return ParameterSet(self._registry, {**self._values, **values})
+
     def as_dict(self) -> dict[str, float]:
         """Plain name → value dictionary."""
         return dict(self._values)

@@ -29,7 +29,7 @@ def _predict_task(task: tuple[ParameterSet, list[tuple[int, dict[str, float]]], 
     base, rows, studies, targets = task
     estimates = np.empty((len(rows), len(targets)))
     for i, (draw, values) in enumerate(rows):
-        params = ParameterSet(base.registry, {**base.as_dict(), **values})
+        params = base.with_values(values)
         for name, scenario in studies.items():
             cohort = StudyCohort.draw(scenario, replication=1 + draw, patients=_study_patients(scenario))
             columns = cohort.simulate(params)
