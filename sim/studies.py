@@ -252,6 +252,17 @@ def _denominator(columns: Columns, target: Target) -> np.ndarray:
     return population
 
 
+def _counted(columns: Columns, target: Target) -> tuple[np.ndarray, float | None]:
+    """The denominator of ``target``, and the answer when no survival estimator is needed: NaN for an
+    empty denominator, the share with the event for a count metric, else ``None``."""
+    population = _denominator(columns, target)
+    if not population.any():
+        return population, float("nan")
+    if target.metric in PROPORTIONS:
+        return population, float(PROPORTIONS[target.metric](columns, target)[population].mean())
+    return population, None
+
+
 def expected_probability(columns: Columns, target: Target) -> float:
     """The model's probability for ``target`` from a simulated population with complete follow-up.
 
@@ -260,11 +271,9 @@ def expected_probability(columns: Columns, target: Target) -> float:
     float
         NaN if the population is empty.
     """
-    population = _denominator(columns, target)
-    if not population.any():
-        return float("nan")
-    if target.metric in PROPORTIONS:
-        return float(PROPORTIONS[target.metric](columns, target)[population].mean())
+    population, share = _counted(columns, target)
+    if share is not None:
+        return share
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(columns, kind)
     by_time = (day - _origin(columns, target) <= target.time_days) & (cause == 1)
@@ -288,11 +297,9 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
 
 
 def _estimate(sample: Columns, follow_up_end: np.ndarray, target: Target) -> float:
-    population = _denominator(sample, target)
-    if not population.any():
-        return float("nan")
-    if target.metric in PROPORTIONS:
-        return float(PROPORTIONS[target.metric](sample, target)[population].mean())
+    population, share = _counted(sample, target)
+    if share is not None:
+        return share
     kind = SURVIVAL_KINDS[target.metric]
     day, cause = _event_days(sample, kind)
     origin = _origin(sample, target)[population]
