@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int("--workers"),
                      help="local processes for replications (default: every core; 1 = serial)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
+    sweep = commands.add_parser("sweep", help="run a scenario over a grid of capacities (common random numbers)")
+    sweep.add_argument("scenario", type=Path, help="scenario YAML file")
+    sweep.add_argument("--set", dest="settings", action="append", required=True, metavar="KEY=V1,V2,...",
+                       help="a setting and its values, e.g. capacity.manufacturing_slots=2,3,4,5 (none = unlimited); repeat for a grid")
+    sweep.add_argument("--replications", type=_positive_int("--replications"), help="replications per combination")
+    sweep.add_argument("--seed", type=_seed, help="run seed")
+    sweep.add_argument("--out", type=Path, help="output folder (default results/<scenario name>-sweep)")
+    sweep.add_argument("--workers", type=_positive_int("--workers"), help="local processes for replications (default: every core)")
     calibrate = commands.add_parser("calibrate", help="calibrate the parameters to the CD7 CAR-T studies")
     calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=DEFAULT_PRIOR_DRAWS, help="Latin-hypercube prior draws")
     calibrate.add_argument("--stages", type=_positive_int("--stages"), default=DEFAULT_STAGES, help="adaptive importance-sampling stages")
@@ -158,28 +166,87 @@ def validate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_for_run(args: argparse.Namespace):
+    """The scenario with the command line's overrides; ``--patients`` only for a closed cohort."""
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if getattr(args, "patients", None) is not None and scenario.arrivals is not None:
+        raise InputError("--patients", args.patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
+    options = (("patients", getattr(args, "patients", None)), ("replications", args.replications), ("seed", args.seed))
+    return scenario.model_copy(update={k: v for k, v in options if v is not None})
+
+
+def _cohort_text(scenario) -> str:
+    if scenario.arrivals is None:
+        return f"{scenario.patients} patients"
+    a = scenario.arrivals
+    return (f"{a.rate_per_year:g} referrals/year over {a.run_length_days:g} days after {a.warm_up_days:g} days of warm-up")
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        print(f"cd7sim: warning: {message}", file=sys.stderr)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``cd7sim run``: simulate, write the files, print the headline table."""
     from sim.outcomes import format_headline
     from sim.parallel import make_executor
+    from sim.resources import format_resources
     from sim.results import FILES, Results, write_results
     from sim.runner import simulate
-    from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
-    updates = {k: v for k, v in (("patients", args.patients), ("replications", args.replications), ("seed", args.seed)) if v is not None}
-    scenario = scenario.model_copy(update=updates)
+    scenario = _load_for_run(args)
     params = scenario.parameter_set()
     print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
-          f"{scenario.patients} patients x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
+          f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
     executor = make_executor(args.workers, args.scheduler)
     simulation = simulate(scenario, params, args.engine, executor)
     results = Results.from_simulation(scenario, params, args.engine, simulation)
     out_dir = write_results(results, args.out or Path("results") / scenario.name)
     print()
     print(format_headline(results.summary))
+    if scenario.capacity.limited() or scenario.arrivals is not None:
+        print()
+        print(format_resources(results.resources))
+    _warn(results.warnings())
     print()
     print(f"Simulated in {simulation.wall_seconds:.1f} s. Wrote {out_dir}/: {', '.join(FILES)}")
+    return 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
+    import math
+
+    from sim.parallel import make_executor
+    from sim.plots import plot_sweep
+    from sim.results import write_csv_atomically, write_folder
+    from sim.sweep import format_sweep, parse_setting, run_sweep, with_settings
+
+    scenario = _load_for_run(args)
+    settings = [parse_setting(text) for text in args.settings]
+    keys = [s.key for s in settings]
+    for setting in settings:
+        for value in setting.values:
+            with_settings(scenario, {setting.key: value})
+    combinations = math.prod(len(s.values) for s in settings)
+    print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {combinations} combinations of "
+          f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "
+          "(the same referrals and patients in every combination)")
+    with _progress_bar(combinations, "combinations") as bar:
+        sweep = run_sweep(scenario, settings, make_executor(args.workers), bar.update)
+
+    def write(folder: Path) -> None:
+        write_csv_atomically(sweep, folder / "sweep.csv")
+        plot_sweep(sweep, keys, folder / "sweep.png")
+
+    out_dir = write_folder(args.out or Path("results") / f"{scenario.name}-sweep", write)
+    print()
+    print(format_sweep(sweep, keys))
+    print()
+    print(f"Wrote {out_dir}/: sweep.csv, sweep.png")
     return 0
 
 
@@ -187,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        commands = {"run": run_command, "calibrate": calibrate_command, "validate": validate_command, "bench": bench_command}
+        commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
+                    "validate": validate_command, "bench": bench_command}
         return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

@@ -31,6 +31,8 @@ DRAW_NAMES: tuple[str, ...] = (
     # relapse and death
     "u_relapse_pre", "u_relapse_pre_time", "u_relapse_post", "u_relapse_post_time",
     "u_nrm", "u_nrm_time", "u_nrm_cause", "u_post_relapse", "u_refractory",
+    # hospital care
+    "u_icu_wait_death",
 )
 
 

@@ -18,7 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from sim.schema import CR_RESPONSES, PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.schema import CR_RESPONSES, PATIENT_COLUMNS, SUMMARY_COLUMNS, WAITING_EXITS
+from sim.text import fixed_width
 
 SIX_MONTHS_DAYS = 182.625
 ONE_YEAR_DAYS = 365.25
@@ -37,8 +38,11 @@ METRICS: tuple[str, ...] = (
     "os_post_hsct_2y", "lfs_post_hsct_2y", "nrm_post_hsct_2y", "cir_post_hsct_2y",
     "itt_os_1y", "itt_os_2y",
     "relapse_cd7_negative_share",
+    "dropout_while_waiting", "relapse_while_waiting", "death_while_waiting",
 )
-"""Metrics of `summarise`, in output order."""
+"""Metrics of `summarise`, in output order. The last three are shares of the patients enrolled who
+left the pathway from a queue (for a scarce resource, see ``waiting_for``) by progression before
+infusion, relapse before HSCT or death."""
 
 HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("CR", "cr_rate"), ("HSCT", "hsct_rate"), ("OS 1y", "os_1y"), ("OS 2y", "os_2y"),
@@ -429,6 +433,7 @@ class _Cohort:
     death: np.ndarray
     death_day: np.ndarray
     last_day: np.ndarray
+    waiting_exit: np.ndarray
 
     @classmethod
     def from_frame(cls, patients: pd.DataFrame) -> _Cohort:
@@ -461,6 +466,7 @@ class _Cohort:
             death=death,
             death_day=np.where(death, days("death_day"), _NAN),
             last_day=days("last_day"),
+            waiting_exit=patients["waiting_exit"].astype(str).to_numpy(),
         )
 
     @property
@@ -627,6 +633,7 @@ def _cohort_metrics(cohort: _Cohort, own_intervals: bool) -> list[Estimate]:
         "itt_os_1y": intention_to_treat.estimate_at(ONE_YEAR_DAYS),
         "itt_os_2y": intention_to_treat.estimate_at(TWO_YEARS_DAYS),
         "relapse_cd7_negative_share": _rate(cohort.relapse_cd7_negative[cohort.relapse]),
+        **{f"{exit_}_while_waiting": _rate(cohort.waiting_exit == exit_) for exit_ in WAITING_EXITS[1:]},
     }
     return [_as_estimate(metrics[name], own_intervals) for name in METRICS]
 
@@ -716,9 +723,7 @@ def format_headline(summary: pd.DataFrame) -> str:
         label = f"{scenario} / {strategy}" if several_scenarios else str(strategy)
         cells = [_percent(*estimates.get((scenario, strategy, metric), _MISSING)) for _, metric in HEADLINE_COLUMNS]
         rows.append([label, *cells])
-    header = ["strategy", *(title for title, _ in HEADLINE_COLUMNS)]
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
+    lines = fixed_width(["strategy", *(title for title, _ in HEADLINE_COLUMNS)], rows)
     footnote = (
         "Percent (95% CI: the estimator's own for one replication, Monte Carlo across replications). "
         "CR and HSCT among infused; OS and PFS from infusion; NRM and relapse at 2 years from HSCT, "

@@ -22,7 +22,7 @@ DEFAULT_PARAMETERS_PATH = Path(__file__).resolve().parent.parent / "calibration"
 DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
 POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
 
-Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year"]
+Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year", "per_day"]
 UNIT_RANGES: dict[str, tuple[float, float]] = {
     "probability": (0.0, 1.0),
     "days": (0.0, np.inf),
@@ -30,6 +30,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "multiplier": (0.0, np.inf),
     "shape": (1e-9, np.inf),
     "per_year": (0.0, np.inf),
+    "per_day": (0.0, np.inf),
 }
 
 

@@ -12,6 +12,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from sim.errors import InputError
@@ -115,10 +116,66 @@ class CaseMix(_Strict):
 
 
 class Capacity(_Strict):
-    """Scarce resources; ``None`` (the default) means unlimited."""
+    """Scarce resources of the service; ``None`` (the default) means unlimited.
 
+    Attributes
+    ----------
+    apheresis_slots_per_week : int
+        Apheresis appointments a week, evenly spaced (one every ``7 / slots`` days).
+    manufacturing_slots : int
+        Products that can be manufactured at once (each slot held from apheresis to release).
+    cart_beds : int
+        CAR-T inpatient beds (held from infusion for a stay that grows with CRS/ICANS grade).
+    icu_beds : int
+        ICU beds for CRS or ICANS grade >= 3 and severe infection.
+    transplant_beds : int
+        Transplant beds (held from HSCT for the transplant stay).
+    donor_search_days : float
+        Days from referral until a transplant donor is ready (an HSCT waits for it); not a queue.
+    """
+
+    apheresis_slots_per_week: int | None = Field(default=None, ge=1)
     manufacturing_slots: int | None = Field(default=None, ge=1)
+    cart_beds: int | None = Field(default=None, ge=1)
+    icu_beds: int | None = Field(default=None, ge=1)
     transplant_beds: int | None = Field(default=None, ge=1)
+    donor_search_days: float | None = Field(default=None, ge=0)
+
+    def limited(self) -> dict[str, float]:
+        """The settings that are not unlimited, by field name."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+MONTHS = 12
+
+
+class Arrivals(_Strict):
+    """An open cohort: referrals arrive over calendar time as a Poisson process.
+
+    Attributes
+    ----------
+    rate_per_year : float
+        Mean referrals a year.
+    monthly_profile : list of 12 floats, optional
+        Relative referral intensity of each calendar month (January first; day 0 of the simulation
+        is 1 January); scaled so that the year still has ``rate_per_year`` referrals on average.
+        In a scenario file it may name a CSV file (columns ``month``, ``weight``), read relative
+        to the scenario file.
+    warm_up_days : float
+        Days simulated before results are collected (patients referred then are left out).
+    run_length_days : float
+        Days of referrals collected after the warm-up.
+    """
+
+    rate_per_year: float = Field(gt=0)
+    monthly_profile: list[Annotated[float, Field(gt=0)]] | None = Field(default=None, min_length=MONTHS, max_length=MONTHS)
+    warm_up_days: float = Field(default=0.0, ge=0)
+    run_length_days: float = Field(gt=0)
+
+    @property
+    def end_day(self) -> float:
+        """Last day of referrals (days from the start of the simulation)."""
+        return self.warm_up_days + self.run_length_days
 
 
 class FollowUp(OrderedRange, _Strict):
@@ -159,7 +216,10 @@ class Scenario(_Strict):
     seed : int
         Run seed (common random numbers derive from it).
     patients : int
-        Patients per strategy per replication.
+        Patients per strategy per replication, all enrolled on day 0 (a closed cohort); exactly
+        one of ``patients`` and ``arrivals`` is given.
+    arrivals : Arrivals
+        Referrals over calendar time (an open cohort).
     replications : int
         Independent replications.
     horizon_days : float
@@ -179,7 +239,8 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(ge=0)
-    patients: int = Field(ge=1)
+    patients: int | None = Field(default=None, ge=1)
+    arrivals: Arrivals | None = None
     replications: int = Field(default=1, ge=1)
     horizon_days: float = Field(gt=0)
     case_mix: CaseMix
@@ -188,6 +249,21 @@ class Scenario(_Strict):
     capacity: Capacity = Field(default_factory=Capacity)
     parameter_source: Literal["prior", "posterior"] = "prior"
     study: StudyDesign | None = None
+
+    @model_validator(mode="after")
+    def _one_cohort(self) -> Scenario:
+        if (self.patients is None) == (self.arrivals is None):
+            given = "both" if self.patients is not None else "neither"
+            raise ValueError(f"give exactly one of patients (a closed cohort) and arrivals (referrals over time); {given} given")
+        return self
+
+    @property
+    def observation_window(self) -> tuple[float, float]:
+        """Calendar days over which resources are measured: after the warm-up to the end of
+        referrals (open cohort), or the horizon (closed cohort)."""
+        if self.arrivals is None:
+            return 0.0, self.horizon_days
+        return self.arrivals.warm_up_days, self.arrivals.end_day
 
     @field_validator("strategies")
     @classmethod
@@ -222,6 +298,10 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
         With the field, the value and what is allowed, for any problem.
     """
     raw = read_yaml_mapping(path, "scenario")
+    arrivals = raw.get("arrivals")
+    if isinstance(arrivals, dict) and isinstance(arrivals.get("monthly_profile"), str):
+        profile = Path(path).parent / arrivals["monthly_profile"]
+        raw = {**raw, "arrivals": {**arrivals, "monthly_profile": read_monthly_profile(profile)}}
     entries = raw.get("strategies")
     if isinstance(entries, list):
         raw = {**raw, "strategies": [resolve_strategy(e, f"strategies[{i}]") for i, e in enumerate(entries)]}
@@ -232,3 +312,29 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
         raise InputError(field, value, allowed) from None
     scenario.parameter_set(registry)
     return scenario
+
+
+def read_monthly_profile(path: Path) -> list[float]:
+    """Read a monthly referral profile: a CSV with columns ``month`` (1-12, each once) and ``weight`` (> 0).
+
+    Raises
+    ------
+    InputError
+        Naming ``arrivals.monthly_profile`` for a missing or malformed file.
+    """
+    import pandas as pd
+
+    field = "arrivals.monthly_profile"
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise InputError(field, str(path), f"a readable CSV file with columns month, weight is required ({type(error).__name__})") from None
+    if list(table.columns) != ["month", "weight"]:
+        raise InputError(field, str(path), f"columns month, weight are required (got {', '.join(map(str, table.columns))})")
+    months = pd.to_numeric(table["month"], errors="coerce")
+    if sorted(months.tolist()) != list(range(1, MONTHS + 1)):
+        raise InputError(field, str(path), "one row for each month 1 to 12 is required")
+    weights = pd.to_numeric(table["weight"], errors="coerce")
+    if weights.isna().any() or (weights <= 0).any():
+        raise InputError(field, str(path), "every weight must be a number greater than 0")
+    return weights.iloc[months.argsort().to_numpy()].astype(float).tolist()

@@ -13,19 +13,35 @@ DEATH_CAUSES: tuple[str, ...] = (
 )
 CR_RESPONSES: tuple[str, ...] = ("cr_mrd_neg", "cr_mrd_pos")
 
+CHIMERISM: tuple[str, ...] = ("full_donor", "autologous_recovery", "graft_failure", "none")
+
+RESOURCES: tuple[str, ...] = ("apheresis", "manufacturing", "cart_bed", "icu_bed", "transplant_bed", "donor_search")
+"""Scarce resources a patient may wait for, in pathway order (``resources.csv``, ``wait_*`` columns)."""
+WAITING_FOR: tuple[str, ...] = ("none", *RESOURCES)
+"""Categories of ``waiting_for``: the queue a patient left the pathway from, if any."""
+WAITING_EXITS: tuple[str, ...] = ("none", "dropout", "relapse", "death")
+"""Categories of ``waiting_exit``: why (progression before infusion, relapse before HSCT, death)."""
+WAIT_COLUMNS: tuple[str, ...] = tuple(f"wait_{resource}_days" for resource in RESOURCES)
+
 PATIENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "disease", "age", "enrol_day",
     "infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day",
     "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
     "relapse_cd7_negative", "death", "death_day", "death_cause", "last_day", "chimerism",
+    *WAIT_COLUMNS, "waiting_for", "waiting_exit",
 )
-"""Columns of ``patients.parquet``. Two are additions to DESIGN.md's list: ``response_day``
-(day of the response assessment, NaN when not assessed), needed to date progression for
-non-responders in PFS, and ``chimerism`` after HSCT (a calibration target, HU-CHIMERISM)."""
-CHIMERISM: tuple[str, ...] = ("full_donor", "autologous_recovery", "graft_failure", "none")
-
+"""Columns of ``patients.parquet``. Additions to DESIGN.md's list: ``response_day`` (day of the
+response assessment, NaN when not assessed), needed to date progression for non-responders in
+PFS; ``chimerism`` after HSCT (a calibration target, HU-CHIMERISM); and the waiting columns of
+capacity planning: ``wait_<resource>_days`` (days from asking for the resource to getting it, or
+to leaving the queue; NaN if never asked), ``waiting_for`` (the queue the patient left the
+pathway from, ``none`` otherwise) and ``waiting_exit`` (why: ``dropout``, ``relapse``, ``death``)."""
 EVENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",
 )
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "metric", "estimate", "lower", "upper")
+
+RESOURCE_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "resource", "capacity", "metric", "estimate", "lower", "upper")
+"""Columns of ``resources.csv``: one row per strategy, resource and metric (95% interval across
+replications; ``capacity`` is the scenario's setting, empty when unlimited)."""

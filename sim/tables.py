@@ -15,6 +15,9 @@ from sim.schema import (
     EVENT_COLUMNS,
     PATIENT_COLUMNS,
     RESPONSES,
+    WAIT_COLUMNS,
+    WAITING_EXITS,
+    WAITING_FOR,
 )
 
 GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
@@ -37,6 +40,7 @@ def patients_frame(
     replication: int,
     attributes: PatientAttributes,
     columns_by_strategy: dict[str, list[dict[str, np.ndarray]]],
+    enrol_day: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The patients table of one replication: every strategy, with the contract's columns and types.
 
@@ -49,7 +53,10 @@ def patients_frame(
     attributes : PatientAttributes
         The patients (the same under every strategy).
     columns_by_strategy : dict
-        For each strategy, in order, the resolved course columns of consecutive blocks of patients.
+        For each strategy, in order, the resolved course columns (with the waiting columns of
+        :meth:`sim.clinical.pathway.Course.wait_columns`) of consecutive blocks of patients.
+    enrol_day : ndarray, optional
+        Calendar day of each patient's enrolment (default: day 0 for everyone).
     """
     names = list(columns_by_strategy)
     n, k = attributes.n, len(names)
@@ -64,7 +71,7 @@ def patients_frame(
         "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
         "disease": pd.Categorical.from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
         "age": np.tile(attributes.age, k),
-        "enrol_day": np.zeros(n * k),
+        "enrol_day": np.zeros(n * k) if enrol_day is None else np.tile(enrol_day, k),
         **{name: column(name) for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
         "response": pd.Categorical.from_codes(column("response"), categories=list(RESPONSES)),
         **{name: column(name) for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
@@ -72,6 +79,9 @@ def patients_frame(
         "death_cause": pd.Categorical.from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
         "last_day": column("last_day"),
         "chimerism": pd.Categorical.from_codes(column("chimerism"), categories=list(CHIMERISM)),
+        **{name: column(name) for name in WAIT_COLUMNS},
+        "waiting_for": pd.Categorical.from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
+        "waiting_exit": pd.Categorical.from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
     })
     return frame[list(PATIENT_COLUMNS)]
 

@@ -5,14 +5,15 @@ The pathway is computed in two steps so that both engines share every line of cl
 1. :func:`plan_course` applies the clinical rules to all patients at once and returns a
    :class:`Plan`: everything that does not depend on waiting (grades, response, latent event
    times measured from infusion or from HSCT).
-2. :func:`resolve_course` takes the days on which each patient actually started manufacturing
-   and was transplanted — chosen by an engine, with or without queues — and settles what
-   happened: who was infused, who died of what and when, censoring at the horizon.
+2. :func:`resolve_course` takes the :class:`Services` an engine decided — the days on which each
+   patient actually started manufacturing, was infused and was transplanted, with or without
+   queues, and any death while waiting for an ICU bed — and settles what happened: who was
+   infused, who died of what and when, censoring at the horizon.
 
-Between the two, an engine decides the waits with the interaction helpers
-(:func:`infusion_day`, :func:`pre_hsct_exit_day`, :func:`transplant_bed_days`), which the
-resolution uses too. Waiting lengthens exposure to the latent times already drawn; it never
-redraws them (DESIGN.md section 4).
+Between the two, an engine decides the waits with the interaction helpers (:func:`ready_day`,
+:func:`pre_hsct_exit_day`, :func:`icu_request_day` and the bed-holding rules), which the
+no-queue case (:func:`unqueued_services`, :func:`unqueued_resource_use`) uses too. Waiting
+lengthens exposure to the latent times already drawn; it never redraws them (DESIGN.md section 4).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.clinical import cart, survival, transplant
+from sim.clinical import care, cart, survival, transplant
 from sim.cohort import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.draws import PatientDraws, weibull_time
 from sim.parameters import ParameterSet
-from sim.schema import DEATH_CAUSES
+from sim.schema import DEATH_CAUSES, RESOURCES, WAITING_EXITS, WAITING_FOR
 from sim.strategies import Strategy
 
 HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier
@@ -71,6 +72,12 @@ class Plan:
     car_t_gvhd_after_infusion: float
     survival_with_refractory_disease: np.ndarray
     survival_after_relapse: np.ndarray
+    # hospital care after infusion (days from infusion; capacity planning)
+    cart_stay_days: np.ndarray
+    icu_need_after_infusion: np.ndarray
+    icu_cause: np.ndarray
+    icu_stay_days: float
+    icu_wait_death_after_request: np.ndarray
     # after HSCT (days from HSCT)
     chimerism: np.ndarray
     agvhd_grade: np.ndarray
@@ -98,6 +105,11 @@ class Plan:
         return np.minimum(self.early_death_after_infusion, self.relapse_pre_after_infusion)
 
     @cached_property
+    def needs_cart_bed(self) -> bool:
+        """Whether the index treatment is given on a CAR-T ward (every CAR-T strategy)."""
+        return self.strategy.index_therapy == "cart"
+
+    @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
         """Days from HSCT to death from the transplant or its relapse (background excluded)."""
         return np.minimum(
@@ -106,8 +118,9 @@ class Plan:
         )
 
 
-def infusion_day(start_day: np.ndarray | float, slot_days: np.ndarray | float, release_to_infusion_days: np.ndarray | float):
-    """Day of infusion (or chemotherapy start) for manufacturing started on ``start_day``."""
+def ready_day(start_day: np.ndarray | float, slot_days: np.ndarray | float, release_to_infusion_days: np.ndarray | float):
+    """Day a patient is ready for infusion (product released, lymphodepletion given), or starts
+    chemotherapy, for manufacturing started on ``start_day``. Infusion needs a CAR-T bed as well."""
     return start_day + slot_days + release_to_infusion_days
 
 
@@ -116,9 +129,19 @@ def pre_hsct_exit_day(infused_day: np.ndarray | float, exit_after_infusion: np.n
     return np.minimum(infused_day + exit_after_infusion, background_day)
 
 
-def transplant_bed_days(stay_days: float, death_after_hsct: float, background_day: float, hsct_day: float) -> float:
-    """Days a transplant bed is held: the stay, cut short by death."""
-    return min(stay_days, death_after_hsct, background_day - hsct_day)
+def cart_bed_days(stay_days, early_death_after_infusion, background_day, infused_day):
+    """Days a CAR-T bed is held from infusion: the stay, cut short by death (scalars or arrays)."""
+    return np.minimum(np.minimum(stay_days, early_death_after_infusion), background_day - infused_day)
+
+
+def icu_bed_days(stay_days, death_day, admission_day):
+    """Days an ICU bed is held from admission: the stay, cut short by death (scalars or arrays)."""
+    return np.minimum(stay_days, death_day - admission_day)
+
+
+def transplant_bed_days(stay_days, death_after_hsct, background_day, hsct_day):
+    """Days a transplant bed is held: the stay, cut short by death (scalars or arrays)."""
+    return np.minimum(np.minimum(stay_days, death_after_hsct), background_day - hsct_day)
 
 
 def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -242,6 +265,11 @@ def plan_course(
         draws["u_hsct_uptake"], uptake,
     )
 
+    icu_need, icu_cause = first_event([
+        (np.where(crs >= care.SEVERE_GRADE, p["crs_onset_days"], np.inf), DEATH_CODE["crs"]),
+        (np.where(icans >= care.SEVERE_GRADE, p["icans_onset_days"], np.inf), DEATH_CODE["icans"]),
+        (np.where(infected, infection_day, np.inf), DEATH_CODE["infection"]),
+    ])
     post = _post_hsct(p, strategy, attributes, draws, relapse_cd7_share) if has_hsct else _no_hsct(n)
     return Plan(
         strategy=strategy, attributes=attributes,
@@ -261,6 +289,9 @@ def plan_course(
         car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
         survival_with_refractory_disease=once(survival.survival_with_disease, draws.normal("u_refractory"), p["post_relapse_median_days"], p["post_relapse_sigma"]),
         survival_after_relapse=once(survival.survival_with_disease, draws.normal("u_post_relapse"), p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        cart_stay_days=care.cart_stay_days(crs, icans, p["cart_stay_days"], p["cart_stay_extra_days_per_grade"]),
+        icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
+        icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
         hsct_stay_days=p["hsct_stay_days"],
         nrm_gvhd_share_if_gvhd=p["nrm_gvhd_share_if_gvhd"], nrm_infection_share=p["nrm_infection_share"],
         agvhd_after_hsct=p["agvhd_onset_days"], cgvhd_after_hsct=p["cgvhd_onset_days"],
@@ -312,6 +343,57 @@ def _post_hsct(p: ParameterSet, strategy: Strategy, attributes: PatientAttribute
 
 
 @dataclass(frozen=True)
+class ResourceUse:
+    """When each patient asked for each resource, was served and let go (days from enrolment).
+
+    Every array has one value per patient; ``NaN`` where the patient never asked. Resources are
+    those of ``sim.schema.RESOURCES``; each patient asks for each at most once.
+
+    Attributes
+    ----------
+    request, start, end : dict of ndarray
+        Day of asking, day service started (``NaN`` if the patient left the queue first) and day
+        the resource was let go (for a patient who left the queue: the day they left).
+    left_queue : ndarray of int8
+        Index into ``WAITING_FOR`` of the queue the patient left the pathway from (0: none).
+    left_reason : ndarray of int8
+        Index into ``WAITING_EXITS``: why (progression before infusion, relapse, death).
+    """
+
+    request: dict[str, np.ndarray]
+    start: dict[str, np.ndarray]
+    end: dict[str, np.ndarray]
+    left_queue: np.ndarray
+    left_reason: np.ndarray
+
+
+@dataclass(frozen=True)
+class Services:
+    """What an engine decides for each patient (days from enrolment, ``NaN`` = did not happen).
+
+    Attributes
+    ----------
+    manufacturing_start : ndarray
+        Manufacturing started (or the index treatment was released to the patient).
+    infusion_day : ndarray
+        Infusion (or chemotherapy start): the CAR-T bed was free and the product available.
+    hsct_day : ndarray
+        HSCT: donor ready and transplant bed free.
+    icu_wait_death_day : ndarray
+        Death while waiting for an ICU bed.
+    resource_use : ResourceUse or None
+        The queue records; ``None`` when nobody queued (the cohort engine), in which case
+        :meth:`Course.resource_use` derives them.
+    """
+
+    manufacturing_start: np.ndarray
+    infusion_day: np.ndarray
+    hsct_day: np.ndarray
+    icu_wait_death_day: np.ndarray
+    resource_use: ResourceUse | None = None
+
+
+@dataclass(frozen=True)
 class Course:
     """Resolved course of every patient: the patients-table columns, and what the event log needs.
 
@@ -322,7 +404,7 @@ class Course:
 
     columns: dict[str, np.ndarray]
     plan: Plan
-    manufacturing_start_day: np.ndarray
+    services: Services
     latent_death_day: np.ndarray
     early_death_first: np.ndarray
     car_t_gvhd_day: np.ndarray
@@ -340,11 +422,11 @@ class Course:
         """
         plan, c = self.plan, self.columns
         last_day, t0, infused = c["last_day"], c["infusion_day"], c["infused"]
-        release_day = self.manufacturing_start_day + plan.slot_days
+        release_day = self.services.manufacturing_start + plan.slot_days
         failed_in_time = plan.manufacturing_failed & (release_day < plan.pre_infusion_exit_day)
         infection_day = t0 + plan.infection_after_infusion
         return {
-            "manufacturing_start": _observed(np.where(plan.needs_slot, self.manufacturing_start_day, np.nan), last_day),
+            "manufacturing_start": _observed(np.where(plan.needs_slot, self.services.manufacturing_start, np.nan), last_day),
             "product_release": _observed(np.where(plan.needs_slot, release_day, np.nan), last_day),
             "dropout": _observed(np.where(~infused & ~failed_in_time & (plan.dropout_day <= plan.background_death_day),
                                           plan.dropout_day, np.nan), last_day),
@@ -355,54 +437,102 @@ class Course:
             "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
         }
 
+    def resource_use(self) -> ResourceUse:
+        """Each patient's requests for the scarce resources (the engine's, or derived when nobody queued)."""
+        return self.services.resource_use or unqueued_resource_use(self.plan, self.services)
+
+    def wait_columns(self) -> dict[str, np.ndarray]:
+        """The patients-table columns on waiting, observed up to each patient's last day.
+
+        Returns
+        -------
+        dict
+            ``wait_<resource>_days`` (days from asking to service, or to leaving the queue, cut at
+            the end of follow-up; ``NaN`` if the patient did not ask by then), ``waiting_for`` and
+            ``waiting_exit`` (codes into ``WAITING_FOR`` and ``WAITING_EXITS``; 0 unless the patient
+            left the pathway from a queue by the end of follow-up).
+        """
+        use, last_day = self.resource_use(), self.columns["last_day"]
+        columns = {}
+        for resource in RESOURCES:
+            request = use.request[resource]
+            waited_until = np.where(np.isnan(use.start[resource]), use.end[resource], use.start[resource])
+            columns[f"wait_{resource}_days"] = np.where(request <= last_day, np.minimum(waited_until, last_day) - request, np.nan)
+        left_in_time = np.zeros(last_day.shape, dtype=bool)
+        for code, resource in enumerate(WAITING_FOR[1:], start=1):
+            left_in_time |= (use.left_queue == code) & (use.end[resource] <= last_day)
+        columns["waiting_for"] = np.where(left_in_time, use.left_queue, 0).astype(np.int8)
+        columns["waiting_exit"] = np.where(left_in_time, use.left_reason, 0).astype(np.int8)
+        return columns
+
 
 def _observed(day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
     """Keep an event day only if it happened by the end of follow-up."""
     return np.where(day <= last_day, day, np.nan)
 
 
-def cohort_manufacturing_start(plan: Plan) -> np.ndarray:
-    """Manufacturing starts with no queue: on the request day, if the patient is still on the path."""
-    return np.where(plan.request_day < plan.pre_infusion_exit_day, plan.request_day, np.nan)
-
-
-def cohort_hsct_day(plan: Plan, manufacturing_start_day: np.ndarray) -> np.ndarray:
-    """Transplant with no queue: on the planned day, if still alive and in remission."""
-    t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
-    infused = _infused(plan, t0)
+def unqueued_services(plan: Plan) -> Services:
+    """What happens when nobody waits: every resource is free the day it is asked for."""
+    start = np.where(plan.request_day < plan.pre_infusion_exit_day, plan.request_day, np.nan)
+    t0 = ready_day(start, plan.slot_days, plan.release_to_infusion_days)
+    t0 = np.where(~plan.manufacturing_failed & (t0 < plan.pre_infusion_exit_day), t0, np.nan)
     planned = t0 + plan.hsct_interval
     exit_day = pre_hsct_exit_day(t0, plan.pre_hsct_exit_after_infusion, plan.background_death_day)
-    return np.where(infused & plan.hsct_candidate & (planned < exit_day), planned, np.nan)
+    hsct_day = np.where(plan.hsct_candidate & (planned < exit_day), planned, np.nan)
+    return Services(manufacturing_start=start, infusion_day=t0, hsct_day=hsct_day,
+                    icu_wait_death_day=np.full(t0.shape, np.nan))
 
 
-def _infused(plan: Plan, planned_infusion_day: np.ndarray) -> np.ndarray:
-    """Infused: the product did not fail and the patient was still on the path on the infusion day."""
-    return ~plan.manufacturing_failed & (planned_infusion_day < plan.pre_infusion_exit_day)
+def icu_request_day(plan: Plan, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
+    """Day an infused patient asks for an ICU bed: the first need, if alive and not yet transplanted
+    (``NaN`` otherwise)."""
+    need = infused_day + plan.icu_need_after_infusion
+    alive = need < np.minimum(infused_day + plan.early_death_after_infusion, plan.background_death_day)
+    return np.where(alive & ~(hsct_day <= need), need, np.nan)
 
 
-def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np.ndarray, horizon_days: float) -> Course:
-    """Settle each patient's course given when manufacturing started and when HSCT happened.
+def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
+    """Resource records when nobody waits: each request served on the day it is made."""
+    t0, hsct_day, start = services.infusion_day, services.hsct_day, services.manufacturing_start
+    never = np.full(t0.shape, np.nan)
+    aphereses = np.where(plan.needs_slot, start, np.nan)
+    cart_bed = t0 if plan.needs_cart_bed else never
+    icu = icu_request_day(plan, t0, hsct_day)
+    requests = {"apheresis": aphereses, "manufacturing": aphereses, "cart_bed": cart_bed, "icu_bed": icu,
+                "transplant_bed": hsct_day, "donor_search": never}
+    ends = {
+        "apheresis": aphereses,
+        "manufacturing": aphereses + plan.slot_days,
+        "cart_bed": cart_bed + cart_bed_days(plan.cart_stay_days, plan.early_death_after_infusion, plan.background_death_day, cart_bed),
+        "icu_bed": icu + icu_bed_days(plan.icu_stay_days, np.minimum(t0 + plan.early_death_after_infusion, plan.background_death_day), icu),
+        "transplant_bed": hsct_day + transplant_bed_days(plan.hsct_stay_days, plan.post_hsct_death_after_hsct, plan.background_death_day, hsct_day),
+        "donor_search": never,
+    }
+    none = np.zeros(t0.shape, dtype=np.int8)
+    return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
+
+
+def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Course:
+    """Settle each patient's course given what the engine decided.
 
     Parameters
     ----------
     plan : Plan
         The wait-independent course.
-    manufacturing_start_day : ndarray
-        Day manufacturing started (or the index treatment was released), from enrolment; NaN if
-        the patient left the path before it.
-    hsct_day : ndarray
-        Day of HSCT from enrolment; NaN if not transplanted.
+    services : Services
+        When manufacturing started, infusion and HSCT happened, and deaths while waiting for an
+        ICU bed (days from enrolment, ``NaN`` where they did not happen).
     horizon_days : float
         End of follow-up from enrolment; later events are censored.
     """
-    planned_t0 = infusion_day(manufacturing_start_day, plan.slot_days, plan.release_to_infusion_days)
-    infused = _infused(plan, planned_t0)
-    release_day = manufacturing_start_day + plan.slot_days
-    t0 = np.where(infused, planned_t0, np.nan)
+    release_day = services.manufacturing_start + plan.slot_days
+    t0 = services.infusion_day
+    infused = ~np.isnan(t0)
+    hsct_day = services.hsct_day
     transplanted = ~np.isnan(hsct_day)
 
     assessed = infused & (plan.early_death_after_infusion > plan.response_after_infusion) & (
-        plan.background_death_day > t0 + plan.response_after_infusion)
+        plan.background_death_day > t0 + plan.response_after_infusion) & ~(services.icu_wait_death_day <= t0 + plan.response_after_infusion)
     response_code = np.where(assessed, plan.response_code, cart.RESPONSE_NOT_ASSESSED).astype(np.int8)
     response_day = np.where(assessed, t0 + plan.response_after_infusion, np.nan)
     in_cr = assessed & (plan.response_code != cart.RESPONSE_NONE)
@@ -424,6 +554,7 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
         (hsct_day + plan.nrm_after_hsct, 3),
         (hsct_day + plan.graft_failure_death_after_hsct, 4),
         (plan.background_death_day, 5),
+        (services.icu_wait_death_day, 6),
     ])
 
     agvhd_day = np.where(transplanted & (plan.agvhd_grade > 0) & (hsct_day + plan.agvhd_after_hsct < death_day),
@@ -432,10 +563,11 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
                          hsct_day + plan.cgvhd_after_hsct, np.nan)
     severe_gvhd = ((plan.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
     nrm_code = survival.non_relapse_cause(plan.nrm_cause_draw, severe_gvhd, plan.nrm_gvhd_share_if_gvhd, plan.nrm_infection_share)
-    cause = np.array([DEATH_CODE[c] for c in ("disease", "disease", "none", "none", "infection", "background")],
+    cause = np.array([DEATH_CODE[c] for c in ("disease", "disease", "none", "none", "infection", "background", "none")],
                      dtype=np.int8)[first]
     np.copyto(cause, plan.early_death_cause, where=first == 2)
     np.copyto(cause, nrm_code, where=first == 3)
+    np.copyto(cause, plan.icu_cause, where=first == 6)
 
     died = death_day <= horizon_days
     last_day = np.where(died, death_day, horizon_days)
@@ -475,7 +607,7 @@ def resolve_course(plan: Plan, manufacturing_start_day: np.ndarray, hsct_day: np
         "chimerism": np.where(transplanted, plan.chimerism, len(transplant.CHIMERISM_LABELS)).astype(np.int8),
     }
     return Course(
-        columns=columns, plan=plan, manufacturing_start_day=manufacturing_start_day, latent_death_day=death_day,
+        columns=columns, plan=plan, services=services, latent_death_day=death_day,
         early_death_first=first == 2, car_t_gvhd_day=car_t_gvhd_day,
         agvhd_day=np.where(transplanted, agvhd_day, np.nan), cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
     )

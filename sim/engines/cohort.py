@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.clinical.pathway import Plan, cohort_hsct_day, cohort_manufacturing_start
+from sim.clinical.pathway import Plan, Services, unqueued_services
 from sim.errors import InputError
 from sim.scenario import Capacity
 
 
-def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndarray]:
-    """Manufacturing and transplant days with no waiting.
+def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None = None) -> Services:
+    """Manufacturing, infusion and transplant days with no waiting.
 
     Parameters
     ----------
@@ -18,15 +18,17 @@ def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndar
         The wait-independent course of every patient.
     capacity : Capacity
         Must be unlimited: this engine has no queues.
+    enrol_day : ndarray, optional
+        Referral days; without queues they do not change anyone's course (days from enrolment
+        are returned).
 
     Raises
     ------
     InputError
-        When the scenario sets a finite capacity.
+        When the scenario limits a resource.
     """
-    limited = {k: v for k, v in capacity.model_dump().items() if v is not None}
+    limited = capacity.limited()
     if limited:
         field, value = next(iter(limited.items()))
         raise InputError(f"capacity.{field}", value, "the cohort engine needs unlimited capacity; use --engine des for queues")
-    start = cohort_manufacturing_start(plan)
-    return start, cohort_hsct_day(plan, start)
+    return unqueued_services(plan)

@@ -1,13 +1,25 @@
-"""SimPy engine: patient processes competing for manufacturing slots and transplant beds.
+"""SimPy engine: patients competing for apheresis, manufacturing, CAR-T, ICU and transplant beds.
 
-The engine yields to the scheduler only where patients interact: on the day a patient asks for
-a manufacturing slot (an arrivals process walks the cohort in order of request day) and on the
-day it asks for a transplant bed (a SimPy timeout whose callback serves the request). SimPy's
-calendar puts those requests in time order; light FIFO pools
-(:class:`sim.engines.pool.ServerPool`) answer each one at once with the day service starts. Everything between is computed by the clinical rules
-(:mod:`sim.clinical.pathway`). A patient waiting in a queue keeps living: the latent drop-out,
-relapse and death times already drawn run on, and a patient who reaches one of them before
-being served leaves the queue.
+The engine yields to the scheduler only where patients interact: on the calendar day a patient
+asks for a scarce resource. SimPy's calendar puts those requests in time order; light FIFO pools
+(:class:`sim.engines.pool.ServerPool`) answer each one at once with the day service starts, and
+the patient is scheduled to ask for the next resource on the day it will need it. A request for
+an unlimited resource needs no ordering and is answered on the spot, without the calendar.
+
+Everything between requests is computed by the clinical rules (:mod:`sim.clinical.pathway`). A
+patient waiting in a queue keeps living: the latent drop-out, relapse and death times already
+drawn run on, and a patient who reaches one of them before being served leaves the queue. A
+patient waiting for an ICU bed also faces the extra hazard of death of that wait (an assumption,
+``icu_wait_death_hazard_per_day``).
+
+The pathway of one patient (days on the calendar: enrolment day + days from enrolment):
+
+1. apheresis (autologous and donor-derived products), then a manufacturing slot from the day of
+   apheresis until the product is released;
+2. after lymphodepletion, a CAR-T bed: infusion happens the day a bed is free;
+3. an ICU bed from the first severe toxicity or severe infection, if any, before any HSCT;
+4. for HSCT candidates, the planned transplant day, a donor (``donor_search_days`` from
+   enrolment) and a transplant bed.
 
 With unlimited capacity nobody waits and the result equals the cohort engine's.
 """
@@ -15,89 +27,233 @@ With unlimited capacity nobody waits and the result equals the cohort engine's.
 from __future__ import annotations
 
 import gc
-from collections.abc import Generator, Iterator
+import math
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from functools import partial
 
 import numpy as np
 import simpy
 
 from sim.clinical.pathway import (
     Plan,
-    infusion_day,
-    pre_hsct_exit_day,
+    ResourceUse,
+    Services,
+    cart_bed_days,
+    icu_bed_days,
+    ready_day,
     transplant_bed_days,
 )
 from sim.engines.pool import ServerPool
+from sim.resources import servers
 from sim.scenario import Capacity
+from sim.schema import RESOURCES, WAITING_EXITS, WAITING_FOR
+
+DAYS_PER_WEEK = 7.0
+QUEUED = tuple(r for r in RESOURCES if r != "donor_search")
+"""Resources with servers (the donor search is a delay, not a queue)."""
 
 
-def simulate_starts(plan: Plan, capacity: Capacity) -> tuple[np.ndarray, np.ndarray]:
-    """Run the discrete-event simulation of one strategy's cohort.
+def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None = None) -> Services:
+    """Run the discrete-event simulation of one strategy's patients.
 
     Parameters
     ----------
     plan : Plan
         The wait-independent course of every patient.
     capacity : Capacity
-        Manufacturing slots and transplant beds (``None`` = unlimited).
+        The service's resources (``None`` = unlimited).
+    enrol_day : ndarray, optional
+        Calendar day each patient was referred (default: everyone on day 0).
 
     Returns
     -------
-    manufacturing_start_day, hsct_day : ndarray
-        Days from enrolment on which each patient's manufacturing started and HSCT happened;
-        NaN where it did not.
+    Services
+        Days from enrolment of manufacturing, infusion and HSCT, deaths while waiting for an ICU
+        bed, and every request for a resource.
     """
-    env = simpy.Environment()
-    slots = ServerPool(capacity.manufacturing_slots)
-    beds = ServerPool(capacity.transplant_beds)
-    n = plan.attributes.n
-    manufacturing_start = np.full(n, np.nan)
-    hsct_day = np.full(n, np.nan)
-    p = _PatientRecords(plan)
+    return _Simulation(plan, capacity, enrol_day).run()
 
-    def request_manufacturing(i: int) -> None:
-        """Patient ``i`` arrives for apheresis (or the index treatment) on its request day."""
-        exit_day = p.pre_infusion_exit[i]
-        start = slots.start_day(p.request_day[i]) if p.needs_slot[i] else p.request_day[i]
-        if not start < exit_day:
-            return
-        if p.needs_slot[i]:
-            slots.occupy(start + p.slot_days[i])
-        manufacturing_start[i] = start
-        t0 = infusion_day(start, p.slot_days[i], p.release_to_infusion[i])
-        if p.failed[i] or not t0 < exit_day or not p.candidate[i]:
-            return
-        planned = t0 + p.interval[i]
-        leave_day = float(pre_hsct_exit_day(t0, p.pre_hsct_exit[i], p.background[i]))
-        if planned < leave_day:
-            env.timeout(planned - env.now).callbacks.append(partial(request_bed, i, planned, leave_day))
 
-    def request_bed(i: int, planned: float, leave_day: float, _event: simpy.Event) -> None:
-        """Patient ``i`` asks for a transplant bed on the planned day; transplanted when one is free."""
-        start = beds.start_day(planned)
-        if not start < leave_day:
-            return
-        hsct_day[i] = start
-        beds.occupy(start + max(transplant_bed_days(plan.hsct_stay_days, p.post_hsct_death[i], p.background[i], start), 0.0))
+class _Simulation:
+    """One strategy's patients on one calendar; arrays are indexed by patient, days are calendar days."""
 
-    def arrivals() -> Generator[simpy.Event, object, None]:
-        """Walk the cohort in order of request day; patients with the same day arrive together."""
-        reaching = np.flatnonzero(plan.request_day < plan.pre_infusion_exit_day)
-        order = reaching[np.argsort(plan.request_day[reaching], kind="stable")]
-        days = plan.request_day[order]
-        boundaries = np.flatnonzero(np.diff(days)) + 1
+    def __init__(self, plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None) -> None:
+        n = plan.attributes.n
+        self.plan = plan
+        self.env = simpy.Environment()
+        self.enrol = np.zeros(n) if enrol_day is None else np.asarray(enrol_day, dtype=float)
+        slots = capacity.apheresis_slots_per_week
+        self.appointment_days = DAYS_PER_WEEK / slots if slots else 0.0
+        self.pools = {resource: ServerPool(servers(capacity)[resource]) for resource in QUEUED}
+        # With every resource unlimited, no request depends on another patient's or on a later
+        # event, so requests are answered on the spot; otherwise all go through the calendar.
+        self.on_the_spot = all(pool.capacity is None for pool in self.pools.values())
+        self.donor_search_days = capacity.donor_search_days
+        self.request = {r: np.full(n, np.nan) for r in RESOURCES}
+        self.start = {r: np.full(n, np.nan) for r in RESOURCES}
+        self.end = {r: np.full(n, np.nan) for r in RESOURCES}
+        self.left_queue = np.zeros(n, dtype=np.int8)
+        self.left_reason = np.zeros(n, dtype=np.int8)
+        self.manufacturing_start = np.full(n, np.nan)
+        self.infusion = np.full(n, np.nan)
+        self.hsct = np.full(n, np.nan)
+        self.icu_death = [math.inf] * n
+        self.p = _PatientRecords(plan, self.enrol)
+
+    def run(self) -> Services:
+        """Simulate until the last patient's last request; return the days from enrolment."""
+        self.env.process(self._referrals())
+        with _garbage_collector_paused():
+            self.env.run()
+        relative = {r: {i: a[r] - self.enrol for i, a in enumerate((self.request, self.start, self.end))} for r in RESOURCES}
+        use = ResourceUse(
+            request={r: relative[r][0] for r in RESOURCES}, start={r: relative[r][1] for r in RESOURCES},
+            end={r: relative[r][2] for r in RESOURCES}, left_queue=self.left_queue, left_reason=self.left_reason,
+        )
+        return Services(
+            manufacturing_start=self.manufacturing_start - self.enrol, infusion_day=self.infusion - self.enrol,
+            hsct_day=self.hsct - self.enrol, resource_use=use,
+            icu_wait_death_day=np.where(np.isinf(self.icu_death), np.nan, self.icu_death) - self.enrol,
+        )
+
+    # --- the calendar -------------------------------------------------------------------
+
+    def _at(self, day: float, action: Callable[[], None]) -> None:
+        """Do ``action`` (a request) on ``day``: through the calendar, so that requests reach the
+        pools in time order and a patient's later requests see what happened before, or at once
+        when nothing is limited."""
+        if self.on_the_spot or day <= self.env.now:
+            action()
+        else:
+            self.env.timeout(day - self.env.now).callbacks.append(lambda _event: action())
+
+    def _referrals(self) -> Generator[simpy.Event, object, None]:
+        """Bring patients to their first request in order of its day (ties together)."""
+        p = self.p
+        first = self.enrol + self.plan.request_day
+        reaching = np.flatnonzero(first < self.enrol + self.plan.pre_infusion_exit_day)
+        order = reaching[np.argsort(first[reaching], kind="stable")]
+        boundaries = np.flatnonzero(np.diff(first[order])) + 1
         for group in np.split(order, boundaries) if order.size else []:
-            day = p.request_day[group[0]]
-            if day > env.now:
-                yield env.timeout(day - env.now)
+            day = float(first[group[0]])
+            if day > self.env.now:
+                yield self.env.timeout(day - self.env.now)
             for i in group.tolist():
-                request_manufacturing(i)
+                if p.needs_slot[i]:
+                    self._apheresis(i, day)
+                else:
+                    self.manufacturing_start[i] = day
+                    self._ready(i, ready_day(day, 0.0, p.release_to_infusion[i]))
 
-    env.process(arrivals())
-    with _garbage_collector_paused():
-        env.run()
-    return manufacturing_start, hsct_day
+    def _serve(self, resource: str, i: int, day: float, leave_day: float, reason: str, hold: Callable[[float], float]) -> float | None:
+        """Patient ``i`` asks for ``resource`` on ``day`` (now); returns the day service starts, or
+        ``None`` when the patient leaves the queue first (on ``leave_day``, for ``reason``)."""
+        start = self.pools[resource].start_day(day)
+        self.request[resource][i] = day
+        if not start < leave_day:
+            self.end[resource][i] = leave_day
+            self.left_queue[i] = WAITING_FOR.index(resource)
+            self.left_reason[i] = WAITING_EXITS.index(reason)
+            return None
+        until = start + hold(start)
+        self.pools[resource].occupy(until)
+        self.start[resource][i], self.end[resource][i] = start, until
+        return start
+
+    # --- before infusion ----------------------------------------------------------------
+
+    def _pre_infusion_exit(self, i: int) -> tuple[float, str]:
+        p = self.p
+        return p.pre_infusion_exit[i], "dropout" if p.dropout[i] <= p.background[i] else "death"
+
+    def _apheresis(self, i: int, day: float) -> None:
+        leave_day, reason = self._pre_infusion_exit(i)
+        start = self._serve("apheresis", i, day, leave_day, reason, lambda _start: self.appointment_days)
+        if start is not None:
+            self._at(start, lambda: self._manufacturing(i, start))
+
+    def _manufacturing(self, i: int, day: float) -> None:
+        p = self.p
+        leave_day, reason = self._pre_infusion_exit(i)
+        start = self._serve("manufacturing", i, day, leave_day, reason, lambda _start: p.slot_days[i])
+        if start is None:
+            return
+        self.manufacturing_start[i] = start
+        if not p.failed[i]:
+            self._ready(i, ready_day(start, p.slot_days[i], p.release_to_infusion[i]))
+
+    def _ready(self, i: int, day: float) -> None:
+        """The product is released and lymphodepletion given (or chemotherapy is due) on ``day``."""
+        if not day < self.p.pre_infusion_exit[i]:
+            return
+        if self.plan.needs_cart_bed:
+            self._at(day, lambda: self._cart_bed(i, day))
+        else:
+            self._infused(i, day)
+
+    def _cart_bed(self, i: int, day: float) -> None:
+        p = self.p
+        leave_day, reason = self._pre_infusion_exit(i)
+        start = self._serve("cart_bed", i, day, leave_day, reason,
+                            lambda t0: float(cart_bed_days(p.cart_stay[i], p.early_death[i], p.background[i], t0)))
+        if start is not None:
+            self._infused(i, start)
+
+    # --- after infusion -----------------------------------------------------------------
+
+    def _infused(self, i: int, t0: float) -> None:
+        p = self.p
+        self.infusion[i] = t0
+        need = t0 + p.icu_need[i]
+        death = min(t0 + p.early_death[i], p.background[i])
+        planned = t0 + p.interval[i] if p.candidate[i] else math.inf
+        if planned < self._pre_hsct_exit(i)[0]:
+            self._at(planned, lambda: self._hsct_due(i, planned))
+        if need < death:
+            self._at(need, lambda: self._icu_bed(i, need, death))
+
+    def _icu_bed(self, i: int, day: float, death: float) -> None:
+        if self.hsct[i] <= day:
+            return
+        waiting_death = day + self.p.icu_wait_death[i]
+        start = self._serve("icu_bed", i, day, min(death, waiting_death), "death",
+                            lambda admitted: float(icu_bed_days(self.p.icu_stay, death, admitted)))
+        if start is None and waiting_death < death:
+            self.icu_death[i] = waiting_death
+
+    def _pre_hsct_exit(self, i: int) -> tuple[float, str]:
+        p = self.p
+        t0 = self.infusion[i]
+        relapse = t0 + p.relapse_pre[i]
+        leave_day = min(t0 + p.early_death[i], relapse, p.background[i], self.icu_death[i])
+        return leave_day, "relapse" if relapse == leave_day else "death"
+
+    def _hsct_due(self, i: int, planned: float) -> None:
+        """The planned transplant day: wait for a donor if the search is still going, then a bed."""
+        leave_day, reason = self._pre_hsct_exit(i)
+        if not planned < leave_day:
+            return
+        bed_day = planned
+        if self.donor_search_days is not None:
+            ready = max(planned, self.enrol[i] + self.donor_search_days)
+            self.request["donor_search"][i] = planned
+            if not ready < leave_day:
+                self.end["donor_search"][i] = leave_day
+                self.left_queue[i] = WAITING_FOR.index("donor_search")
+                self.left_reason[i] = WAITING_EXITS.index(reason)
+                return
+            self.start["donor_search"][i] = self.end["donor_search"][i] = bed_day = ready
+        self._at(bed_day, lambda: self._transplant_bed(i, bed_day))
+
+    def _transplant_bed(self, i: int, day: float) -> None:
+        p = self.p
+        leave_day, reason = self._pre_hsct_exit(i)
+        if not day < leave_day:
+            return
+        start = self._serve("transplant_bed", i, day, leave_day, reason,
+                            lambda hsct: float(transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct)))
+        if start is not None:
+            self.hsct[i] = start
 
 
 @contextmanager
@@ -117,17 +273,24 @@ def _garbage_collector_paused() -> Iterator[None]:
 
 
 class _PatientRecords:
-    """Per-patient scalars from a plan, as Python lists for fast access inside processes."""
+    """Per-patient scalars from a plan as Python lists for fast access; days on the calendar where
+    they count from enrolment, relative where they count from infusion or HSCT."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.request_day = plan.request_day.tolist()
-        self.pre_infusion_exit = plan.pre_infusion_exit_day.tolist()
+    def __init__(self, plan: Plan, enrol: np.ndarray) -> None:
+        self.pre_infusion_exit = (enrol + plan.pre_infusion_exit_day).tolist()
+        self.dropout = (enrol + plan.dropout_day).tolist()
+        self.background = (enrol + plan.background_death_day).tolist()
         self.needs_slot = plan.needs_slot.tolist()
         self.slot_days = plan.slot_days.tolist()
         self.release_to_infusion = plan.release_to_infusion_days.tolist()
         self.failed = plan.manufacturing_failed.tolist()
+        self.cart_stay = plan.cart_stay_days.tolist()
+        self.early_death = plan.early_death_after_infusion.tolist()
+        self.icu_need = plan.icu_need_after_infusion.tolist()
+        self.icu_wait_death = plan.icu_wait_death_after_request.tolist()
+        self.icu_stay = plan.icu_stay_days
         self.candidate = plan.hsct_candidate.tolist()
         self.interval = plan.hsct_interval.tolist()
-        self.pre_hsct_exit = plan.pre_hsct_exit_after_infusion.tolist()
-        self.background = plan.background_death_day.tolist()
+        self.relapse_pre = plan.relapse_pre_after_infusion.tolist()
         self.post_hsct_death = plan.post_hsct_death_after_hsct.tolist()
+        self.hsct_stay = plan.hsct_stay_days

@@ -31,18 +31,19 @@ class ServerPool:
     def start_day(self, arrival_day: float) -> float:
         """Day a patient arriving on ``arrival_day`` would start service (days).
 
-        Requests must come in order of arrival (ties in any order).
+        Requests to a limited pool must come in order of arrival (ties in any order); an
+        unlimited pool serves everyone on arrival, in any order.
 
         Raises
         ------
         ValueError
             If ``arrival_day`` is earlier than a previous arrival.
         """
+        if not self.capacity:
+            return arrival_day
         if arrival_day < self._last_arrival - 1e-9:
             raise ValueError(f"arrivals out of order: {arrival_day} after {self._last_arrival}")
         self._last_arrival = max(self._last_arrival, arrival_day)
-        if not self.capacity:
-            return arrival_day
         return max(arrival_day, self._free_from[0])
 
     def occupy(self, until_day: float) -> None:

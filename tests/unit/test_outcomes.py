@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from sim.outcomes import METRICS, format_headline, replication_interval, summarise
-from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS, WAIT_COLUMNS
 
 NAN = float("nan")
 
@@ -21,8 +21,9 @@ DEFAULTS: dict[str, object] = {
     "response": "cr_mrd_neg", "response_day": 38.0, "hsct": False, "hsct_day": NAN, "agvhd_grade": 0,
     "cgvhd": False, "relapse": False, "relapse_day": NAN, "relapse_cd7_negative": False, "death": False,
     "death_day": NAN, "death_cause": "none", "last_day": 1500.0, "chimerism": "none",
+    **{column: NAN for column in WAIT_COLUMNS}, "waiting_for": "none", "waiting_exit": "none",
 }
-"""An infused patient in MRD-negative CR, alive and followed for 1500 days."""
+"""An infused patient in MRD-negative CR, alive and followed for 1500 days, who never queued."""
 
 
 def patient(**changes: object) -> dict[str, object]:
@@ -237,3 +238,15 @@ def test_format_headline_rows_percentages_and_missing_values():
     assert "75% (30–95)" in hsct_line
     assert "n/a" in alone_line
     assert "from infusion" in lines[-1] and "from HSCT" in lines[-1]
+
+
+def test_losses_while_waiting_are_shares_of_everyone_enrolled():
+    summary = summarise(table(
+        not_infused(waiting_for="manufacturing", waiting_exit="dropout", wait_manufacturing_days=20.0),
+        not_infused(waiting_for="cart_bed", waiting_exit="death", death=True, death_day=70.0, death_cause="background"),
+        patient(waiting_for="transplant_bed", waiting_exit="relapse", relapse=True, relapse_day=90.0),
+        patient(),
+    ))
+    assert metric(summary, "dropout_while_waiting").estimate == pytest.approx(1 / 4)
+    assert metric(summary, "death_while_waiting").estimate == pytest.approx(1 / 4)
+    assert metric(summary, "relapse_while_waiting").estimate == pytest.approx(1 / 4)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sim.plots import plot_flow, plot_survival
-from sim.schema import PATIENT_COLUMNS
+from sim.schema import PATIENT_COLUMNS, WAIT_COLUMNS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")
@@ -37,6 +37,7 @@ def patients_table() -> pd.DataFrame:
                     "death_day": 400.0 + index if dies else NAN, "death_cause": "disease" if dies else "none",
                     "last_day": 400.0 + index if dies else 900.0,
                     "chimerism": "full_donor" if transplant and index == 0 else "none",
+                    **{column: NAN for column in WAIT_COLUMNS}, "waiting_for": "none", "waiting_exit": "none",
                 })
     frame = pd.DataFrame(rows)[list(PATIENT_COLUMNS)]
     return frame.astype({"strategy": "category", "response": "category"})

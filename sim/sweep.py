@@ -1,0 +1,160 @@
+"""Capacity sweeps: the same referrals and patients under a grid of service settings.
+
+``cd7sim sweep SCENARIO --set capacity.manufacturing_slots=2,3,4,5`` runs the SimPy engine once per
+combination of the settings given, with the scenario's seed: every combination meets the same
+referrals and the same patients with the same luck (common random numbers), so differences between
+rows come from the capacity, not from chance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import InputError
+from sim.outcomes import summarise
+from sim.parallel import Executor
+from sim.resources import summarise_resources
+from sim.runner import simulate
+from sim.scenario import Arrivals, Capacity, Scenario
+from sim.schema import RESOURCES
+from sim.text import fixed_width
+from sim.validation import first_error
+
+SECTIONS: dict[str, type[Capacity] | type[Arrivals]] = {"capacity": Capacity, "arrivals": Arrivals}
+UNLIMITED = ("none", "null", "unlimited")
+PATIENT_METRICS: tuple[str, ...] = ("dropout_while_waiting", "relapse_while_waiting", "death_while_waiting", "itt_os_1y", "hsct_rate")
+"""Patient outcomes reported for each combination (see :data:`sim.outcomes.METRICS`)."""
+RESOURCE_METRICS: tuple[str, ...] = ("mean_wait_days", "p95_wait_days", "utilisation", "left_queue_per_year")
+"""Resource measures reported for each combination (see :data:`sim.resources.RESOURCE_METRICS`)."""
+SWEEP_COLUMNS: tuple[str, ...] = ("strategy", "resource", "metric", "estimate", "lower", "upper")
+"""Columns of ``sweep.csv`` after one column per swept setting (``resource`` empty for patient outcomes)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One swept setting: a dotted scenario field and its values (``None`` = unlimited)."""
+
+    key: str
+    values: tuple[Any, ...]
+
+
+def parse_setting(text: str) -> Setting:
+    """Parse ``capacity.manufacturing_slots=2,3,4,5`` (``none`` or ``unlimited`` for no limit).
+
+    Raises
+    ------
+    InputError
+        For a malformed text, a section other than ``capacity`` or ``arrivals``, or an unknown field.
+    """
+    key, sep, values = text.partition("=")
+    section, dot, field = key.strip().partition(".")
+    if not sep or not dot or not values.strip():
+        raise InputError("--set", text, "KEY=VALUE[,VALUE...] is required, for example capacity.manufacturing_slots=2,3,4")
+    if section not in SECTIONS or field not in SECTIONS[section].model_fields:
+        allowed = ", ".join(f"{s}.{f}" for s, model in SECTIONS.items() for f in model.model_fields)
+        raise InputError("--set", key, f"one of {allowed} is required")
+    parsed = tuple(None if v.strip().lower() in UNLIMITED else yaml.safe_load(v) for v in values.split(","))
+    return Setting(key=key.strip(), values=parsed)
+
+
+def with_settings(scenario: Scenario, assignment: dict[str, Any]) -> Scenario:
+    """``scenario`` with the dotted settings of ``assignment`` applied, validated.
+
+    Raises
+    ------
+    InputError
+        Naming the setting, the value and what is allowed.
+    """
+    update = {}
+    for section, model in SECTIONS.items():
+        values = {key.partition(".")[2]: value for key, value in assignment.items() if key.startswith(f"{section}.")}
+        if not values:
+            continue
+        current = getattr(scenario, section)
+        if current is None:
+            raise InputError(f"--set {section}", next(iter(values.values())), f"the scenario has no {section} section to change")
+        try:
+            update[section] = model.model_validate({**current.model_dump(), **values})
+        except ValidationError as error:
+            field, value, allowed = first_error(error)
+            raise InputError(f"--set {section}.{field}", value, allowed) from None
+    return scenario.model_copy(update=update)
+
+
+def run_sweep(scenario: Scenario, settings: list[Setting], executor: Executor | None = None, on_done=None) -> pd.DataFrame:
+    """Simulate every combination of ``settings`` (SimPy engine, common random numbers).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    settings : list of Setting
+    executor : Executor, optional
+        Where each combination's replications run.
+    on_done : callable, optional
+        Called with 1 after each combination (for a progress bar).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per setting, then :data:`SWEEP_COLUMNS`: for each combination and strategy the
+        patient outcomes of :data:`PATIENT_METRICS` and, per resource, :data:`RESOURCE_METRICS`.
+    """
+    keys = [s.key for s in settings]
+    combinations = list(itertools.product(*(s.values for s in settings)))
+    variants = [with_settings(scenario, dict(zip(keys, combination))) for combination in combinations]
+    params = scenario.parameter_set()
+    frames = []
+    for combination, variant in zip(combinations, variants):
+        simulation = simulate(variant, params, "des", executor, with_events=False)
+        summary = summarise(simulation.patients)
+        patient = summary[summary["metric"].isin(PATIENT_METRICS)].assign(resource="")
+        resources = summarise_resources(simulation.resources, variant.name, variant.capacity)
+        resource = resources[resources["metric"].isin(RESOURCE_METRICS)]
+        frame = pd.concat([patient, resource], ignore_index=True)[list(SWEEP_COLUMNS)]
+        for position, (key, value) in enumerate(zip(keys, combination)):
+            frame.insert(position, key, pd.Series([value] * len(frame), dtype=object))
+        frames.append(frame)
+        if on_done is not None:
+            on_done(1)
+    return pd.concat(frames, ignore_index=True)
+
+
+def setting_label(value: Any) -> str:
+    """A swept value as shown to the user (``unlimited`` for no limit)."""
+    return "unlimited" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
+    """The planner's table: per combination and strategy, mean waits where anyone waited, patients
+    lost while waiting and 1-year survival from referral.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        Output of :func:`run_sweep`.
+    keys : list of str
+        The swept settings.
+    """
+    waits = sweep[(sweep["metric"] == "mean_wait_days")]
+    waited = [r for r in RESOURCES if (waits.loc[waits["resource"] == r, "estimate"].fillna(0) > 0.05).any()]
+    header = [*keys, "strategy", *(f"wait {r} (d)" for r in waited), "lost waiting", "OS 1y"]
+    rows = []
+    labels = sweep[keys].map(setting_label)
+    for _, rows_ in sweep.groupby([*(labels[k] for k in keys), sweep["strategy"].astype(str)], sort=False):
+        value = {(r.resource, r.metric): r.estimate for r in rows_.itertuples()}
+        lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in ("dropout", "relapse", "death"))
+        rows.append([
+            *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),
+            *(f"{value.get((r, 'mean_wait_days'), np.nan):.1f}" for r in waited),
+            f"{100 * lost:.1f}%", f"{100 * value.get(('', 'itt_os_1y'), np.nan):.1f}%",
+        ])
+    note = ("Mean over replications. 'lost waiting': share of referrals who progressed, relapsed or died while "
+            "waiting for a resource; 'OS 1y': alive one year after referral.")
+    return "\n".join([*fixed_width(header, rows), note])
