@@ -206,7 +206,7 @@ SWEEP_SHARE_METRICS: dict[str, str] = {
     "dropout_while_waiting": "Progressed before infusion while waiting",
     "relapse_while_waiting": "Relapsed while waiting",
     "death_while_waiting": "Died while waiting",
-    "itt_os_1y": "1-year survival from referral",
+    "itt_os_2y": "2-year survival from referral",
 }
 """Patient metrics of `plot_sweep` that are shares (drawn as percent), in drawing order, with panel titles."""
 

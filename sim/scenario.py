@@ -302,6 +302,10 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
     if isinstance(arrivals, dict) and isinstance(arrivals.get("monthly_profile"), str):
         profile = Path(path).parent / arrivals["monthly_profile"]
         raw = {**raw, "arrivals": {**arrivals, "monthly_profile": read_monthly_profile(profile)}}
+    if ("patients" in raw) == ("arrivals" in raw):
+        both = "patients" in raw
+        raise InputError("arrivals" if both else "patients", raw.get("arrivals") if both else None,
+                         "give exactly one of patients (a closed cohort) and arrivals (referrals over time)")
     entries = raw.get("strategies")
     if isinstance(entries, list):
         raw = {**raw, "strategies": [resolve_strategy(e, f"strategies[{i}]") for i, e in enumerate(entries)]}

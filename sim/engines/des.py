@@ -75,7 +75,8 @@ def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | No
 
 
 class _Simulation:
-    """One strategy's patients on one calendar; arrays are indexed by patient, days are calendar days."""
+    """One strategy's patients on one calendar. Arrays are indexed by patient; a patient's days count
+    from its enrolment (as in the plan), and only the calendar and the pools see calendar days."""
 
     def __init__(self, plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None) -> None:
         n = plan.attributes.n
@@ -98,47 +99,46 @@ class _Simulation:
         self.infusion = np.full(n, np.nan)
         self.hsct = np.full(n, np.nan)
         self.icu_death = [math.inf] * n
-        self.p = _PatientRecords(plan, self.enrol)
+        self.offset = self.enrol.tolist()
+        self.p = _PatientRecords(plan)
 
     def run(self) -> Services:
         """Simulate until the last patient's last request; return the days from enrolment."""
         self.env.process(self._referrals())
         with _garbage_collector_paused():
             self.env.run()
-        relative = {r: {i: a[r] - self.enrol for i, a in enumerate((self.request, self.start, self.end))} for r in RESOURCES}
-        use = ResourceUse(
-            request={r: relative[r][0] for r in RESOURCES}, start={r: relative[r][1] for r in RESOURCES},
-            end={r: relative[r][2] for r in RESOURCES}, left_queue=self.left_queue, left_reason=self.left_reason,
-        )
+        use = ResourceUse(request=self.request, start=self.start, end=self.end,
+                          left_queue=self.left_queue, left_reason=self.left_reason)
         return Services(
-            manufacturing_start=self.manufacturing_start - self.enrol, infusion_day=self.infusion - self.enrol,
-            hsct_day=self.hsct - self.enrol, resource_use=use,
-            icu_wait_death_day=np.where(np.isinf(self.icu_death), np.nan, self.icu_death) - self.enrol,
+            manufacturing_start=self.manufacturing_start, infusion_day=self.infusion, hsct_day=self.hsct,
+            icu_wait_death_day=np.where(np.isinf(self.icu_death), np.nan, self.icu_death), resource_use=use,
         )
 
     # --- the calendar -------------------------------------------------------------------
 
-    def _at(self, day: float, action: Callable[[], None]) -> None:
-        """Do ``action`` (a request) on ``day``: through the calendar, so that requests reach the
-        pools in time order and a patient's later requests see what happened before, or at once
-        when nothing is limited."""
-        if self.on_the_spot or day <= self.env.now:
+    def _at(self, i: int, day: float, action: Callable[[], None]) -> None:
+        """Do ``action`` (a request of patient ``i``) on ``day`` of the patient's pathway: through the
+        calendar, so that requests reach the pools in time order and a patient's later requests see
+        what happened before, or at once when nothing is limited."""
+        calendar_day = self.offset[i] + day
+        if self.on_the_spot or calendar_day <= self.env.now:
             action()
         else:
-            self.env.timeout(day - self.env.now).callbacks.append(lambda _event: action())
+            self.env.timeout(calendar_day - self.env.now).callbacks.append(lambda _event: action())
 
     def _referrals(self) -> Generator[simpy.Event, object, None]:
-        """Bring patients to their first request in order of its day (ties together)."""
+        """Bring patients to their first request in order of its calendar day (ties together)."""
         p = self.p
         first = self.enrol + self.plan.request_day
-        reaching = np.flatnonzero(first < self.enrol + self.plan.pre_infusion_exit_day)
+        reaching = np.flatnonzero(self.plan.request_day < self.plan.pre_infusion_exit_day)
         order = reaching[np.argsort(first[reaching], kind="stable")]
         boundaries = np.flatnonzero(np.diff(first[order])) + 1
         for group in np.split(order, boundaries) if order.size else []:
-            day = float(first[group[0]])
-            if day > self.env.now:
-                yield self.env.timeout(day - self.env.now)
+            calendar_day = float(first[group[0]])
+            if calendar_day > self.env.now:
+                yield self.env.timeout(calendar_day - self.env.now)
             for i in group.tolist():
+                day = p.request_day[i]
                 if p.needs_slot[i]:
                     self._apheresis(i, day)
                 else:
@@ -147,8 +147,10 @@ class _Simulation:
 
     def _serve(self, resource: str, i: int, day: float, leave_day: float, reason: str, hold: Callable[[float], float]) -> float | None:
         """Patient ``i`` asks for ``resource`` on ``day`` (now); returns the day service starts, or
-        ``None`` when the patient leaves the queue first (on ``leave_day``, for ``reason``)."""
-        start = self.pools[resource].start_day(day)
+        ``None`` when the patient leaves the queue first (on ``leave_day``, for ``reason``). Days
+        count from the patient's enrolment; the pools work on the calendar."""
+        calendar_day = self.offset[i] + day
+        start = day + (self.pools[resource].start_day(calendar_day) - calendar_day)
         self.request[resource][i] = day
         if not start < leave_day:
             self.end[resource][i] = leave_day
@@ -156,7 +158,7 @@ class _Simulation:
             self.left_reason[i] = WAITING_EXITS.index(reason)
             return None
         until = start + hold(start)
-        self.pools[resource].occupy(until)
+        self.pools[resource].occupy(self.offset[i] + until)
         self.start[resource][i], self.end[resource][i] = start, until
         return start
 
@@ -170,7 +172,7 @@ class _Simulation:
         leave_day, reason = self._pre_infusion_exit(i)
         start = self._serve("apheresis", i, day, leave_day, reason, lambda _start: self.appointment_days)
         if start is not None:
-            self._at(start, lambda: self._manufacturing(i, start))
+            self._at(i, start, lambda: self._manufacturing(i, start))
 
     def _manufacturing(self, i: int, day: float) -> None:
         p = self.p
@@ -187,7 +189,7 @@ class _Simulation:
         if not day < self.p.pre_infusion_exit[i]:
             return
         if self.plan.needs_cart_bed:
-            self._at(day, lambda: self._cart_bed(i, day))
+            self._at(i, day, lambda: self._cart_bed(i, day))
         else:
             self._infused(i, day)
 
@@ -208,9 +210,9 @@ class _Simulation:
         death = min(t0 + p.early_death[i], p.background[i])
         planned = t0 + p.interval[i] if p.candidate[i] else math.inf
         if planned < self._pre_hsct_exit(i)[0]:
-            self._at(planned, lambda: self._hsct_due(i, planned))
+            self._at(i, planned, lambda: self._hsct_due(i, planned))
         if need < death:
-            self._at(need, lambda: self._icu_bed(i, need, death))
+            self._at(i, need, lambda: self._icu_bed(i, need, death))
 
     def _icu_bed(self, i: int, day: float, death: float) -> None:
         if self.hsct[i] <= day:
@@ -235,7 +237,7 @@ class _Simulation:
             return
         bed_day = planned
         if self.donor_search_days is not None:
-            ready = max(planned, self.enrol[i] + self.donor_search_days)
+            ready = max(planned, self.donor_search_days)
             self.request["donor_search"][i] = planned
             if not ready < leave_day:
                 self.end["donor_search"][i] = leave_day
@@ -243,7 +245,7 @@ class _Simulation:
                 self.left_reason[i] = WAITING_EXITS.index(reason)
                 return
             self.start["donor_search"][i] = self.end["donor_search"][i] = bed_day = ready
-        self._at(bed_day, lambda: self._transplant_bed(i, bed_day))
+        self._at(i, bed_day, lambda: self._transplant_bed(i, bed_day))
 
     def _transplant_bed(self, i: int, day: float) -> None:
         p = self.p
@@ -273,13 +275,13 @@ def _garbage_collector_paused() -> Iterator[None]:
 
 
 class _PatientRecords:
-    """Per-patient scalars from a plan as Python lists for fast access; days on the calendar where
-    they count from enrolment, relative where they count from infusion or HSCT."""
+    """Per-patient scalars from a plan, as Python lists for fast access inside processes."""
 
-    def __init__(self, plan: Plan, enrol: np.ndarray) -> None:
-        self.pre_infusion_exit = (enrol + plan.pre_infusion_exit_day).tolist()
-        self.dropout = (enrol + plan.dropout_day).tolist()
-        self.background = (enrol + plan.background_death_day).tolist()
+    def __init__(self, plan: Plan) -> None:
+        self.request_day = plan.request_day.tolist()
+        self.pre_infusion_exit = plan.pre_infusion_exit_day.tolist()
+        self.dropout = plan.dropout_day.tolist()
+        self.background = plan.background_death_day.tolist()
         self.needs_slot = plan.needs_slot.tolist()
         self.slot_days = plan.slot_days.tolist()
         self.release_to_infusion = plan.release_to_infusion_days.tolist()

@@ -112,7 +112,7 @@ def sweep_frame() -> pd.DataFrame:
                     rows.append({**settings, "metric": "mean_wait_days", "resource": resource,
                                  "estimate": wait, "lower": max(wait - 1.0, 0.0), "upper": wait + 1.0})
                 for metric, share in (("dropout_while_waiting", 0.1 * scale), ("death_while_waiting", 0.02),
-                                      ("itt_os_1y", 0.6 - 0.1 * scale)):
+                                      ("itt_os_2y", 0.6 - 0.1 * scale)):
                     interval = (NAN, NAN) if slots == 3 else (share - 0.01, share + 0.01)
                     rows.append({**settings, "metric": metric, "resource": NAN, "estimate": share,
                                  "lower": interval[0], "upper": interval[1]})
@@ -181,7 +181,7 @@ def test_sweep_puts_unlimited_last_and_skips_resources_nobody_waited_for(tmp_pat
     figure = figures[-1]
     assert titles(figure) == ["Manufacturing slots: mean wait", "CAR-T beds: mean wait",
                               "Progressed before infusion while waiting", "Died while waiting",
-                              "1-year survival from referral"]
+                              "2-year survival from referral"]
     for axes in figure.axes[:5]:
         assert [label.get_text() for label in axes.get_xticklabels()] == ["2", "3", "unlimited"]
     assert legend_labels(figure) == [*STRATEGIES, "cart_beds=2", "cart_beds=4"]
@@ -192,9 +192,9 @@ def test_sweep_puts_unlimited_last_and_skips_resources_nobody_waited_for(tmp_pat
 
 def test_sweep_with_one_key_and_without_results(tmp_path: Path, figures):
     sweep = sweep_frame()
-    one_key = sweep[(sweep["capacity.cart_beds"] == 2) & (sweep["metric"] == "itt_os_1y")]
+    one_key = sweep[(sweep["capacity.cart_beds"] == 2) & (sweep["metric"] == "itt_os_2y")]
     draw(plot_sweep, one_key.drop(columns="capacity.cart_beds"), SWEEP_KEYS[:1], path=tmp_path / "one_key.png")
-    assert titles(figures[-1]) == ["1-year survival from referral"]
+    assert titles(figures[-1]) == ["2-year survival from referral"]
     assert legend_labels(figures[-1]) == list(STRATEGIES)
     draw(plot_sweep, sweep.iloc[:0], SWEEP_KEYS[:1], path=tmp_path / "empty.png")
     assert message(figures[-1]) == "No capacity-sweep results to draw"

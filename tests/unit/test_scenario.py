@@ -97,3 +97,67 @@ def test_missing_and_malformed_files(tmp_path):
     listing.write_text("- a\n- b\n")
     with pytest.raises(InputError, match="a YAML mapping"):
         load_scenario(listing)
+
+
+def open_cohort(d, **arrivals):
+    """Turn the base scenario into an open cohort of referrals."""
+    d.pop("patients")
+    d["arrivals"] = {"rate_per_year": 40, "warm_up_days": 365, "run_length_days": 730, **arrivals}
+
+
+CAPACITY_INPUTS = [
+    ("zero beds", lambda d: d["capacity"].update(cart_beds=0),
+     r"^capacity\.cart_beds: got 0; Input should be greater than or equal to 1$"),
+    ("negative ICU beds", lambda d: d["capacity"].update(icu_beds=-2),
+     r"^capacity\.icu_beds: got -2; Input should be greater than or equal to 1$"),
+    ("fractional slots", lambda d: d["capacity"].update(manufacturing_slots=2.5), r"^capacity\.manufacturing_slots: got 2\.5; "),
+    ("negative donor search", lambda d: d["capacity"].update(donor_search_days=-1),
+     r"^capacity\.donor_search_days: got -1; Input should be greater than or equal to 0$"),
+    ("unknown resource", lambda d: d["capacity"].update(mri_scanners=2),
+     r"^capacity\.mri_scanners: got 2; this key is not allowed here$"),
+    ("zero referral rate", lambda d: open_cohort(d, rate_per_year=0),
+     r"^arrivals\.rate_per_year: got 0; Input should be greater than 0$"),
+    ("negative referral rate", lambda d: open_cohort(d, rate_per_year=-40),
+     r"^arrivals\.rate_per_year: got -40; Input should be greater than 0$"),
+    ("negative warm-up", lambda d: open_cohort(d, warm_up_days=-1), r"^arrivals\.warm_up_days: got -1; "),
+    ("profile of 11 months", lambda d: open_cohort(d, monthly_profile=[1] * 11), r"^arrivals\.monthly_profile: .*at least 12"),
+    ("zero month in profile", lambda d: open_cohort(d, monthly_profile=[1] * 11 + [0]),
+     r"^arrivals\.monthly_profile\.11: got 0; Input should be greater than 0$"),
+    ("patients and arrivals", lambda d: d.update(arrivals={"rate_per_year": 40, "run_length_days": 365}),
+     r"^arrivals: got .*; give exactly one of patients \(a closed cohort\) and arrivals"),
+    ("neither patients nor arrivals", lambda d: d.pop("patients"), r"^patients: got None; give exactly one of"),
+]
+
+
+@pytest.mark.parametrize("label, change, message", CAPACITY_INPUTS, ids=[b[0] for b in CAPACITY_INPUTS])
+def test_bad_capacity_and_arrivals_input(tmp_path, label, change, message):
+    with pytest.raises(InputError, match=message) as caught:
+        load_scenario(write(tmp_path, change))
+    assert "\n" not in str(caught.value)
+
+
+def test_open_cohort_loads_with_a_monthly_profile_file_beside_it(tmp_path):
+    (tmp_path / "profile.csv").write_text("month,weight\n" + "".join(f"{m},{13 - m}\n" for m in (12, *range(1, 12))))
+    scenario = load_scenario(write(tmp_path, lambda d: open_cohort(d, monthly_profile="profile.csv")))
+    assert scenario.patients is None
+    assert scenario.arrivals.monthly_profile == [float(13 - m) for m in range(1, 13)]
+    assert scenario.observation_window == (365.0, 1095.0)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, r"a readable CSV file"),
+    ("month,share\n1,1\n", r"columns month, weight are required"),
+    ("month,weight\n" + "".join(f"{m},1\n" for m in range(1, 12)), r"one row for each month 1 to 12"),
+    ("month,weight\n" + "".join(f"{m},{0 if m == 3 else 1}\n" for m in range(1, 13)), r"every weight must be a number greater than 0"),
+])
+def test_bad_monthly_profile_file(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "profile.csv").write_text(content)
+    with pytest.raises(InputError, match=r"^arrivals\.monthly_profile: got '.*profile\.csv'; " + message):
+        load_scenario(write(tmp_path, lambda d: open_cohort(d, monthly_profile="profile.csv")))
+
+
+def test_capacity_examples_load():
+    for path in sorted((BASE_SCENARIO.parent / "capacity").glob("*.yaml")):
+        scenario = load_scenario(path)
+        assert scenario.arrivals is not None and scenario.capacity.limited(), path.name
