@@ -135,6 +135,10 @@ def setting_label(value: Any) -> str:
     return "unlimited" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _days(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.1f}"
+
+
 def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
     """The planner's table: per combination and strategy, mean waits where anyone waited, patients
     lost while waiting and 1-year survival from referral.
@@ -156,7 +160,7 @@ def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
         lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in ("dropout", "relapse", "death"))
         rows.append([
             *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),
-            *(f"{value.get((r, 'mean_wait_days'), np.nan):.1f}" for r in waited),
+            *(_days(value.get((r, "mean_wait_days"), np.nan)) for r in waited),
             f"{100 * lost:.1f}%", f"{100 * value.get(('', 'itt_os_2y'), np.nan):.1f}%",
         ])
     note = ("Mean over replications. 'lost waiting': share of referrals who progressed, relapsed or died while "
