@@ -164,7 +164,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
             columns[strategy.name].append({**course.columns, **course.wait_columns()})
             if with_resources:
-                uses[strategy.name].append(course.resource_use())
+                uses[strategy.name].append(course.resource_use)
             if with_events:
                 events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
     patients = patients_frame(scenario.name, replication, attributes, columns, enrol)

@@ -51,6 +51,8 @@ from sim.schema import RESOURCES, WAITING_EXITS, WAITING_FOR
 DAYS_PER_WEEK = 7.0
 QUEUED = tuple(r for r in RESOURCES if r != "donor_search")
 """Resources with servers (the donor search is a delay, not a queue)."""
+BEFORE_INFUSION = ("apheresis", "manufacturing", "cart_bed")
+BEFORE_HSCT = ("donor_search", "transplant_bed")
 
 
 def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None = None) -> Services:
@@ -90,14 +92,15 @@ class _Simulation:
         # event, so requests are answered on the spot; otherwise all go through the calendar.
         self.on_the_spot = all(pool.capacity is None for pool in self.pools.values())
         self.donor_search_days = capacity.donor_search_days
-        self.request = {r: np.full(n, np.nan) for r in RESOURCES}
-        self.start = {r: np.full(n, np.nan) for r in RESOURCES}
-        self.end = {r: np.full(n, np.nan) for r in RESOURCES}
-        self.left_queue = np.zeros(n, dtype=np.int8)
-        self.left_reason = np.zeros(n, dtype=np.int8)
-        self.manufacturing_start = np.full(n, np.nan)
-        self.infusion = np.full(n, np.nan)
-        self.hsct = np.full(n, np.nan)
+        # Plain lists while the calendar runs (much faster to set one value at a time than arrays).
+        self.request = {r: [math.nan] * n for r in RESOURCES}
+        self.start = {r: [math.nan] * n for r in RESOURCES}
+        self.end = {r: [math.nan] * n for r in RESOURCES}
+        self.left_queue = [0] * n
+        self.left_reason = [0] * n
+        self.manufacturing_start = [math.nan] * n
+        self.infusion = [math.nan] * n
+        self.hsct = [math.nan] * n
         self.icu_death = [math.inf] * n
         self.offset = self.enrol.tolist()
         self.p = _PatientRecords(plan)
@@ -107,11 +110,17 @@ class _Simulation:
         self.env.process(self._referrals())
         with _garbage_collector_paused():
             self.env.run()
-        use = ResourceUse(request=self.request, start=self.start, end=self.end,
-                          left_queue=self.left_queue, left_reason=self.left_reason)
+        def arrays(records: dict[str, list[float]]) -> dict[str, np.ndarray]:
+            return {r: np.array(days) for r, days in records.items()}
+
+        use = ResourceUse(request=arrays(self.request), start=arrays(self.start), end=arrays(self.end),
+                          left_queue=np.array(self.left_queue, dtype=np.int8),
+                          left_reason=np.array(self.left_reason, dtype=np.int8))
+        icu_death = np.array(self.icu_death)
         return Services(
-            manufacturing_start=self.manufacturing_start, infusion_day=self.infusion, hsct_day=self.hsct,
-            icu_wait_death_day=np.where(np.isinf(self.icu_death), np.nan, self.icu_death), resource_use=use,
+            manufacturing_start=np.array(self.manufacturing_start), infusion_day=np.array(self.infusion),
+            hsct_day=np.array(self.hsct), icu_wait_death_day=np.where(np.isinf(icu_death), np.nan, icu_death),
+            resource_use=use,
         )
 
     # --- the calendar -------------------------------------------------------------------
@@ -145,39 +154,47 @@ class _Simulation:
                     self.manufacturing_start[i] = day
                     self._ready(i, ready_day(day, 0.0, p.release_to_infusion[i]))
 
-    def _serve(self, resource: str, i: int, day: float, leave_day: float, reason: str, hold: Callable[[float], float]) -> float | None:
+    def _serve(self, resource: str, i: int, day: float, leave_day: float, hold: Callable[[float], float]) -> float | None:
         """Patient ``i`` asks for ``resource`` on ``day`` (now); returns the day service starts, or
-        ``None`` when the patient leaves the queue first (on ``leave_day``, for ``reason``). Days
-        count from the patient's enrolment; the pools work on the calendar."""
-        calendar_day = self.offset[i] + day
-        start = day + (self.pools[resource].start_day(calendar_day) - calendar_day)
+        ``None`` when the patient leaves the queue first, on ``leave_day``. Days count from the
+        patient's enrolment; the pools work on the calendar. The caller has checked ``day < leave_day``."""
+        pool = self.pools[resource]
         self.request[resource][i] = day
-        if not start < leave_day:
-            self.end[resource][i] = leave_day
-            self.left_queue[i] = WAITING_FOR.index(resource)
-            self.left_reason[i] = WAITING_EXITS.index(reason)
-            return None
+        if pool.capacity is None:
+            start = day
+        else:
+            calendar_day = self.offset[i] + day
+            start = day + (pool.start_day(calendar_day) - calendar_day)
+            if not start < leave_day:
+                self.end[resource][i] = leave_day
+                self.left_queue[i] = WAITING_FOR.index(resource)
+                self.left_reason[i] = WAITING_EXITS.index(self._exit_reason(resource, i, leave_day))
+                return None
         until = start + hold(start)
-        self.pools[resource].occupy(self.offset[i] + until)
-        self.start[resource][i], self.end[resource][i] = start, until
+        pool.occupy(self.offset[i] + until)
+        self.start[resource][i] = start
+        self.end[resource][i] = until
         return start
+
+    def _exit_reason(self, resource: str, i: int, leave_day: float) -> str:
+        """Why patient ``i`` left the queue for ``resource`` on ``leave_day``."""
+        p = self.p
+        if resource in BEFORE_INFUSION:
+            return "dropout" if p.dropout[i] <= p.background[i] else "death"
+        if resource in BEFORE_HSCT and leave_day == self.infusion[i] + p.relapse_pre[i]:
+            return "relapse"
+        return "death"
 
     # --- before infusion ----------------------------------------------------------------
 
-    def _pre_infusion_exit(self, i: int) -> tuple[float, str]:
-        p = self.p
-        return p.pre_infusion_exit[i], "dropout" if p.dropout[i] <= p.background[i] else "death"
-
     def _apheresis(self, i: int, day: float) -> None:
-        leave_day, reason = self._pre_infusion_exit(i)
-        start = self._serve("apheresis", i, day, leave_day, reason, lambda _start: self.appointment_days)
+        start = self._serve("apheresis", i, day, self.p.pre_infusion_exit[i], lambda _start: self.appointment_days)
         if start is not None:
             self._at(i, start, lambda: self._manufacturing(i, start))
 
     def _manufacturing(self, i: int, day: float) -> None:
         p = self.p
-        leave_day, reason = self._pre_infusion_exit(i)
-        start = self._serve("manufacturing", i, day, leave_day, reason, lambda _start: p.slot_days[i])
+        start = self._serve("manufacturing", i, day, p.pre_infusion_exit[i], lambda _start: p.slot_days[i])
         if start is None:
             return
         self.manufacturing_start[i] = start
@@ -195,9 +212,8 @@ class _Simulation:
 
     def _cart_bed(self, i: int, day: float) -> None:
         p = self.p
-        leave_day, reason = self._pre_infusion_exit(i)
-        start = self._serve("cart_bed", i, day, leave_day, reason,
-                            lambda t0: float(cart_bed_days(p.cart_stay[i], p.early_death[i], p.background[i], t0)))
+        start = self._serve("cart_bed", i, day, p.pre_infusion_exit[i],
+                            lambda t0: cart_bed_days(p.cart_stay[i], p.early_death[i], p.background[i], t0))
         if start is not None:
             self._infused(i, start)
 
@@ -208,8 +224,8 @@ class _Simulation:
         self.infusion[i] = t0
         need = t0 + p.icu_need[i]
         death = min(t0 + p.early_death[i], p.background[i])
-        planned = t0 + p.interval[i] if p.candidate[i] else math.inf
-        if planned < self._pre_hsct_exit(i)[0]:
+        planned = t0 + p.interval[i]
+        if p.candidate[i] and planned < self._pre_hsct_exit(i):
             self._at(i, planned, lambda: self._hsct_due(i, planned))
         if need < death:
             self._at(i, need, lambda: self._icu_bed(i, need, death))
@@ -218,21 +234,20 @@ class _Simulation:
         if self.hsct[i] <= day:
             return
         waiting_death = day + self.p.icu_wait_death[i]
-        start = self._serve("icu_bed", i, day, min(death, waiting_death), "death",
-                            lambda admitted: float(icu_bed_days(self.p.icu_stay, death, admitted)))
+        start = self._serve("icu_bed", i, day, min(death, waiting_death),
+                            lambda admitted: icu_bed_days(self.p.icu_stay, death, admitted))
         if start is None and waiting_death < death:
             self.icu_death[i] = waiting_death
 
-    def _pre_hsct_exit(self, i: int) -> tuple[float, str]:
+    def _pre_hsct_exit(self, i: int) -> float:
+        """Day after which patient ``i`` can no longer be transplanted (relapse or death)."""
         p = self.p
         t0 = self.infusion[i]
-        relapse = t0 + p.relapse_pre[i]
-        leave_day = min(t0 + p.early_death[i], relapse, p.background[i], self.icu_death[i])
-        return leave_day, "relapse" if relapse == leave_day else "death"
+        return min(t0 + p.early_death[i], t0 + p.relapse_pre[i], p.background[i], self.icu_death[i])
 
     def _hsct_due(self, i: int, planned: float) -> None:
         """The planned transplant day: wait for a donor if the search is still going, then a bed."""
-        leave_day, reason = self._pre_hsct_exit(i)
+        leave_day = self._pre_hsct_exit(i)
         if not planned < leave_day:
             return
         bed_day = planned
@@ -242,18 +257,18 @@ class _Simulation:
             if not ready < leave_day:
                 self.end["donor_search"][i] = leave_day
                 self.left_queue[i] = WAITING_FOR.index("donor_search")
-                self.left_reason[i] = WAITING_EXITS.index(reason)
+                self.left_reason[i] = WAITING_EXITS.index(self._exit_reason("donor_search", i, leave_day))
                 return
             self.start["donor_search"][i] = self.end["donor_search"][i] = bed_day = ready
         self._at(i, bed_day, lambda: self._transplant_bed(i, bed_day))
 
     def _transplant_bed(self, i: int, day: float) -> None:
         p = self.p
-        leave_day, reason = self._pre_hsct_exit(i)
+        leave_day = self._pre_hsct_exit(i)
         if not day < leave_day:
             return
-        start = self._serve("transplant_bed", i, day, leave_day, reason,
-                            lambda hsct: float(transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct)))
+        start = self._serve("transplant_bed", i, day, leave_day,
+                            lambda hsct: transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct))
         if start is not None:
             self.hsct[i] = start
 
