@@ -166,6 +166,11 @@ def gompertz_time(u: np.ndarray, hazard_now: np.ndarray, slope: float) -> np.nda
     Returns
     -------
     ndarray
-        Time to death in years.
+        Time to death in years (``inf`` where the hazard is 0; a slope of 0 is a constant hazard).
     """
-    return np.log1p(-np.log1p(-u) * slope / hazard_now) / slope
+    cumulative = -np.log1p(-u)
+    hazard_now = np.asarray(hazard_now, dtype=float)
+    with np.errstate(divide="ignore"):
+        if slope == 0.0:
+            return cumulative / hazard_now
+        return np.log1p(cumulative * slope / hazard_now) / slope

@@ -58,3 +58,13 @@ def test_truncated_normal_matches_scipy():
     expected = stats.truncnorm.ppf(u, (3 - 40) / 18, (75 - 40) / 18, loc=40, scale=18)
     np.testing.assert_allclose(truncated_normal(u, 40, 18, 3, 75), expected, rtol=1e-9)
     assert truncated_normal(np.array([1e-300]), 40, 18, 3, 75)[0] >= 3
+
+
+def test_gompertz_edge_cases_constant_and_zero_hazard():
+    u = np.array([0.3, 0.9])
+    with np.errstate(all="raise"):
+        constant = gompertz_time(u, np.array([0.02, 0.02]), 0.0)
+        never = gompertz_time(u, np.array([0.0, 0.0]), 0.1)
+    assert np.allclose(constant, -np.log1p(-u) / 0.02)
+    assert np.isinf(never).all()
+    assert np.allclose(gompertz_time(u, np.array([0.02, 0.02]), 1e-9), constant, rtol=1e-6)

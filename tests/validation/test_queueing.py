@@ -15,16 +15,15 @@ so there are no CAR-T bed or infusion events to simulate (half the run time).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from sim.arrivals import referral_days
-from sim.clinical.survival import DAYS_PER_YEAR
 from sim.clinical.pathway import plan_course
+from sim.clinical.survival import DAYS_PER_YEAR
 from sim.cohort import build_cohort
 from sim.draws import PatientDraws
 from sim.engines.des import simulate_services
@@ -37,7 +36,7 @@ QUEUE_ONLY = {"dropout_60d": 0.0, "background_gompertz_rate_at_40": 0.0, "manufa
 """No exit while waiting (never drop out, never die of background causes); the pathway ends at release."""
 AUTOLOGOUS_ONLY = {"autologous": 1.0, "donor_derived": 0.0, "universal": 0.0}
 WARM_UP_SERVICES = 200.0
-"""Warm-up in mean service times: far longer than the queues' relaxation times (under 40 here)."""
+"""Warm-up in mean service times: far longer than the queues' relaxation times (under 50 here)."""
 REPLICATION = 0
 WAIT_TOLERANCE = 0.05
 UTILISATION_TOLERANCE = 0.03
@@ -46,9 +45,13 @@ LITTLE_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class Setting:
-    """An M/M/c queue: ``servers`` slots at utilisation ``load`` = λ / cμ, over ``customers``
-    expected referrals after the warm-up (chosen so that the standard error of the mean wait is
-    below 1.5%, a third of the tolerance)."""
+    """An M/M/c queue: ``servers`` slots at utilisation ``load`` = λ / cμ, observed over
+    ``customers`` expected referrals after the warm-up.
+
+    The relative standard error of a mean wait over n customers is about sqrt(K / n), with K
+    about 50 (c = 1, ρ = 0.7), 130 (2, 0.8), 70 (3, 0.6) and 130 (5, 0.6), measured on long
+    M/M/c runs; ``customers`` keeps it near 1.4%, so the 5% tolerance is over 3.5 standard errors.
+    """
 
     servers: int
     load: float
@@ -68,9 +71,9 @@ class Setting:
 
 SETTINGS = (
     Setting(servers=1, load=0.7, mean_service_days=30.0, customers=300_000),
-    Setting(servers=2, load=0.8, mean_service_days=40.0, customers=600_000),
-    Setting(servers=3, load=0.75, mean_service_days=25.0, customers=500_000),
-    Setting(servers=5, load=0.7, mean_service_days=45.0, customers=700_000),
+    Setting(servers=2, load=0.8, mean_service_days=40.0, customers=650_000),
+    Setting(servers=3, load=0.6, mean_service_days=25.0, customers=350_000),
+    Setting(servers=5, load=0.6, mean_service_days=45.0, customers=700_000),
 )
 
 
@@ -122,12 +125,10 @@ def manufacturing_metrics(
     enrol = referral_days(scenario.arrivals, scenario.seed, REPLICATION)
     draws = PatientDraws(scenario.seed, REPLICATION, enrol.size)
     attributes = build_cohort(scenario.case_mix, draws)
-    # A zero Gompertz hazard makes the background death day inf (never), through a division by zero.
-    with np.errstate(divide="ignore"):
-        plan = plan_course(params.with_overrides(QUEUE_ONLY), BUILTIN_STRATEGIES["cart_alone"], attributes, draws)
+    plan = plan_course(params.with_overrides(QUEUE_ONLY), BUILTIN_STRATEGIES["cart_alone"], attributes, draws)
     assert plan.needs_slot.all() and np.isinf(plan.pre_infusion_exit_day).all()
     slot_days = np.random.default_rng(scenario.seed).exponential(mean_service_days, enrol.size)
-    services = simulate_services(dataclasses.replace(plan, slot_days=slot_days), scenario.capacity, enrol)
+    services = simulate_services(replace(plan, slot_days=slot_days), scenario.capacity, enrol)
     return resource_metrics(services.resource_use, enrol, scenario.capacity, scenario.observation_window)["manufacturing"]
 
 
@@ -159,7 +160,7 @@ def test_mean_wait_matches_erlang_c(queue: tuple[Setting, dict[str, float]]) -> 
 
 def test_utilisation_is_offered_load_per_server(queue: tuple[Setting, dict[str, float]]) -> None:
     """The share of slot time in use is ρ = λ E[S] / c: in steady state the slots serve all the
-    work that arrives (nobody leaves the queue), a λ E[S] slot-days a day spread over c slots."""
+    work that arrives (nobody leaves the queue), λ E[S] slot-days a day spread over c slots."""
     setting, metrics = queue
     assert metrics["utilisation"] == pytest.approx(setting.load, rel=UTILISATION_TOLERANCE)
 
