@@ -88,7 +88,7 @@ def _measure(task: tuple[str, str, int, int]) -> tuple[list[float], float, int]:
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        simulate(scenario, params, engine, with_events=False)
+        simulate(scenario, params, engine, with_events=False, with_resources=False)
         seconds.append(time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return seconds, peak_mb, len(scenario.strategies)

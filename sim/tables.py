@@ -54,7 +54,8 @@ def patients_frame(
         The patients (the same under every strategy).
     columns_by_strategy : dict
         For each strategy, in order, the resolved course columns (with the waiting columns of
-        :meth:`sim.clinical.pathway.Course.wait_columns`) of consecutive blocks of patients.
+        :meth:`sim.clinical.pathway.Course.wait_columns`) of consecutive blocks of patients;
+        emptied as the table is built.
     enrol_day : ndarray, optional
         Calendar day of each patient's enrolment (default: day 0 for everyone).
     """
@@ -62,7 +63,9 @@ def patients_frame(
     n, k = attributes.n, len(names)
 
     def column(name: str) -> np.ndarray:
-        return np.concatenate([part[name] for parts in columns_by_strategy.values() for part in parts])
+        # Taken out of the blocks as the table is built, so that the blocks and the table are never
+        # both whole in memory.
+        return np.concatenate([part.pop(name) for parts in columns_by_strategy.values() for part in parts])
 
     frame = pd.DataFrame({
         "scenario": _constant(scenario, n * k),

@@ -125,15 +125,15 @@ class _Simulation:
 
     # --- the calendar -------------------------------------------------------------------
 
-    def _at(self, i: int, day: float, action: Callable[[], None]) -> None:
-        """Do ``action`` (a request of patient ``i``) on ``day`` of the patient's pathway: through the
-        calendar, so that requests reach the pools in time order and a patient's later requests see
-        what happened before, or at once when nothing is limited."""
+    def _at(self, i: int, day: float, action: Callable[..., None], *args: float) -> None:
+        """Do ``action(i, *args)`` (a request of patient ``i``) on ``day`` of the patient's pathway:
+        through the calendar, so that requests reach the pools in time order and a patient's later
+        requests see what happened before, or at once when nothing is limited."""
         calendar_day = self.offset[i] + day
         if self.on_the_spot or calendar_day <= self.env.now:
-            action()
+            action(i, *args)
         else:
-            self.env.timeout(calendar_day - self.env.now).callbacks.append(lambda _event: action())
+            self.env.timeout(calendar_day - self.env.now).callbacks.append(lambda _event: action(i, *args))
 
     def _referrals(self) -> Generator[simpy.Event, object, None]:
         """Bring patients to their first request in order of its calendar day (ties together)."""
@@ -154,27 +154,30 @@ class _Simulation:
                     self.manufacturing_start[i] = day
                     self._ready(i, ready_day(day, 0.0, p.release_to_infusion[i]))
 
-    def _serve(self, resource: str, i: int, day: float, leave_day: float, hold: Callable[[float], float]) -> float | None:
+    def _queue(self, resource: str, i: int, day: float, leave_day: float) -> float | None:
         """Patient ``i`` asks for ``resource`` on ``day`` (now); returns the day service starts, or
         ``None`` when the patient leaves the queue first, on ``leave_day``. Days count from the
-        patient's enrolment; the pools work on the calendar. The caller has checked ``day < leave_day``."""
+        patient's enrolment; the pools work on the calendar. The caller has checked ``day < leave_day``
+        and, when service starts, calls :meth:`_hold`."""
         pool = self.pools[resource]
         self.request[resource][i] = day
         if pool.capacity is None:
-            start = day
-        else:
-            calendar_day = self.offset[i] + day
-            start = day + (pool.start_day(calendar_day) - calendar_day)
-            if not start < leave_day:
-                self.end[resource][i] = leave_day
-                self.left_queue[i] = WAITING_FOR.index(resource)
-                self.left_reason[i] = WAITING_EXITS.index(self._exit_reason(resource, i, leave_day))
-                return None
-        until = start + hold(start)
-        pool.occupy(self.offset[i] + until)
+            return day
+        calendar_day = self.offset[i] + day
+        start = day + (pool.start_day(calendar_day) - calendar_day)
+        if start < leave_day:
+            return start
+        self.end[resource][i] = leave_day
+        self.left_queue[i] = WAITING_FOR.index(resource)
+        self.left_reason[i] = WAITING_EXITS.index(self._exit_reason(resource, i, leave_day))
+        return None
+
+    def _hold(self, resource: str, i: int, start: float, days: float) -> None:
+        """Patient ``i`` holds a server of ``resource`` from ``start`` for ``days``."""
+        until = start + days
+        self.pools[resource].occupy(self.offset[i] + until)
         self.start[resource][i] = start
         self.end[resource][i] = until
-        return start
 
     def _exit_reason(self, resource: str, i: int, leave_day: float) -> str:
         """Why patient ``i`` left the queue for ``resource`` on ``leave_day``."""
@@ -188,15 +191,17 @@ class _Simulation:
     # --- before infusion ----------------------------------------------------------------
 
     def _apheresis(self, i: int, day: float) -> None:
-        start = self._serve("apheresis", i, day, self.p.pre_infusion_exit[i], lambda _start: self.appointment_days)
+        start = self._queue("apheresis", i, day, self.p.pre_infusion_exit[i])
         if start is not None:
-            self._at(i, start, lambda: self._manufacturing(i, start))
+            self._hold("apheresis", i, start, self.appointment_days)
+            self._at(i, start, self._manufacturing, start)
 
     def _manufacturing(self, i: int, day: float) -> None:
         p = self.p
-        start = self._serve("manufacturing", i, day, p.pre_infusion_exit[i], lambda _start: p.slot_days[i])
+        start = self._queue("manufacturing", i, day, p.pre_infusion_exit[i])
         if start is None:
             return
+        self._hold("manufacturing", i, start, p.slot_days[i])
         self.manufacturing_start[i] = start
         if not p.failed[i]:
             self._ready(i, ready_day(start, p.slot_days[i], p.release_to_infusion[i]))
@@ -206,16 +211,16 @@ class _Simulation:
         if not day < self.p.pre_infusion_exit[i]:
             return
         if self.plan.needs_cart_bed:
-            self._at(i, day, lambda: self._cart_bed(i, day))
+            self._at(i, day, self._cart_bed, day)
         else:
             self._infused(i, day)
 
     def _cart_bed(self, i: int, day: float) -> None:
         p = self.p
-        start = self._serve("cart_bed", i, day, p.pre_infusion_exit[i],
-                            lambda t0: cart_bed_days(p.cart_stay[i], p.early_death[i], p.background[i], t0))
-        if start is not None:
-            self._infused(i, start)
+        t0 = self._queue("cart_bed", i, day, p.pre_infusion_exit[i])
+        if t0 is not None:
+            self._hold("cart_bed", i, t0, cart_bed_days(p.cart_stay[i], p.early_death[i], p.background[i], t0))
+            self._infused(i, t0)
 
     # --- after infusion -----------------------------------------------------------------
 
@@ -226,17 +231,18 @@ class _Simulation:
         death = min(t0 + p.early_death[i], p.background[i])
         planned = t0 + p.interval[i]
         if p.candidate[i] and planned < self._pre_hsct_exit(i):
-            self._at(i, planned, lambda: self._hsct_due(i, planned))
+            self._at(i, planned, self._hsct_due, planned)
         if need < death:
-            self._at(i, need, lambda: self._icu_bed(i, need, death))
+            self._at(i, need, self._icu_bed, need, death)
 
     def _icu_bed(self, i: int, day: float, death: float) -> None:
         if self.hsct[i] <= day:
             return
         waiting_death = day + self.p.icu_wait_death[i]
-        start = self._serve("icu_bed", i, day, min(death, waiting_death),
-                            lambda admitted: icu_bed_days(self.p.icu_stay, death, admitted))
-        if start is None and waiting_death < death:
+        admitted = self._queue("icu_bed", i, day, min(death, waiting_death))
+        if admitted is not None:
+            self._hold("icu_bed", i, admitted, icu_bed_days(self.p.icu_stay, death, admitted))
+        elif waiting_death < death:
             self.icu_death[i] = waiting_death
 
     def _pre_hsct_exit(self, i: int) -> float:
@@ -260,17 +266,17 @@ class _Simulation:
                 self.left_reason[i] = WAITING_EXITS.index(self._exit_reason("donor_search", i, leave_day))
                 return
             self.start["donor_search"][i] = self.end["donor_search"][i] = bed_day = ready
-        self._at(i, bed_day, lambda: self._transplant_bed(i, bed_day))
+        self._at(i, bed_day, self._transplant_bed, bed_day)
 
     def _transplant_bed(self, i: int, day: float) -> None:
         p = self.p
         leave_day = self._pre_hsct_exit(i)
         if not day < leave_day:
             return
-        start = self._serve("transplant_bed", i, day, leave_day,
-                            lambda hsct: transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct))
-        if start is not None:
-            self.hsct[i] = start
+        hsct = self._queue("transplant_bed", i, day, leave_day)
+        if hsct is not None:
+            self._hold("transplant_bed", i, hsct, transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct))
+            self.hsct[i] = hsct
 
 
 @contextmanager
