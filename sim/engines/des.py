@@ -129,8 +129,11 @@ class _Simulation:
         """Do ``action(i, *args)`` (a request of patient ``i``) on ``day`` of the patient's pathway:
         through the calendar, so that requests reach the pools in time order and a patient's later
         requests see what happened before, or at once when nothing is limited."""
+        if self.on_the_spot:
+            action(i, *args)
+            return
         calendar_day = self.offset[i] + day
-        if self.on_the_spot or calendar_day <= self.env.now:
+        if calendar_day <= self.env.now:
             action(i, *args)
         else:
             self.env.timeout(calendar_day - self.env.now).callbacks.append(lambda _event: action(i, *args))
@@ -175,7 +178,9 @@ class _Simulation:
     def _hold(self, resource: str, i: int, start: float, days: float) -> None:
         """Patient ``i`` holds a server of ``resource`` from ``start`` for ``days``."""
         until = start + days
-        self.pools[resource].occupy(self.offset[i] + until)
+        pool = self.pools[resource]
+        if pool.capacity is not None:
+            pool.occupy(self.offset[i] + until)
         self.start[resource][i] = start
         self.end[resource][i] = until
 
