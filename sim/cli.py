@@ -102,10 +102,10 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: int, what: str):
+def _progress_bar(total: int, what: str, unit: str = "block"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=what, unit="block", file=sys.stderr, mininterval=1.0)
+    return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, mininterval=1.0)
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
@@ -235,7 +235,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {combinations} combinations of "
           f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "
           "(the same referrals and patients in every combination)")
-    with _progress_bar(combinations, "combinations") as bar:
+    with _progress_bar(combinations, "sweeping", "combination") as bar:
         sweep = run_sweep(scenario, settings, make_executor(args.workers), bar.update)
 
     def write(folder: Path) -> None:
