@@ -44,26 +44,24 @@ The donor search is a delay, not a queue: it has waits and a queue, no servers.
 """
 
 
+CAPACITY_FIELDS: dict[str, str] = {
+    "apheresis": "apheresis_slots_per_week", "manufacturing": "manufacturing_slots", "cart_bed": "cart_beds",
+    "icu_bed": "icu_beds", "transplant_bed": "transplant_beds", "donor_search": "donor_search_days",
+}
+"""The scenario's ``capacity`` field of each resource."""
+
+
 def servers(capacity: Capacity) -> dict[str, int | None]:
-    """Servers of each resource; apheresis is one chair booked one appointment at a time."""
-    return {
-        "apheresis": 1 if capacity.apheresis_slots_per_week else None,
-        "manufacturing": capacity.manufacturing_slots,
-        "cart_bed": capacity.cart_beds,
-        "icu_bed": capacity.icu_beds,
-        "transplant_bed": capacity.transplant_beds,
-        "donor_search": None,
-    }
+    """Servers of each resource (``None`` = unlimited); apheresis is one chair booked one appointment
+    at a time, and the donor search has no servers."""
+    setting = {r: getattr(capacity, field) for r, field in CAPACITY_FIELDS.items()}
+    return {**setting, "apheresis": 1 if setting["apheresis"] else None, "donor_search": None}
 
 
 def capacity_labels(capacity: Capacity) -> dict[str, str]:
     """The scenario's setting of each resource as written in ``resources.csv`` (empty: unlimited)."""
-    settings = {
-        "apheresis": capacity.apheresis_slots_per_week, "manufacturing": capacity.manufacturing_slots,
-        "cart_bed": capacity.cart_beds, "icu_bed": capacity.icu_beds, "transplant_bed": capacity.transplant_beds,
-        "donor_search": capacity.donor_search_days,
-    }
     units = {"apheresis": " per week", "donor_search": " days"}
+    settings = {r: getattr(capacity, field) for r, field in CAPACITY_FIELDS.items()}
     return {r: "" if v is None else f"{v:g}{units.get(r, '')}" for r, v in settings.items()}
 
 

@@ -32,6 +32,8 @@ COHORT_BLOCK = 65_536
 """Patients resolved together by the cohort engine (arrays of this length stay in cache)."""
 OCCUPANCY_STEP_DAYS = 7.0
 """Spacing of the calendar days at which resource occupancy is recorded for the figures."""
+RESOURCE_TABLE_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "metric", "value")
+OCCUPANCY_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "day", "in_use", "queue")
 
 
 @dataclass(frozen=True)
@@ -210,10 +212,6 @@ def _joined(parts: list[ResourceUse], n: int) -> ResourceUse:
         *({r: np.concatenate([getattr(p, name)[r] for p in parts]) for r in RESOURCES} for name in ("request", "start", "end")),
         np.concatenate([p.left_queue for p in parts]), np.concatenate([p.left_reason for p in parts]),
     )
-
-
-RESOURCE_TABLE_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "metric", "value")
-OCCUPANCY_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "day", "in_use", "queue")
 
 
 def _empty_resources() -> pd.DataFrame:
