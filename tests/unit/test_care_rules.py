@@ -1,0 +1,41 @@
+"""Hospital care rules: CAR-T bed stay by toxicity grade, ICU need, death while waiting for an ICU bed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.clinical import care
+from sim.clinical.pathway import DEATH_CODE, plan_course
+from sim.cohort import build_cohort
+from sim.draws import PatientDraws
+from sim.strategies import BUILTIN_STRATEGIES
+from tests.conftest import uniform_grid
+
+
+def test_cart_stay_grows_with_the_worse_grade_above_one():
+    crs, icans = np.array([0, 1, 2, 3, 1, 5]), np.array([0, 0, 1, 0, 4, 2])
+    assert care.cart_stay_days(crs, icans, 7.0, 2.0).tolist() == [7, 7, 9, 11, 13, 15]
+    assert care.cart_stay_days(crs, icans, 7.0, 0.0).tolist() == [7] * 6
+
+
+def test_death_while_waiting_for_icu_is_exponential_in_the_hazard():
+    u = uniform_grid(20_000)
+    days = care.icu_wait_death_days(u, 0.05)
+    assert np.median(days) == pytest.approx(np.log(2) / 0.05, rel=1e-3)
+    assert np.mean(days < 5.0) == pytest.approx(1 - np.exp(-0.25), abs=1e-3)
+    assert np.all(care.icu_wait_death_days(u, 0.1) < days)
+    assert np.isinf(care.icu_wait_death_days(u, 0.0)).all()
+
+
+def test_icu_need_is_the_first_severe_toxicity_or_infection(base_scenario, params):
+    draws = PatientDraws(3, 0, 5000)
+    plan = plan_course(params, BUILTIN_STRATEGIES["cart_alone"], build_cohort(base_scenario.case_mix, draws), draws)
+    needs = np.isfinite(plan.icu_need_after_infusion)
+    severe = (plan.crs_grade >= 3) | (plan.icans_grade >= 3) | plan.severe_infection
+    assert np.array_equal(needs, severe)
+    crs_first = (plan.crs_grade >= 3) & (params["crs_onset_days"] <= np.where(plan.severe_infection, plan.infection_after_infusion, np.inf))
+    assert np.all(plan.icu_cause[crs_first] == DEATH_CODE["crs"])
+    infection_only = plan.severe_infection & (plan.crs_grade < 3) & (plan.icans_grade < 3)
+    assert np.allclose(plan.icu_need_after_infusion[infection_only], plan.infection_after_infusion[infection_only])
+    assert np.all(plan.icu_cause[infection_only] == DEATH_CODE["infection"])
