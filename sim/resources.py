@@ -19,7 +19,6 @@ from sim.scenario import Capacity
 from sim.schema import RESOURCE_COLUMNS, RESOURCES
 from sim.text import fixed_width
 
-DAYS_PER_WEEK = 7.0
 WAIT_QUANTILE = 0.95
 RESOURCE_METRICS: tuple[str, ...] = (
     "requests_per_year", "throughput_per_year", "left_queue_per_year",

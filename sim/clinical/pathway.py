@@ -28,7 +28,7 @@ from sim.clinical import care, cart, survival, transplant
 from sim.cohort import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.draws import PatientDraws, weibull_time
 from sim.parameters import ParameterSet
-from sim.schema import DEATH_CAUSES, RESOURCES, WAITING_EXITS, WAITING_FOR
+from sim.schema import DEATH_CAUSES, RESOURCES, WAITING_FOR
 from sim.strategies import Strategy
 
 HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier

@@ -3,7 +3,6 @@ living while they wait, and the same referrals meet every setting (common random
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
