@@ -223,14 +223,11 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.parallel import make_executor
     from sim.plots import plot_sweep
     from sim.results import write_csv_atomically, write_folder
-    from sim.sweep import format_sweep, parse_setting, run_sweep, with_settings
+    from sim.sweep import format_sweep, parse_setting, run_sweep
 
     scenario = _load_for_run(args)
     settings = [parse_setting(text) for text in args.settings]
     keys = [s.key for s in settings]
-    for setting in settings:
-        for value in setting.values:
-            with_settings(scenario, {setting.key: value})
     combinations = math.prod(len(s.values) for s in settings)
     print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {combinations} combinations of "
           f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "

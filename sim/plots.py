@@ -22,7 +22,8 @@ from sim.outcomes import (
     kaplan_meier,
     overall_survival_times,
 )
-from sim.schema import CR_RESPONSES
+from sim.schema import CR_RESPONSES, RESOURCES
+from sim.text import setting_label
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (pyplot after choosing the backend)
@@ -192,15 +193,10 @@ def plot_fit(fit: pd.DataFrame, path: str | Path) -> None:
     plt.close(figure)
 
 
-RESOURCE_LABELS: dict[str, str] = {
-    "apheresis": "Apheresis",
-    "manufacturing": "Manufacturing slots",
-    "cart_bed": "CAR-T beds",
-    "icu_bed": "ICU beds",
-    "transplant_bed": "Transplant beds",
-    "donor_search": "Donor search",
-}
-"""Human label of each capacity-limited resource, in the order resources are drawn."""
+RESOURCE_LABELS: dict[str, str] = dict(zip(RESOURCES, (
+    "Apheresis", "Manufacturing slots", "CAR-T beds", "ICU beds", "Transplant beds", "Donor search",
+)))
+"""Human label of each resource of `sim.schema.RESOURCES`, in the order resources are drawn."""
 
 SWEEP_SHARE_METRICS: dict[str, str] = {
     "dropout_while_waiting": "Progressed before infusion while waiting",
@@ -267,14 +263,6 @@ def _mark_window(axes: plt.Axes, window: tuple[float, float], days: tuple[float,
         axes.axvline(end / DAYS_PER_MONTH, color="0.3", linewidth=0.8, label="end of observation window")
 
 
-def _capacity_line(resource: str, servers: dict[str, int | None],
-                   capacity_lines: dict[str, float] | None) -> float | None:
-    """Level of the capacity line of ``resource``: ``capacity_lines`` first, then ``servers``, else none."""
-    if capacity_lines is not None and resource in capacity_lines:
-        return capacity_lines[resource]
-    return servers.get(resource)
-
-
 def _plot_occupancy(axes: plt.Axes, means: pd.DataFrame, column: str, colours: dict[str, str]) -> None:
     """Draw ``column`` of the replication means against months, one line per strategy."""
     for strategy, rows in means.groupby("strategy", sort=False):
@@ -284,7 +272,7 @@ def _plot_occupancy(axes: plt.Axes, means: pd.DataFrame, column: str, colours: d
 
 
 def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], window: tuple[float, float],
-                     path: str | Path, capacity_lines: dict[str, float] | None = None) -> None:
+                     path: str | Path) -> None:
     """Resource use over time: servers in use and patients waiting per resource, mean over replications.
 
     One row of panels per resource present (in `RESOURCE_LABELS` order), "in use" on the left with a
@@ -304,9 +292,6 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
         Start (end of warm-up) and end of the observation window, days from the start of the simulation.
     path : str or pathlib.Path
         Where to write the PNG (written as PNG whatever the suffix).
-    capacity_lines : dict of str to float, optional
-        Capacity line level per resource, used instead of ``servers`` where given (e.g. apheresis, whose
-        capacity is in slots per week while ``in_use`` counts appointments in progress).
     """
     resources = _ordered_resources(occupancy["resource"].unique())
     if not resources:
@@ -326,7 +311,7 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
             label = RESOURCE_LABELS.get(resource, resource)
             _plot_occupancy(use_axes, rows, "in_use", colours)
             _plot_occupancy(wait_axes, rows, "queue", colours)
-            capacity = _capacity_line(resource, servers, capacity_lines)
+            capacity = servers.get(resource)
             if capacity is not None:
                 use_axes.axhline(capacity, color="black", linestyle="--", linewidth=1, label="capacity")
             for axes in (use_axes, wait_axes):
@@ -394,16 +379,9 @@ def plot_waits(patients: pd.DataFrame, path: str | Path) -> None:
         plt.close(figure)
 
 
-def _setting_label(value: object) -> str:
-    """A swept setting's value as a label: numbers without trailing zeros, missing as "unlimited"."""
-    if pd.isna(value):
-        return "unlimited"
-    return f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
-
-
 def _setting_categories(values: pd.Series) -> list[str]:
     """Labels of a swept setting's values along the x axis: ascending, then "unlimited" if any is missing."""
-    labels = [_setting_label(value) for value in sorted(values.dropna().unique())]
+    labels = [setting_label(value) for value in sorted(values.dropna().unique())]
     return list(dict.fromkeys(labels)) + ["unlimited"] * bool(values.isna().any())
 
 
@@ -412,7 +390,7 @@ def _combination_labels(sweep: pd.DataFrame, keys: list[str]) -> list[str]:
     if not keys:
         return [""] * len(sweep)
     names = [key.rsplit(".", 1)[-1] for key in keys]
-    return [", ".join(f"{name}={_setting_label(value)}" for name, value in zip(names, values))
+    return [", ".join(f"{name}={setting_label(value)}" for name, value in zip(names, values))
             for values in zip(*(sweep[key] for key in keys))]
 
 
@@ -472,7 +450,7 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: str | Path) -> None:
     """
     if not keys:
         raise ValueError("plot_sweep needs at least one swept setting in keys")
-    table = sweep.assign(setting=[_setting_label(value) for value in sweep[keys[0]]],
+    table = sweep.assign(setting=[setting_label(value) for value in sweep[keys[0]]],
                          combination=_combination_labels(sweep, keys[1:]), strategy=sweep["strategy"].astype(str))
     panels = _sweep_panels(table)
     if not panels:

@@ -23,8 +23,8 @@ from sim.parallel import Executor
 from sim.resources import summarise_resources
 from sim.runner import simulate
 from sim.scenario import Arrivals, Capacity, Scenario
-from sim.schema import RESOURCES
-from sim.text import fixed_width
+from sim.schema import RESOURCES, WAITING_EXITS
+from sim.text import fixed_width, setting_label
 from sim.validation import first_error
 
 SECTIONS: dict[str, type[Capacity] | type[Arrivals]] = {"capacity": Capacity, "arrivals": Arrivals}
@@ -130,18 +130,13 @@ def run_sweep(scenario: Scenario, settings: list[Setting], executor: Executor | 
     return pd.concat(frames, ignore_index=True)
 
 
-def setting_label(value: Any) -> str:
-    """A swept value as shown to the user (``unlimited`` for no limit)."""
-    return "unlimited" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def _days(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.1f}"
 
 
 def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
     """The planner's table: per combination and strategy, mean waits where anyone waited, patients
-    lost while waiting and 1-year survival from referral.
+    lost while waiting and 2-year survival from referral.
 
     Parameters
     ----------
@@ -157,7 +152,7 @@ def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
     labels = sweep[keys].map(setting_label)
     for _, rows_ in sweep.groupby([*(labels[k] for k in keys), sweep["strategy"].astype(str)], sort=False):
         value = {(r.resource, r.metric): r.estimate for r in rows_.itertuples()}
-        lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in ("dropout", "relapse", "death"))
+        lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in WAITING_EXITS[1:])
         rows.append([
             *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),
             *(_days(value.get((r, "mean_wait_days"), np.nan)) for r in waited),

@@ -1,6 +1,17 @@
-"""Plain-text tables for the terminal."""
+"""Plain text for the terminal and for figure labels."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def setting_label(value: Any) -> str:
+    """A scenario setting as shown to the user: ``unlimited`` for none (``None`` or NaN), numbers
+    without trailing zeros."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unlimited"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def fixed_width(header: list[str], rows: list[list[str]]) -> list[str]:

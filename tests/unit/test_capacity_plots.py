@@ -141,11 +141,10 @@ def test_utilisation_draws_one_row_per_resource_in_resource_order(tmp_path: Path
     assert cart_use.get_lines()[0].get_xdata()[-1] == pytest.approx(290.0 / 30.4375)
 
 
-def test_utilisation_capacity_lines_override_servers_and_all_zero_values_draw(tmp_path: Path, figures):
+def test_utilisation_capacity_line_at_the_servers_and_all_zero_values_draw(tmp_path: Path, figures):
     occupancy = occupancy_frame(("apheresis",))
     occupancy[["in_use", "queue"]] = 0.0
-    draw(plot_utilisation, occupancy, SERVERS, (0.0, 1000.0), capacity_lines={"apheresis": 1.0},
-         path=tmp_path / "zeros.png")
+    draw(plot_utilisation, occupancy, {**SERVERS, "apheresis": 1}, (0.0, 1000.0), path=tmp_path / "zeros.png")
     use_axes, wait_axes = figures[-1].axes
     assert capacity_levels(use_axes) == [1.0]
     assert wait_axes.get_ylim()[0] == 0.0 and wait_axes.get_ylim()[1] >= 1.0
