@@ -218,22 +218,19 @@ def run_command(args: argparse.Namespace) -> int:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
-    import math
-
     from sim.parallel import make_executor
     from sim.plots import plot_sweep
     from sim.results import write_csv_atomically, write_folder
-    from sim.sweep import format_sweep, parse_setting, run_sweep
+    from sim.sweep import format_sweep, parse_setting, run_sweep, sweep_grid
 
     scenario = _load_for_run(args)
-    settings = [parse_setting(text) for text in args.settings]
-    keys = [s.key for s in settings]
-    combinations = math.prod(len(s.values) for s in settings)
-    print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {combinations} combinations of "
+    grid = sweep_grid(scenario, [parse_setting(text) for text in args.settings])
+    keys = grid.keys
+    print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {len(grid.combinations)} combinations of "
           f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "
           "(the same referrals and patients in every combination)")
-    with _progress_bar(combinations, "sweeping", "combination") as bar:
-        sweep = run_sweep(scenario, settings, make_executor(args.workers), bar.update)
+    with _progress_bar(len(grid.combinations), "sweeping", "combination") as bar:
+        sweep = run_sweep(grid, scenario.parameter_set(), make_executor(args.workers), bar.update)
 
     def write(folder: Path) -> None:
         write_csv_atomically(sweep, folder / "sweep.csv")

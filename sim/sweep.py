@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sim.errors import InputError
 from sim.outcomes import summarise
 from sim.parallel import Executor
+from sim.parameters import ParameterSet
 from sim.resources import summarise_resources
 from sim.runner import simulate
 from sim.scenario import Arrivals, Capacity, Scenario
@@ -92,13 +93,37 @@ def with_settings(scenario: Scenario, assignment: dict[str, Any]) -> Scenario:
     return scenario.model_copy(update=update)
 
 
-def run_sweep(scenario: Scenario, settings: list[Setting], executor: Executor | None = None, on_done=None) -> pd.DataFrame:
-    """Simulate every combination of ``settings`` (SimPy engine, common random numbers).
+@dataclass(frozen=True)
+class Grid:
+    """The validated combinations of a sweep: the settings' keys, and each combination's values with
+    its scenario."""
+
+    keys: list[str]
+    combinations: list[tuple[tuple[Any, ...], Scenario]]
+
+
+def sweep_grid(scenario: Scenario, settings: list[Setting]) -> Grid:
+    """Every combination of ``settings`` applied to ``scenario``, validated before anything runs.
+
+    Raises
+    ------
+    InputError
+        For the first combination a setting makes invalid (see :func:`with_settings`).
+    """
+    keys = [s.key for s in settings]
+    combinations = itertools.product(*(s.values for s in settings))
+    return Grid(keys, [(values, with_settings(scenario, dict(zip(keys, values)))) for values in combinations])
+
+
+def run_sweep(grid: Grid, params: ParameterSet, executor: Executor | None = None, on_done=None) -> pd.DataFrame:
+    """Simulate every combination of ``grid`` (SimPy engine, common random numbers).
 
     Parameters
     ----------
-    scenario : Scenario
-    settings : list of Setting
+    grid : Grid
+        From :func:`sweep_grid`.
+    params : ParameterSet
+        Parameter values (the sweep changes the service, not the parameters).
     executor : Executor, optional
         Where each combination's replications run.
     on_done : callable, optional
@@ -110,19 +135,15 @@ def run_sweep(scenario: Scenario, settings: list[Setting], executor: Executor | 
         One column per setting, then :data:`SWEEP_COLUMNS`: for each combination and strategy the
         patient outcomes of :data:`PATIENT_METRICS` and, per resource, :data:`RESOURCE_METRICS`.
     """
-    keys = [s.key for s in settings]
-    combinations = list(itertools.product(*(s.values for s in settings)))
-    variants = [with_settings(scenario, dict(zip(keys, combination))) for combination in combinations]
-    params = scenario.parameter_set()
     frames = []
-    for combination, variant in zip(combinations, variants):
+    for values, variant in grid.combinations:
         simulation = simulate(variant, params, "des", executor, with_events=False)
         summary = summarise(simulation.patients)
         patient = summary[summary["metric"].isin(PATIENT_METRICS)].assign(resource="")
         resources = summarise_resources(simulation.resources, variant.name, variant.capacity)
         resource = resources[resources["metric"].isin(RESOURCE_METRICS)]
         frame = pd.concat([patient, resource], ignore_index=True)[list(SWEEP_COLUMNS)]
-        for position, (key, value) in enumerate(zip(keys, combination)):
+        for position, (key, value) in enumerate(zip(grid.keys, values)):
             frame.insert(position, key, pd.Series([value] * len(frame), dtype=object))
         frames.append(frame)
         if on_done is not None:
