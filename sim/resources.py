@@ -88,6 +88,16 @@ def _peak(up: np.ndarray, down: np.ndarray, window: tuple[float, float]) -> floa
     return float(level(up, down, np.concatenate([[window[0]], inside])).max())
 
 
+def _intervals(use: ResourceUse, enrol_day: np.ndarray, resource: str) -> tuple[np.ndarray, ...]:
+    """Calendar days of the requests for ``resource``: ``request, start, end, served, waited_until``
+    for the patients who asked (``waited_until``: service start, or the day the patient left the queue)."""
+    request = enrol_day + use.request[resource]
+    asked = ~np.isnan(request)
+    request, start, end = request[asked], (enrol_day + use.start[resource])[asked], (enrol_day + use.end[resource])[asked]
+    served = ~np.isnan(start)
+    return request, start, end, served, np.where(served, start, end)
+
+
 def resource_metrics(
     use: ResourceUse, enrol_day: np.ndarray, capacity: Capacity, window: tuple[float, float],
 ) -> dict[str, dict[str, float]]:
@@ -112,11 +122,7 @@ def resource_metrics(
     per_year = DAYS_PER_YEAR / length
     result = {}
     for resource, count in servers(capacity).items():
-        request = enrol_day + use.request[resource]
-        asked = ~np.isnan(request)
-        request, start, end = request[asked], (enrol_day + use.start[resource])[asked], (enrol_day + use.end[resource])[asked]
-        served = ~np.isnan(start)
-        waited_until = np.where(served, start, end)
+        request, start, end, served, waited_until = _intervals(use, enrol_day, resource)
         in_window = (request >= window[0]) & (request < window[1])
         waits = (waited_until - request)[in_window]
         busy_start, busy_end = start[served], end[served]
@@ -151,11 +157,8 @@ def occupancy(use: ResourceUse, enrol_day: np.ndarray, days: np.ndarray) -> dict
     """
     result = {}
     for resource in RESOURCES:
-        request = enrol_day + use.request[resource]
-        asked = ~np.isnan(request)
-        request, start, end = request[asked], (enrol_day + use.start[resource])[asked], (enrol_day + use.end[resource])[asked]
-        served = ~np.isnan(start)
-        result[resource] = (level(start[served], end[served], days), level(request, np.where(served, start, end), days))
+        request, start, end, served, waited_until = _intervals(use, enrol_day, resource)
+        result[resource] = (level(start[served], end[served], days), level(request, waited_until, days))
     return result
 
 

@@ -147,6 +147,7 @@ class Capacity(_Strict):
 
 
 MONTHS = 12
+ONE_COHORT = "give exactly one of patients (a closed cohort) and arrivals (referrals over time)"
 
 
 class Arrivals(_Strict):
@@ -254,7 +255,7 @@ class Scenario(_Strict):
     def _one_cohort(self) -> Scenario:
         if (self.patients is None) == (self.arrivals is None):
             given = "both" if self.patients is not None else "neither"
-            raise ValueError(f"give exactly one of patients (a closed cohort) and arrivals (referrals over time); {given} given")
+            raise ValueError(f"{ONE_COHORT}; {given} given")
         return self
 
     @property
@@ -305,7 +306,7 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
     if ("patients" in raw) == ("arrivals" in raw):
         both = "patients" in raw
         raise InputError("arrivals" if both else "patients", raw.get("arrivals") if both else None,
-                         "give exactly one of patients (a closed cohort) and arrivals (referrals over time)")
+                         ONE_COHORT)
     entries = raw.get("strategies")
     if isinstance(entries, list):
         raw = {**raw, "strategies": [resolve_strategy(e, f"strategies[{i}]") for i, e in enumerate(entries)]}

@@ -170,9 +170,7 @@ class _Simulation:
         start = day + (pool.start_day(calendar_day) - calendar_day)
         if start < leave_day:
             return start
-        self.end[resource][i] = leave_day
-        self.left_queue[i] = WAITING_FOR.index(resource)
-        self.left_reason[i] = WAITING_EXITS.index(self._exit_reason(resource, i, leave_day))
+        self._leave(resource, i, leave_day)
         return None
 
     def _hold(self, resource: str, i: int, start: float, days: float) -> None:
@@ -183,6 +181,12 @@ class _Simulation:
             pool.occupy(self.offset[i] + until)
         self.start[resource][i] = start
         self.end[resource][i] = until
+
+    def _leave(self, resource: str, i: int, leave_day: float) -> None:
+        """Patient ``i`` leaves the pathway from the queue for ``resource`` on ``leave_day``."""
+        self.end[resource][i] = leave_day
+        self.left_queue[i] = WAITING_FOR.index(resource)
+        self.left_reason[i] = WAITING_EXITS.index(self._exit_reason(resource, i, leave_day))
 
     def _exit_reason(self, resource: str, i: int, leave_day: float) -> str:
         """Why patient ``i`` left the queue for ``resource`` on ``leave_day``."""
@@ -266,9 +270,7 @@ class _Simulation:
             ready = max(planned, self.donor_search_days)
             self.request["donor_search"][i] = planned
             if not ready < leave_day:
-                self.end["donor_search"][i] = leave_day
-                self.left_queue[i] = WAITING_FOR.index("donor_search")
-                self.left_reason[i] = WAITING_EXITS.index(self._exit_reason("donor_search", i, leave_day))
+                self._leave("donor_search", i, leave_day)
                 return
             self.start["donor_search"][i] = self.end["donor_search"][i] = bed_day = ready
         self._at(i, bed_day, self._transplant_bed, bed_day)
