@@ -2,11 +2,73 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+MAX_SHOWN = 80
+"""Longest value shown in a message, characters."""
+
+
+class _Missing:
+    """The value of a field the user left out."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+"""Stands for the value of a required field that was not given (shown as ``nothing``)."""
+
+
+def show_value(value: Any) -> str:
+    """A value as the user wrote it, for a one-line message (YAML-like, never a Python repr).
+
+    Strings are quoted, numbers keep their spelling (``.nan``, ``.inf`` as in YAML), lists and
+    mappings are written in YAML flow style; long values are cut to :data:`MAX_SHOWN` characters.
+
+    Parameters
+    ----------
+    value : Any
+        The value given.
+    """
+    shown = _flow(value)
+    return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 3] + "..."
+
+
+def _flow(value: Any) -> str:
+    if value is MISSING:
+        return "nothing"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("\n", " ") + "'"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        number = float(value)
+        if math.isnan(number):
+            return ".nan"
+        if math.isinf(number):
+            return ".inf" if number > 0 else "-.inf"
+        return f"{number:g}"
+    if isinstance(value, int) or type(value).__name__.startswith("int"):
+        return str(int(value))
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else _flow(key)
 
 
 class InputError(Exception):
     """Bad user input: names the field, the value given and what is allowed.
+
+    It survives pickling, so an input error raised in a worker process (local cores or Dask)
+    reaches the user as the same one line.
 
     Parameters
     ----------
@@ -22,7 +84,7 @@ class InputError(Exception):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{field}: got {shown}; {allowed}")
+        super().__init__(f"{field}: got {show_value(value)}; {allowed}")
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, Any, str]]:
+        return InputError, (self.field, self.value, self.allowed)

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.errors import InputError
+from sim.errors import MISSING, InputError
 from sim.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
 from sim.schema import DISEASES
 from sim.strategies import Strategy, resolve_strategy
@@ -305,7 +305,7 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
         raw = {**raw, "arrivals": {**arrivals, "monthly_profile": read_monthly_profile(profile)}}
     if ("patients" in raw) == ("arrivals" in raw):
         both = "patients" in raw
-        raise InputError("arrivals" if both else "patients", raw.get("arrivals") if both else None,
+        raise InputError("arrivals" if both else "patients", raw.get("arrivals") if both else MISSING,
                          ONE_COHORT)
     entries = raw.get("strategies")
     if isinstance(entries, list):

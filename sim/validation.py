@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError, model_validator
 
-from sim.errors import InputError
+from sim.errors import MISSING, InputError
 
 _ALLOWED_BY_TYPE = {
     "extra_forbidden": "this key is not allowed here",
@@ -47,7 +47,7 @@ def first_error(error: ValidationError) -> tuple[str, Any, str]:
         allowed = allowed[len("Value error, "):]
     value = detail.get("input")
     if detail["type"] == "missing":
-        value = None
+        value = MISSING
     return field, value, allowed
 
 

@@ -72,7 +72,7 @@ CAPACITY_INPUTS = [
      r"^arrivals\.monthly_profile\.11: got 0; Input should be greater than 0$"),
     ("patients and arrivals", lambda d: d.update(arrivals={"rate_per_year": 40, "run_length_days": 365}),
      r"^arrivals: got .*; give exactly one of patients \(a closed cohort\) and arrivals"),
-    ("neither patients nor arrivals", lambda d: d.pop("patients"), r"^patients: got None; give exactly one of"),
+    ("neither patients nor arrivals", lambda d: d.pop("patients"), r"^patients: got nothing; give exactly one of"),
 ]
 
 
@@ -102,7 +102,7 @@ BAD_INPUTS = [
     ("zero patients", lambda d: d.update(patients=0), r"^patients: got 0; Input should be greater than or equal to 1$"),
     ("zero capacity", lambda d: d["capacity"].update(manufacturing_slots=0), r"^capacity\.manufacturing_slots: got 0"),
     ("unknown parameter", lambda d: d["parameters"].update(crs_rate=0.5), r"^parameters\.crs_rate: got 'crs_rate'"),
-    ("missing field", lambda d: d.pop("seed"), r"^seed: got None; this field is required$"),
+    ("missing field", lambda d: d.pop("seed"), r"^seed: got nothing; this field is required$"),
     ("haplo without CAR-T", lambda d: d["strategies"].append(
         {"name": "x", "index_therapy": "chemo", "hsct_platform": "haplo_no_prophylaxis"}),
      r"^strategies\[4\]: .*needs index_therapy 'cart'"),
