@@ -99,13 +99,11 @@ def events_frame(
     is_cart = plan.strategy.index_therapy == "cart"
     grade = np.array(GRADES, dtype=object)
     response_labels = np.array(RESPONSES, dtype=object)
-    apheresis = np.where(plan.needs_slot & (plan.request_day < plan.pre_infusion_exit_day)
-                         & (plan.request_day <= c["last_day"]), plan.request_day, np.nan)
     hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
     log = course.log_days()
     rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
         ("enrolment", np.zeros(n), ""),
-        ("apheresis", apheresis, ""),
+        ("apheresis", log["apheresis"], ""),
         ("manufacturing_start", log["manufacturing_start"], ""),
         ("product_release", log["product_release"],
          np.where(plan.manufacturing_failed, "manufacturing failed", "released")),

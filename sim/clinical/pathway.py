@@ -426,8 +426,9 @@ class Course:
         Returns
         -------
         dict
-            ``manufacturing_start, product_release, dropout, crs, icans, severe_infection`` (days)
-            and ``infection_fatal`` (bool).
+            ``apheresis, manufacturing_start, product_release, dropout, crs, icans, severe_infection``
+            (days) and ``infection_fatal`` (bool). Apheresis is dated on the appointment the engine
+            granted, which is later than the request when appointments are scarce.
         """
         plan, c = self.plan, self.columns
         last_day, t0, infused = c["last_day"], c["infusion_day"], c["infused"]
@@ -435,6 +436,7 @@ class Course:
         failed_in_time = plan.manufacturing_failed & (release_day < plan.pre_infusion_exit_day)
         infection_day = t0 + plan.infection_after_infusion
         return {
+            "apheresis": _observed(self.resource_use.start["apheresis"], last_day),
             "manufacturing_start": _observed(np.where(plan.needs_slot, self.services.manufacturing_start, np.nan), last_day),
             "product_release": _observed(np.where(plan.needs_slot, release_day, np.nan), last_day),
             "dropout": _observed(np.where(~infused & ~failed_in_time & (plan.dropout_day <= plan.background_death_day),
