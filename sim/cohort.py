@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from sim.draws import PatientDraws, categorical, truncated_normal
-from sim.scenario import CART_SOURCES, CaseMix, TruncatedNormal, Uniform
-from sim.schema import DISEASES
+from sim.scenario import CaseMix, TruncatedNormal, Uniform
+from sim.schema import CART_SOURCES, DISEASES
 
 AML = DISEASES.index("AML")
 DONOR_DERIVED = CART_SOURCES.index("donor_derived")
@@ -30,7 +30,7 @@ class PatientAttributes:
     marrow_blasts : ndarray of float
         Marrow blast percentage before treatment.
     cart_source : ndarray of int8
-        Index into ``sim.scenario.CART_SOURCES`` (as drawn from the case mix).
+        Index into ``sim.schema.CART_SOURCES`` (as drawn from the case mix).
     donor_available : ndarray of bool
     """
 

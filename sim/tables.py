@@ -9,6 +9,8 @@ from sim.clinical.pathway import Course, Plan
 from sim.clinical.transplant import CHIMERISM_LABELS
 from sim.cohort import PatientAttributes
 from sim.schema import (
+    ATTRIBUTE_COLUMNS,
+    CART_PRODUCTS,
     CHIMERISM,
     DEATH_CAUSES,
     DISEASES,
@@ -85,6 +87,9 @@ def patients_frame(
         **{name: column(name) for name in WAIT_COLUMNS},
         "waiting_for": pd.Categorical.from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
         "waiting_exit": pd.Categorical.from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
+        "cart_source": pd.Categorical.from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
+        # the other attributes are the patient's, the same under every strategy
+        **{name: np.tile(getattr(attributes, name), k) for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
     })
     return frame[list(PATIENT_COLUMNS)]
 

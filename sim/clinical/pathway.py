@@ -28,7 +28,7 @@ from sim.clinical import care, cart, survival, transplant
 from sim.cohort import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.draws import PatientDraws, weibull_time
 from sim.parameters import ParameterSet
-from sim.schema import DEATH_CAUSES, RESOURCES, WAITING_FOR
+from sim.schema import CART_PRODUCTS, DEATH_CAUSES, RESOURCES, WAITING_FOR
 from sim.strategies import Strategy
 
 HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier
@@ -41,10 +41,13 @@ class Plan:
 
     Days before infusion count from enrolment; ``*_after_infusion`` from infusion;
     ``*_after_hsct`` from HSCT. ``inf`` marks a latent event that never happens.
+    ``cart_source`` is the product the strategy gives each patient (index into
+    ``sim.schema.CART_PRODUCTS``; ``none`` under chemotherapy).
     """
 
     strategy: Strategy
     attributes: PatientAttributes
+    cart_source: np.ndarray
     # before infusion (days from enrolment)
     needs_slot: np.ndarray
     request_day: np.ndarray
@@ -176,6 +179,23 @@ def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[
     return days, label
 
 
+def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndarray:
+    """The CAR-T product each patient gets under ``strategy``.
+
+    Returns
+    -------
+    ndarray of int8
+        Index into ``sim.schema.CART_PRODUCTS``: the patient's source from the case mix when the
+        strategy's ``cart_source`` is ``case_mix``, the strategy's source otherwise, ``none`` under
+        chemotherapy.
+    """
+    if strategy.index_therapy != "cart":
+        return np.full(attributes.n, CART_PRODUCTS.index("none"), dtype=np.int8)
+    if strategy.cart_source == "case_mix":
+        return attributes.cart_source
+    return np.full(attributes.n, CART_PRODUCTS.index(strategy.cart_source), dtype=np.int8)
+
+
 def plan_course(
     params: ParameterSet,
     strategy: Strategy,
@@ -214,9 +234,7 @@ def plan_course(
     n = attributes.n
     uses_cart = strategy.index_therapy == "cart"
     has_hsct = strategy.hsct_platform != "none"
-    source = attributes.cart_source if strategy.cart_source == "case_mix" else np.full(
-        n, ("autologous", "donor_derived", "universal").index(strategy.cart_source), dtype=np.int8
-    )
+    source = product_source(strategy, attributes)
     universal = source == UNIVERSAL
     needs_slot = np.full(n, uses_cart) & ~universal
 
@@ -281,7 +299,7 @@ def plan_course(
     ])
     post = _post_hsct(p, strategy, attributes, draws, relapse_cd7_share) if has_hsct else _no_hsct(n)
     return Plan(
-        strategy=strategy, attributes=attributes,
+        strategy=strategy, attributes=attributes, cart_source=source,
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days,
         release_to_infusion_days=release_to_infusion, manufacturing_failed=failed,
         dropout_day=once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
@@ -617,6 +635,7 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
         "death_cause": np.where(died, cause, DEATH_CODE["none"]).astype(np.int8),
         "last_day": last_day,
         "chimerism": np.where(transplanted, plan.chimerism, len(transplant.CHIMERISM_LABELS)).astype(np.int8),
+        "cart_source": plan.cart_source,
     }
     return Course(
         columns=columns, plan=plan, services=services, latent_death_day=death_day,

@@ -1,14 +1,19 @@
-"""The contract tables say what the course did: events dated when they happened."""
+"""The contract tables say what the course did: the attributes that drove it, events dated when they
+happened."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
 from sim.cohort import build_cohort
 from sim.draws import PatientDraws
-from sim.runner import enrolment_days, follow_strategy
+from sim.runner import enrolment_days, follow_strategy, simulate
 from sim.scenario import load_scenario
+from sim.schema import ATTRIBUTE_COLUMNS, CART_PRODUCTS
+from sim.strategies import Strategy
 from sim.tables import events_frame
 from tests.conftest import BASE_SCENARIO
 
@@ -41,3 +46,61 @@ def test_apheresis_is_dated_on_the_granted_appointment(regional):
     # everyone whose appointment came by the end of follow-up has the event, and no one else
     observed = np.flatnonzero(granted <= course.columns["last_day"])
     np.testing.assert_array_equal(np.sort(patient), observed)
+
+
+@pytest.fixture(scope="module")
+def base_run(base_scenario, params):
+    scenario = base_scenario.model_copy(update={"patients": 3000, "seed": 21})
+    return scenario, simulate(scenario, params, "des")
+
+
+def within_four_standard_errors(observed: float, share: float, n: int) -> bool:
+    return abs(observed - share) <= 4 * np.sqrt(share * (1 - share) / n)
+
+
+def test_attributes_follow_the_case_mix(base_run):
+    scenario, run = base_run
+    mix, p = scenario.case_mix, run.patients
+    patients = p[p.strategy == "cart_alone"]
+    n = len(patients)
+    for column in ("donor_available", "prior_hsct", "primary_refractory"):
+        assert within_four_standard_errors(patients[column].mean(), getattr(mix, column), n), column
+    for source, share in mix.cart_source.items():
+        assert within_four_standard_errors((patients.cart_source == source).mean(), share, n), source
+    blasts = mix.marrow_blasts
+    a, b = (blasts.low - blasts.mean) / blasts.sd, (blasts.high - blasts.mean) / blasts.sd
+    expected = stats.truncnorm(a, b, loc=blasts.mean, scale=blasts.sd)
+    assert patients.marrow_blasts.between(blasts.low, blasts.high).all()
+    assert abs(patients.marrow_blasts.mean() - expected.mean()) <= 4 * expected.std() / np.sqrt(n)
+
+
+def test_attributes_are_the_same_patient_under_every_strategy(base_run):
+    _, run = base_run
+    by = {str(name): g.reset_index(drop=True) for name, g in run.patients.groupby("strategy", observed=True)}
+    patient = [c for c in ATTRIBUTE_COLUMNS if c != "cart_source"]
+    for g in by.values():
+        pd.testing.assert_frame_equal(g[["patient_id", *patient]], by["cart_alone"][["patient_id", *patient]])
+    # the two strategies that take the product from the case mix give each patient the same one
+    pd.testing.assert_series_equal(by["cart_bridge_allo"].cart_source, by["cart_alone"].cart_source)
+
+
+def test_each_strategy_gives_its_own_product(base_scenario, params):
+    own = {source: Strategy(name=f"cart_{source}", index_therapy="cart", cart_source=source, hsct_platform="none")
+           for source in ("autologous", "donor_derived", "universal")}
+    scenario = base_scenario.model_copy(update={"patients": 2000, "strategies": [*base_scenario.strategies, *own.values()]})
+    run = simulate(scenario, params, "cohort")
+    p = run.patients
+    assert p.cart_source.cat.categories.tolist() == list(CART_PRODUCTS)
+    products = p.groupby("strategy", observed=True).cart_source.unique().map(lambda c: set(c.astype(str)))
+    assert products["chemo_allo"] == {"none"}
+    assert products["cart_haplo_no_prophylaxis"] == {"donor_derived"}
+    assert products["cart_bridge_allo"] == products["cart_alone"] == {"autologous", "donor_derived", "universal"}
+    for source, strategy in own.items():
+        assert products[strategy.name] == {source}
+    # a donor-derived product only where the strategy uses one (its own, or the case mix's)
+    donor_derived = set(p.strategy[p.cart_source == "donor_derived"].astype(str))
+    assert donor_derived == {"cart_haplo_no_prophylaxis", "cart_bridge_allo", "cart_alone", "cart_donor_derived"}
+    # apheresis only for a product made from the patient's or a donor's cells
+    e = run.events
+    aphereses = e[e.event == "apheresis"].merge(p[["strategy", "patient_id", "cart_source"]], on=["strategy", "patient_id"])
+    assert set(aphereses.cart_source.astype(str)) == {"autologous", "donor_derived"}
