@@ -33,13 +33,18 @@ ATTRIBUTE_COLUMNS: tuple[str, ...] = ("cart_source", "donor_available", "prior_h
 """The patient attributes that drive outcomes: the CAR-T product used (``CART_PRODUCTS``), a donor
 available, a prior allo-HSCT, primary refractory disease (bool) and the marrow blast percentage
 before treatment (float). All but ``cart_source`` are the same under every strategy."""
+HOSPITAL_DAY_COLUMNS: tuple[str, ...] = ("cart_stay_days", "icu_days", "hsct_stay_days")
+"""Days in hospital, as the beds were held for capacity planning, up to death or the end of
+follow-up: on the CAR-T ward from infusion (the ward bed is kept during an ICU stay; ``NaN`` if not
+infused, and under chemotherapy, which has no hospital-stay rule), in intensive care (0 if never),
+and for the transplant (``NaN`` if not transplanted)."""
 
 PATIENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "disease", "age", "enrol_day",
     "infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day",
     "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
     "relapse_cd7_negative", "death", "death_day", "death_cause", "last_day", "chimerism",
-    *WAIT_COLUMNS, "waiting_for", "waiting_exit", *ATTRIBUTE_COLUMNS,
+    *WAIT_COLUMNS, "waiting_for", "waiting_exit", *ATTRIBUTE_COLUMNS, *HOSPITAL_DAY_COLUMNS,
 )
 """Columns of ``patients.parquet``. Additions to DESIGN.md's list: ``response_day`` (day of the
 response assessment, NaN when not assessed), needed to date progression for non-responders in
@@ -47,9 +52,9 @@ PFS; ``chimerism`` after HSCT (a calibration target, HU-CHIMERISM); and the wait
 capacity planning: ``wait_<resource>_days`` (days from asking for the resource to getting it, or
 to leaving the queue; NaN if never asked), ``waiting_for`` (the queue the patient left the
 pathway from, ``none`` otherwise) and ``waiting_exit`` (why: ``dropout``, ``relapse``, ``death``).
-The attribute columns (``ATTRIBUTE_COLUMNS``) are DESIGN.md's wave-2 additions. MRD has no column
-of its own: ``response`` records it at the response assessment (``cr_mrd_neg``, ``cr_mrd_pos``), the
-only MRD assessment the model makes."""
+The attribute and hospital-day columns (``ATTRIBUTE_COLUMNS``, ``HOSPITAL_DAY_COLUMNS``) are
+DESIGN.md's wave-2 additions. MRD has no column of its own: ``response`` records it at the response
+assessment (``cr_mrd_neg``, ``cr_mrd_pos``), the only MRD assessment the model makes."""
 EVENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",
 )

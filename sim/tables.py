@@ -15,6 +15,7 @@ from sim.schema import (
     DEATH_CAUSES,
     DISEASES,
     EVENT_COLUMNS,
+    HOSPITAL_DAY_COLUMNS,
     PATIENT_COLUMNS,
     RESPONSES,
     WAIT_COLUMNS,
@@ -90,6 +91,7 @@ def patients_frame(
         "cart_source": pd.Categorical.from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
         # the other attributes are the patient's, the same under every strategy
         **{name: np.tile(getattr(attributes, name), k) for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
+        **{name: column(name) for name in HOSPITAL_DAY_COLUMNS},
     })
     return frame[list(PATIENT_COLUMNS)]
 

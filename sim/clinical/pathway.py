@@ -420,18 +420,45 @@ class Services:
     resource_use: ResourceUse | None = None
 
 
+def stay_days(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
+    """Days each patient spent in ``bed`` (a resource of ``sim.schema.RESOURCES``), up to the end
+    of follow-up.
+
+    The stay is the time the engine held the bed, which the bed-holding rules already end at death;
+    ``last_day`` cuts it at the end of follow-up, and at a death the bed records do not know of.
+
+    Parameters
+    ----------
+    use : ResourceUse
+        When each patient held each resource (days from enrolment).
+    bed : str
+        The resource.
+    last_day : ndarray
+        Day of death or of the end of follow-up.
+
+    Returns
+    -------
+    ndarray
+        Days; ``NaN`` where no stay began before ``last_day``.
+    """
+    start = use.start[bed]
+    return np.where(start < last_day, np.minimum(use.end[bed], last_day) - start, np.nan)
+
+
 @dataclass(frozen=True)
 class Course:
     """Resolved course of every patient: the patients-table columns, and what the event log needs.
 
     All days count from enrolment; ``NaN`` where the event did not happen (or fell after the
     end of follow-up). Days that only the event log uses are computed on demand by
-    :meth:`log_days`, so runs without an event log do not pay for them.
+    :meth:`log_days`, so runs without an event log do not pay for them. ``resource_use`` holds
+    each patient's requests for the scarce resources (the engine's, or derived when nobody queued).
     """
 
     columns: dict[str, np.ndarray]
     plan: Plan
     services: Services
+    resource_use: ResourceUse
     latent_death_day: np.ndarray
     early_death_first: np.ndarray
     car_t_gvhd_day: np.ndarray
@@ -465,11 +492,6 @@ class Course:
                                                    & ~(infection_day > c["hsct_day"]), infection_day, np.nan), last_day),
             "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
         }
-
-    @cached_property
-    def resource_use(self) -> ResourceUse:
-        """Each patient's requests for the scarce resources (the engine's, or derived when nobody queued)."""
-        return self.services.resource_use or unqueued_resource_use(self.plan, self.services)
 
     def wait_columns(self) -> dict[str, np.ndarray]:
         """The patients-table columns on waiting, observed up to each patient's last day.
@@ -601,6 +623,7 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
 
     died = death_day <= horizon_days
     last_day = np.where(died, death_day, horizon_days)
+    use = services.resource_use or unqueued_resource_use(plan, services)
 
     def observed(day: np.ndarray) -> np.ndarray:
         return _observed(day, last_day)
@@ -636,9 +659,12 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
         "last_day": last_day,
         "chimerism": np.where(transplanted, plan.chimerism, len(transplant.CHIMERISM_LABELS)).astype(np.int8),
         "cart_source": plan.cart_source,
+        "cart_stay_days": stay_days(use, "cart_bed", last_day),
+        "icu_days": np.nan_to_num(stay_days(use, "icu_bed", last_day), nan=0.0),
+        "hsct_stay_days": stay_days(use, "transplant_bed", last_day),
     }
     return Course(
-        columns=columns, plan=plan, services=services, latent_death_day=death_day,
+        columns=columns, plan=plan, services=services, resource_use=use, latent_death_day=death_day,
         early_death_first=first == 2, car_t_gvhd_day=car_t_gvhd_day,
         agvhd_day=np.where(transplanted, agvhd_day, np.nan), cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
     )

@@ -104,3 +104,32 @@ def test_each_strategy_gives_its_own_product(base_scenario, params):
     e = run.events
     aphereses = e[e.event == "apheresis"].merge(p[["strategy", "patient_id", "cart_source"]], on=["strategy", "patient_id"])
     assert set(aphereses.cart_source.astype(str)) == {"autologous", "donor_derived"}
+
+
+def test_hospital_days_are_the_stays_the_beds_were_held_for(base_run, params):
+    _, run = base_run
+    p = run.patients
+    cart = p[p.strategy != "chemo_allo"]
+    assert (cart.cart_stay_days.notna() == cart.infused).all()
+    assert p.cart_stay_days[p.strategy == "chemo_allo"].isna().all()  # no hospital-stay rule for chemotherapy
+    assert (p.hsct_stay_days.notna() == p.hsct).all()
+    assert p.icu_days.notna().all()
+    for column in ("cart_stay_days", "icu_days", "hsct_stay_days"):
+        assert (p[column].dropna() >= 0).all(), column
+    # the CAR-T stay rule, cut short by death only
+    rule = params["cart_stay_days"] + params["cart_stay_extra_days_per_grade"] * (
+        np.maximum(cart.crs_grade, cart.icans_grade) - 1).clip(lower=0)
+    stay_end = cart.infusion_day + cart.cart_stay_days
+    assert (cart.cart_stay_days[cart.infused] <= rule[cart.infused] + 1e-9).all()
+    assert (stay_end[cart.infused] <= cart.last_day[cart.infused] + 1e-9).all()
+    shortened = cart.infused & (cart.cart_stay_days < rule - 1e-9)
+    assert shortened.any()
+    np.testing.assert_allclose(stay_end[shortened], cart.death_day[shortened], rtol=0, atol=1e-9)
+    transplanted = p[p.hsct]
+    assert (transplanted.hsct_stay_days <= params["hsct_stay_days"] + 1e-9).all()
+    hsct_end = transplanted.hsct_day + transplanted.hsct_stay_days
+    shortened = transplanted.hsct_stay_days < params["hsct_stay_days"] - 1e-9
+    assert shortened.any()
+    np.testing.assert_allclose(hsct_end[shortened], transplanted.death_day[shortened], rtol=0, atol=1e-9)
+    assert (p.icu_days <= params["icu_stay_days"] + 1e-9).all()
+    assert ((p.icu_days > 0) <= p.infused).all()

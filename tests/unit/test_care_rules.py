@@ -1,4 +1,5 @@
-"""Hospital care rules: CAR-T bed stay by toxicity grade, ICU need, death while waiting for an ICU bed."""
+"""Hospital care rules: CAR-T bed stay by toxicity grade, ICU need, death while waiting for an ICU bed,
+and the hospital days the tables report from the beds held."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from sim.clinical import care
-from sim.clinical.pathway import DEATH_CODE, plan_course
+from sim.clinical.pathway import DEATH_CODE, ResourceUse, plan_course, stay_days
 from sim.cohort import build_cohort
 from sim.draws import PatientDraws
+from sim.schema import RESOURCES
 from sim.strategies import BUILTIN_STRATEGIES
 from tests.conftest import uniform_grid
 
@@ -39,3 +41,21 @@ def test_icu_need_is_the_first_severe_toxicity_or_infection(base_scenario, param
     infection_only = plan.severe_infection & (plan.crs_grade < 3) & (plan.icans_grade < 3)
     assert np.allclose(plan.icu_need_after_infusion[infection_only], plan.infection_after_infusion[infection_only])
     assert np.all(plan.icu_cause[infection_only] == DEATH_CODE["infection"])
+
+
+def bed_records(start: list[float], end: list[float]) -> ResourceUse:
+    """ICU bed records of a few patients (the other resources unused)."""
+    never = np.full(len(start), np.nan)
+    records = {r: never for r in RESOURCES}
+    none = np.zeros(len(start), dtype=np.int8)
+    return ResourceUse(request={**records, "icu_bed": np.array(start)}, start={**records, "icu_bed": np.array(start)},
+                       end={**records, "icu_bed": np.array(end)}, left_queue=none, left_reason=none)
+
+
+def test_stay_days_are_the_bed_held_cut_at_the_last_day():
+    # discharged alive; held until death; still in at the end of follow-up; never admitted;
+    # a bed the records hold after a death they do not know of; admitted after death (the records' ghost)
+    use = bed_records([10.0, 10.0, 1090.0, np.nan, 10.0, 40.0], [15.0, 12.0, 1095.0, np.nan, 15.0, 45.0])
+    last_day = np.array([400.0, 12.0, 1092.0, 400.0, 13.0, 30.0])
+    days = stay_days(use, "icu_bed", last_day)
+    np.testing.assert_array_equal(days, [5.0, 2.0, 2.0, np.nan, 3.0, np.nan])

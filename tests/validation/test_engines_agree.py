@@ -8,12 +8,14 @@ import pytest
 
 from sim.errors import InputError
 from sim.runner import simulate
+from sim.schema import PATIENT_COLUMNS
 
 
 def test_engines_agree_patient_for_patient(base_scenario, params):
     scenario = base_scenario.model_copy(update={"patients": 800, "replications": 2, "seed": 3})
     des, cohort = simulate(scenario, params, "des"), simulate(scenario, params, "cohort")
-    days = [c for c in des.patients.columns if c.endswith("_day")]
+    assert list(des.patients.columns) == list(cohort.patients.columns) == list(PATIENT_COLUMNS)
+    days = [c for c in des.patients.columns if c.endswith(("_day", "_days"))]
     for column in des.patients.columns:
         if column in days:
             np.testing.assert_allclose(des.patients[column], cohort.patients[column], rtol=0, atol=1e-9, err_msg=column)
