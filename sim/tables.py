@@ -28,13 +28,14 @@ EVENT_DETAILS: tuple[str, ...] = (
     "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
     "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
     *RESPONSES, *CHIMERISM_LABELS, "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
+    "cart_ward", "transplant",
 )
 """Every ``detail`` an event can carry (the categories of the column)."""
 
 EVENT_ORDER: tuple[str, ...] = (
     "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
-    "chemotherapy_start", "crs", "icans", "severe_infection", "agvhd", "response", "hsct", "cgvhd",
-    "relapse", "death", "censored",
+    "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",
+    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "death", "censored",
 )
 
 
@@ -106,6 +107,7 @@ def events_frame(
     is_cart = plan.strategy.index_therapy == "cart"
     grade = np.array(GRADES, dtype=object)
     response_labels = np.array(RESPONSES, dtype=object)
+    cause = np.array(DEATH_CAUSES, dtype=object)
     hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
     log = course.log_days()
     rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
@@ -119,13 +121,17 @@ def events_frame(
         ("crs", log["crs"], grade[c["crs_grade"]]),
         ("icans", log["icans"], grade[c["icans_grade"]]),
         ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], "fatal", "non-fatal")),
+        ("icu_admission", log["icu_admission"], cause[plan.icu_cause]),
+        ("icu_discharge", log["icu_discharge"], ""),
+        ("discharge", log["cart_ward_discharge"], "cart_ward"),
         ("agvhd", course.car_t_gvhd_day, "grade 2, CAR-T-related"),
         ("agvhd", course.agvhd_day, np.char.add(grade[plan.agvhd_grade].astype(str), ", HSCT-related")),
         ("response", c["response_day"], response_labels[c["response"]]),
         ("hsct", c["hsct_day"], hsct_detail),
+        ("discharge", log["transplant_discharge"], "transplant"),
         ("cgvhd", course.cgvhd_day, ""),
         ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], "CD7-negative", "CD7-positive")),
-        ("death", c["death_day"], np.array(DEATH_CAUSES, dtype=object)[c["death_cause"]]),
+        ("death", c["death_day"], cause[c["death_cause"]]),
         ("censored", np.where(c["death"], np.nan, c["last_day"]), "end of follow-up"),
     ]
     patient, day, event, detail = [], [], [], []

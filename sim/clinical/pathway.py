@@ -445,6 +445,19 @@ def stay_days(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
     return np.where(start < last_day, np.minimum(use.end[bed], last_day) - start, np.nan)
 
 
+def admission_day(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
+    """Day each patient took ``bed``, alive and before the end of follow-up (``NaN`` otherwise)."""
+    start = use.start[bed]
+    return np.where(start < last_day, start, np.nan)
+
+
+def discharge_day(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
+    """Day each patient left ``bed`` alive, before the end of follow-up (``NaN`` for a stay ended
+    by death or still going at the end of follow-up, and without a stay)."""
+    start, end = use.start[bed], use.end[bed]
+    return np.where((start < last_day) & (end < last_day), end, np.nan)
+
+
 @dataclass(frozen=True)
 class Course:
     """Resolved course of every patient: the patients-table columns, and what the event log needs.
@@ -471,9 +484,11 @@ class Course:
         Returns
         -------
         dict
-            ``apheresis, manufacturing_start, product_release, dropout, crs, icans, severe_infection``
-            (days) and ``infection_fatal`` (bool). Apheresis is dated on the appointment the engine
-            granted, which is later than the request when appointments are scarce.
+            ``apheresis, manufacturing_start, product_release, dropout, crs, icans, severe_infection,
+            icu_admission, icu_discharge, cart_ward_discharge, transplant_discharge`` (days) and
+            ``infection_fatal`` (bool). Apheresis is dated on the appointment the engine granted,
+            which is later than the request when appointments are scarce; admissions and discharges
+            are those of the patients-table hospital days (no discharge from a stay ended by death).
         """
         plan, c = self.plan, self.columns
         last_day, t0, infused = c["last_day"], c["infusion_day"], c["infused"]
@@ -491,6 +506,10 @@ class Course:
             "severe_infection": _observed(np.where(infused & plan.severe_infection & (infection_day <= self.latent_death_day)
                                                    & ~(infection_day > c["hsct_day"]), infection_day, np.nan), last_day),
             "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
+            "icu_admission": admission_day(self.resource_use, "icu_bed", last_day),
+            "icu_discharge": discharge_day(self.resource_use, "icu_bed", last_day),
+            "cart_ward_discharge": discharge_day(self.resource_use, "cart_bed", last_day),
+            "transplant_discharge": discharge_day(self.resource_use, "transplant_bed", last_day),
         }
 
     def wait_columns(self) -> dict[str, np.ndarray]:

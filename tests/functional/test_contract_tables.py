@@ -133,3 +133,69 @@ def test_hospital_days_are_the_stays_the_beds_were_held_for(base_run, params):
     np.testing.assert_allclose(hsct_end[shortened], transplanted.death_day[shortened], rtol=0, atol=1e-9)
     assert (p.icu_days <= params["icu_stay_days"] + 1e-9).all()
     assert ((p.icu_days > 0) <= p.infused).all()
+
+
+def event_days(events: pd.DataFrame, event: str, detail: str | None = None) -> pd.Series:
+    """Day of ``event`` (with ``detail``) per (strategy, replication, patient_id); at most one each."""
+    chosen = events[(events.event == event) & ((events.detail == detail) if detail is not None else True)]
+    days = chosen.set_index(["strategy", "replication", "patient_id"]).day
+    assert days.index.is_unique, event
+    return days
+
+
+def assert_stays_match_events(run) -> None:
+    """Hospital days and the admission and discharge events tell the same story."""
+    p = run.patients.set_index(["strategy", "replication", "patient_id"])
+    e = run.events
+    admission, icu_out = event_days(e, "icu_admission"), event_days(e, "icu_discharge")
+    ward_out, hsct_out = event_days(e, "discharge", "cart_ward"), event_days(e, "discharge", "transplant")
+    assert set(e.detail[e.event == "discharge"]) <= {"cart_ward", "transplant"}
+    # ICU: icu_days > 0 exactly for the admitted; a discharge ends the stay, otherwise death or follow-up does
+    assert set(admission.index) == set(p.index[p.icu_days > 0])
+    assert set(icu_out.index) <= set(admission.index)
+    stay_end = admission + p.icu_days.loc[admission.index]
+    discharged = stay_end.index.isin(icu_out.index)
+    np.testing.assert_allclose(stay_end[discharged], icu_out.loc[stay_end.index[discharged]], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(stay_end[~discharged], p.last_day.loc[stay_end.index[~discharged]], rtol=0, atol=1e-9)
+    # the CAR-T ward from infusion, the transplant stay from HSCT
+    for start_day, days, out in ((p.infusion_day, p.cart_stay_days, ward_out), (p.hsct_day, p.hsct_stay_days, hsct_out)):
+        stay_end = (start_day + days).dropna()
+        assert set(out.index) <= set(stay_end.index)
+        discharged = stay_end.index.isin(out.index)
+        np.testing.assert_allclose(stay_end[discharged], out.loc[stay_end.index[discharged]], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(stay_end[~discharged], p.last_day.loc[stay_end.index[~discharged]], rtol=0, atol=1e-9)
+    # a stay ended by death has no discharge: every discharge comes before the end of follow-up
+    for out in (icu_out, ward_out, hsct_out):
+        assert (out < p.last_day.loc[out.index]).all()
+    died_on_the_ward = p.index[p.death & np.isclose(p.infusion_day + p.cart_stay_days, p.death_day, rtol=0, atol=1e-9)]
+    assert len(died_on_the_ward) > 0 and not died_on_the_ward.isin(ward_out.index).any()
+
+
+def test_admissions_and_discharges_match_the_hospital_days(base_run):
+    _, run = base_run
+    assert_stays_match_events(run)
+
+
+def test_admissions_and_discharges_match_the_hospital_days_when_beds_are_scarce(regional):
+    scenario, params = regional
+    run = simulate(scenario.model_copy(update={"replications": 2}), params, "des")
+    assert (run.patients.wait_icu_bed_days > 0).sum() > 5
+    assert_stays_match_events(run)
+
+
+def test_intensive_care_starts_with_the_severe_toxicity_or_infection(base_run):
+    """With beds free, a patient enters intensive care the day the first severe CRS or ICANS, or a
+    severe infection, begins; the admission's detail names it."""
+    _, run = base_run
+    e = run.events
+    admissions = e[e.event == "icu_admission"]
+    assert set(admissions.detail) == {"crs", "icans", "infection"}
+    key = ["strategy", "replication", "patient_id", "day"]
+    cause_events = {"crs": "crs", "icans": "icans", "infection": "severe_infection"}
+    for cause, event in cause_events.items():
+        admitted = admissions[admissions.detail == cause][key]
+        onset = e[e.event == event][[*key, "detail"]]
+        matched = admitted.merge(onset, on=key, how="left")
+        assert matched.detail.notna().all(), cause
+        if cause != "infection":
+            assert matched.detail.isin(["grade 3", "grade 4", "grade 5"]).all(), cause

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from sim.clinical import care
-from sim.clinical.pathway import DEATH_CODE, ResourceUse, plan_course, stay_days
+from sim.clinical.pathway import (
+    DEATH_CODE,
+    ResourceUse,
+    admission_day,
+    discharge_day,
+    plan_course,
+    stay_days,
+)
 from sim.cohort import build_cohort
 from sim.draws import PatientDraws
 from sim.schema import RESOURCES
@@ -52,10 +59,13 @@ def bed_records(start: list[float], end: list[float]) -> ResourceUse:
                        end={**records, "icu_bed": np.array(end)}, left_queue=none, left_reason=none)
 
 
-def test_stay_days_are_the_bed_held_cut_at_the_last_day():
+def test_hospital_stays_are_the_beds_held_cut_at_the_last_day():
     # discharged alive; held until death; still in at the end of follow-up; never admitted;
     # a bed the records hold after a death they do not know of; admitted after death (the records' ghost)
     use = bed_records([10.0, 10.0, 1090.0, np.nan, 10.0, 40.0], [15.0, 12.0, 1095.0, np.nan, 15.0, 45.0])
     last_day = np.array([400.0, 12.0, 1092.0, 400.0, 13.0, 30.0])
     days = stay_days(use, "icu_bed", last_day)
     np.testing.assert_array_equal(days, [5.0, 2.0, 2.0, np.nan, 3.0, np.nan])
+    np.testing.assert_array_equal(admission_day(use, "icu_bed", last_day), [10.0, 10.0, 1090.0, np.nan, 10.0, np.nan])
+    # discharged only alive and within follow-up
+    np.testing.assert_array_equal(discharge_day(use, "icu_bed", last_day), [15.0, np.nan, np.nan, np.nan, np.nan, np.nan])
