@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import __version__
+from sim.errors import InputError
 from sim.files import atomic_path
 from sim.parallel import LocalExecutor, local_cores
 from sim.runner import simulate, simulate_parameter_sets
@@ -179,7 +180,35 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def check_bench_json(path: Path) -> None:
+    """Refuse a ``--json`` path that would overwrite a file ``cd7sim bench`` did not write.
+
+    Raises
+    ------
+    InputError
+        When the path is a folder, lies below a file, or is a file that is not a benchmark result.
+    """
+    if path.is_dir() or not str(path).strip():
+        raise InputError("--json", str(path), "a file path is required")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError("--json", str(path), f"a file path is required ({parent} is a file)")
+    if path.exists() and not _bench_result(path):
+        raise InputError("--json", str(path), "a new file, or one cd7sim bench wrote, is required")
+
+
+def _bench_result(path: Path) -> bool:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and "cohort_patients_per_second" in content
+
+
 def write_json(result: dict, path: Path) -> None:
-    """Write ``result`` to ``path`` atomically."""
+    """Write ``result`` to ``path`` atomically (checked by :func:`check_bench_json` first)."""
+    check_bench_json(path)
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

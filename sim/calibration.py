@@ -21,6 +21,7 @@ PharmacoEconomics 2017).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,6 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
-from sim.files import atomic_path
 from sim.parallel import Executor, Progress, SerialExecutor, chunks
 from sim.parameters import FixedDist, ParameterSet
 from sim.scenario import Scenario
@@ -301,18 +301,15 @@ def _draw_proposal(rng: np.random.Generator, mean: np.ndarray, covariance: np.nd
     return np.where(from_prior[:, None], prior, gaussian)
 
 
-def write_calibration(calibration: Calibration, directory: Path = CALIBRATION_DIR) -> list[Path]:
-    """Write the posterior, the fit table, the identifiability table and the fit figure, each atomically."""
+def calibration_writers(calibration: Calibration) -> dict[str, Callable[[Path], None]]:
+    """What ``cd7sim calibrate`` writes: file name → function writing that file to a given path
+    (the posterior, the fit table, the identifiability table and the fit figure)."""
     from sim.plots import plot_fit
 
     fit = calibration.fit_frame()
-    writers = {
+    return {
         POSTERIOR_FILE: lambda path: calibration.posterior_frame().to_parquet(path, index=False),
         FIT_FILE: lambda path: fit.to_csv(path, index=False, float_format="%.6g"),
         IDENTIFIABILITY_FILE: lambda path: calibration.identifiability_frame().to_csv(path, index=False, float_format="%.6g"),
         FIT_FIGURE: lambda path: plot_fit(fit, path),
     }
-    for name, write in writers.items():
-        with atomic_path(directory / name) as temporary:
-            write(temporary)
-    return [directory / name for name in writers]

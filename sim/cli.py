@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import tempfile
+import time
+import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +22,32 @@ from sim.calibration import (
 )
 from sim.errors import InputError
 
+RESULTS_DIR = Path("results")
+"""Where outputs go by default, relative to the current folder."""
+REPORT_BUG = "please report it with the command and run.json"
+EVERY_CORE = "default: every core"
+COMMITTED_POSTERIOR = "calibration/posterior.parquet, the committed posterior"
+
+
+class _Terminated(Exception):
+    """SIGTERM: stop like Ctrl-C, so that staging folders are removed on the way out."""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except for flags and options without one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit with status 2."""
+    """An argument parser whose errors are one line and exit with status 2; help shows defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise InputError("command line", " ".join(sys.argv[1:]), message)
@@ -33,6 +62,14 @@ def _positive_int(field: str):
         if value < 1:
             raise InputError(field, value, "a whole number of at least 1 is required")
         return value
+    return parse
+
+
+def _folder(field: str):
+    def parse(text: str) -> Path:
+        if not text.strip():
+            raise InputError(field, text, "a folder path is required")
+        return Path(text)
     return parse
 
 
@@ -53,52 +90,75 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="simulate every strategy of a scenario and write the results")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
-    run.add_argument("--patients", type=_positive_int("--patients"), help="patients per strategy and replication")
-    run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications")
-    run.add_argument("--seed", type=_seed, help="run seed")
+    run.add_argument("--patients", type=_positive_int("--patients"), help="patients per strategy and replication, closed cohort (default: from the scenario)")
+    run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
+    run.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
     run.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
-    run.add_argument("--out", type=Path, help="output folder (default results/<scenario name>)")
-    run.add_argument("--workers", type=_positive_int("--workers"),
-                     help="local processes for replications (default: every core; 1 = serial)")
+    run.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                     f"(default: {RESULTS_DIR}/<scenario name>)")
+    run.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
     sweep = commands.add_parser("sweep", help="run a scenario over a grid of capacities (common random numbers)")
     sweep.add_argument("scenario", type=Path, help="scenario YAML file")
     sweep.add_argument("--set", dest="settings", action="append", required=True, metavar="KEY=V1,V2,...",
                        help="a setting and its values, e.g. capacity.manufacturing_slots=2,3,4,5 (none = unlimited); repeat for a grid")
-    sweep.add_argument("--replications", type=_positive_int("--replications"), help="replications per combination")
-    sweep.add_argument("--seed", type=_seed, help="run seed")
-    sweep.add_argument("--out", type=Path, help="output folder (default results/<scenario name>-sweep)")
-    sweep.add_argument("--workers", type=_positive_int("--workers"), help="local processes for replications (default: every core)")
+    sweep.add_argument("--replications", type=_positive_int("--replications"),
+                       help="replications per combination (default: from the scenario)")
+    sweep.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
+    sweep.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                       f"(default: {RESULTS_DIR}/<scenario name>-sweep)")
+    sweep.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications ({EVERY_CORE})")
     calibrate = commands.add_parser("calibrate", help="calibrate the parameters to the CD7 CAR-T studies")
     calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=DEFAULT_PRIOR_DRAWS, help="Latin-hypercube prior draws")
     calibrate.add_argument("--stages", type=_positive_int("--stages"), default=DEFAULT_STAGES, help="adaptive importance-sampling stages")
     calibrate.add_argument("--stage-draws", type=_positive_int("--stage-draws"), default=DEFAULT_STAGE_DRAWS, help="draws per stage")
     calibrate.add_argument("--posterior-draws", type=_positive_int("--posterior-draws"), default=DEFAULT_POSTERIOR_DRAWS, help="posterior draws to keep")
     calibrate.add_argument("--seed", type=_seed, default=2024, help="seed")
-    calibrate.add_argument("--workers", type=_positive_int("--workers"), help="local processes (default: every core)")
-    calibrate.add_argument("--out", type=Path, help="folder for posterior.parquet, fit.csv, identifiability.csv, fit.png (default calibration/)")
+    calibrate.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+    _output_arguments(calibrate, "calibration", "posterior.parquet, fit.csv, identifiability.csv and fit.png",
+                      "the committed posterior that `parameter_source: posterior` reads")
     validate = commands.add_parser("validate", help="posterior predictive check of every target at its study's own size")
     validate.add_argument("--draws", type=_positive_int("--draws"), default=200, help="posterior draws to replay")
-    validate.add_argument("--posterior", type=Path, help="posterior draws (default calibration/posterior.parquet)")
-    validate.add_argument("--workers", type=_positive_int("--workers"), help="local processes (default: every core)")
-    validate.add_argument("--out", type=Path, help="also write the table as CSV (default calibration/validation.csv)")
+    validate.add_argument("--posterior", type=Path, help=f"posterior draws (default: {COMMITTED_POSTERIOR})")
+    validate.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+    _output_arguments(validate, "validation", "validation.csv", "the committed validation table")
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
-    bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    bench.add_argument("--json", type=Path, metavar="FILE",
+                       help="also write the results as JSON (a new file, or one cd7sim bench wrote)")
     return parser
+
+
+
+def _output_arguments(parser: argparse.ArgumentParser, name: str, files: str, committed: str) -> None:
+    """``--out DIR`` and ``--write-committed``, one or the other, for a command that writes ``files``."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=_folder("--out"), help=f"folder for {files}: new, empty or written by cd7sim, "
+                       f"replaced whole (default: {RESULTS_DIR}/{name})")
+    where.add_argument("--write-committed", action="store_true",
+                       help=f"write {files} into the package's calibration/ folder instead, replacing {committed}")
+
+
+def _out_dir(args: argparse.Namespace, default: Path) -> Path:
+    """The output folder the user asked for, or ``default``."""
+    return default if args.out is None else args.out
 
 
 def bench_command(args: argparse.Namespace) -> int:
     """``cd7sim bench``: run the benchmark, print the table, optionally write JSON."""
-    from sim.bench import format_report, run_benchmark, write_json
+    from sim.bench import check_bench_json, format_report, run_benchmark, write_json
 
+    if args.json:
+        check_bench_json(args.json)
     print(f"cd7sim {__version__} benchmark ({'quick' if args.quick else 'full'}), base scenario, 4 strategies")
     result = run_benchmark(quick=args.quick)
     print()
     print(format_report(result))
     if args.json:
         write_json(result, args.json)
-        print(f"Wrote {args.json}")
+        _wrote(str(args.json))
+    else:
+        _wrote(None)
     return 0
 
 
@@ -110,21 +170,21 @@ def _progress_bar(total: int, what: str, unit: str = "block"):
 
 def calibrate_command(args: argparse.Namespace) -> int:
     """``cd7sim calibrate``: adaptive importance sampling against every target; writes the posterior and the fit."""
-    from sim.calibration import CALIBRATION_DIR, calibrate, write_calibration
-    from sim.parallel import make_executor
+    from sim.calibration import calibrate, calibration_writers
     from sim.parameters import load_parameters
     from sim.studies import load_studies, load_targets
 
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
     params = load_parameters()
+    out = _check_out(args, "calibration")
     blocks = -(-args.prior_draws // 50) + args.stages * -(-args.stage_draws // 50)
     print(f"cd7sim {__version__}: calibrating to {len(targets)} targets of {len(studies)} study replays "
           f"({args.prior_draws} prior draws + {args.stages} x {args.stage_draws} adaptive), seed {args.seed}")
     with _progress_bar(blocks, "simulating") as bar:
         result = calibrate(params, studies, targets, args.prior_draws, args.stages, args.stage_draws,
-                           args.posterior_draws, args.seed, make_executor(args.workers), bar.update)
-    written = write_calibration(result, args.out or CALIBRATION_DIR)
+                           args.posterior_draws, args.seed, _executor(args), bar.update)
+    written = _write_outputs(out, calibration_writers(result), "calibrate")
     fit = result.fit_frame()
     informed = result.identifiability_frame()
     print(f"\n{len(result.log_likelihood)} draws in {result.seconds:.0f} s; effective sample size "
@@ -135,35 +195,69 @@ def calibrate_command(args: argparse.Namespace) -> int:
     inside = ((fit.posterior_lower <= fit.reported) & (fit.reported <= fit.posterior_upper)).sum()
     print(f"{inside} of {len(fit)} reported values inside the posterior 95% interval of the model's expected value "
           "(run `cd7sim validate` for the check at each study's own size)")
-    print("Wrote " + ", ".join(str(p) for p in written))
+    _wrote(written)
     return 0
 
 
 def validate_command(args: argparse.Namespace) -> int:
     """``cd7sim validate``: each study replayed at its own size under posterior draws."""
-    import pandas as pd
-
     from sim.calibration import CALIBRATION_DIR, POSTERIOR_FILE
-    from sim.parallel import make_executor
-    from sim.parameters import load_parameters
-    from sim.predictive import format_validation, posterior_predictive
-    from sim.results import write_csv_atomically
+    from sim.parameters import load_parameters, read_posterior
+    from sim.predictive import VALIDATION_FILE, format_validation, posterior_predictive
     from sim.studies import load_studies, load_targets
 
     path = args.posterior or CALIBRATION_DIR / POSTERIOR_FILE
-    if not path.is_file():
+    if not Path(path).is_file():
         raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
+    out = _check_out(args, "validation")
+    params = load_parameters()
+    posterior = read_posterior(path)
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
-    posterior = pd.read_parquet(path)
     with _progress_bar(-(-min(args.draws, len(posterior)) // 10), "replaying") as bar:
-        table = posterior_predictive(posterior, load_parameters(), studies, targets, args.draws,
-                                     make_executor(args.workers), bar.update)
+        table = posterior_predictive(posterior, params, studies, targets, args.draws, _executor(args), bar.update)
     print(format_validation(table))
-    out = args.out or CALIBRATION_DIR / "validation.csv"
-    write_csv_atomically(table, out)
-    print(f"Wrote {out}")
+
+    def write_table(target: Path) -> None:
+        table.to_csv(target, index=False, float_format="%.6g")
+
+    _wrote(_write_outputs(out, {VALIDATION_FILE: write_table}, "validate"))
     return 0
+
+
+def _executor(args: argparse.Namespace):
+    from sim.parallel import make_executor
+
+    return make_executor(args.workers, getattr(args, "scheduler", None))
+
+
+def _check_out(args: argparse.Namespace, name: str) -> Path | None:
+    """The output folder of calibrate or validate, checked before any work; None for ``--write-committed``."""
+    from sim.files import check_output_folder
+
+    if args.write_committed:
+        return None
+    return check_output_folder(_out_dir(args, RESULTS_DIR / name))
+
+
+def _write_outputs(out: Path | None, writers: dict, command: str) -> list[str]:
+    """Write each file of ``writers`` (name → function of a path): into the folder ``out`` as a whole,
+    or, when ``out`` is None, each file atomically into the package's committed calibration folder."""
+    from sim.calibration import CALIBRATION_DIR
+    from sim.files import atomic_path, write_folder
+
+    if out is None:
+        for name, write in writers.items():
+            with atomic_path(CALIBRATION_DIR / name) as temporary:
+                write(temporary)
+        return [str(CALIBRATION_DIR / name) for name in writers]
+
+    def write_all(folder: Path) -> None:
+        for name, write in writers.items():
+            write(folder / name)
+
+    folder = write_folder(out, write_all, command)
+    return [f"{folder}/: " + ", ".join(writers)]
 
 
 def _load_for_run(args: argparse.Namespace):
@@ -171,9 +265,10 @@ def _load_for_run(args: argparse.Namespace):
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    if getattr(args, "patients", None) is not None and scenario.arrivals is not None:
-        raise InputError("--patients", args.patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
-    options = (("patients", getattr(args, "patients", None)), ("replications", args.replications), ("seed", args.seed))
+    patients = getattr(args, "patients", None)
+    if patients is not None and scenario.arrivals is not None:
+        raise InputError("--patients", patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
+    options = (("patients", patients), ("replications", args.replications), ("seed", args.seed))
     return scenario.model_copy(update={k: v for k, v in options if v is not None})
 
 
@@ -191,20 +286,21 @@ def _warn(messages: list[str]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``cd7sim run``: simulate, write the files, print the headline table."""
+    from sim.files import check_output_folder
     from sim.outcomes import format_headline
-    from sim.parallel import make_executor
     from sim.resources import format_resources
     from sim.results import FILES, Results, write_results
     from sim.runner import simulate
 
     scenario = _load_for_run(args)
     params = scenario.parameter_set()
+    protected = [args.scenario]
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / scenario.name), protected=protected)
     print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
           f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
-    executor = make_executor(args.workers, args.scheduler)
-    simulation = simulate(scenario, params, args.engine, executor)
+    simulation = simulate(scenario, params, args.engine, _executor(args))
     results = Results.from_simulation(scenario, params, args.engine, simulation)
-    out_dir = write_results(results, args.out or Path("results") / scenario.name)
+    out_dir = write_results(results, out, protected)
     print()
     print(format_headline(results.summary))
     if scenario.capacity.limited() or scenario.arrivals is not None:
@@ -212,51 +308,129 @@ def run_command(args: argparse.Namespace) -> int:
         print(format_resources(results.resources))
     _warn(results.warnings())
     print()
-    print(f"Simulated in {simulation.wall_seconds:.1f} s. Wrote {out_dir}/: {', '.join(FILES)}")
+    print(f"Simulated in {simulation.wall_seconds:.1f} s.")
+    _wrote([f"{out_dir}/: {', '.join(FILES)}"])
     return 0
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
-    from sim.parallel import make_executor
+    from sim.files import check_output_folder, write_folder
     from sim.plots import plot_sweep
-    from sim.results import write_csv_atomically, write_folder
     from sim.sweep import format_sweep, parse_setting, run_sweep, sweep_grid
 
     scenario = _load_for_run(args)
     grid = sweep_grid(scenario, [parse_setting(text) for text in args.settings])
+    protected = [args.scenario]
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-sweep"), protected=protected)
     keys = grid.keys
     print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {len(grid.combinations)} combinations of "
           f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "
           "(the same referrals and patients in every combination)")
     with _progress_bar(len(grid.combinations), "sweeping", "combination") as bar:
-        sweep = run_sweep(grid, scenario.parameter_set(), make_executor(args.workers), bar.update)
+        sweep = run_sweep(grid, scenario.parameter_set(), _executor(args), bar.update)
 
     def write(folder: Path) -> None:
-        write_csv_atomically(sweep, folder / "sweep.csv")
+        sweep.to_csv(folder / "sweep.csv", index=False, float_format="%.6g")
         plot_sweep(sweep, keys, folder / "sweep.png")
 
-    out_dir = write_folder(args.out or Path("results") / f"{scenario.name}-sweep", write)
+    out_dir = write_folder(out, write, "sweep", protected)
     print()
     print(format_sweep(sweep, keys))
     print()
-    print(f"Wrote {out_dir}/: sweep.csv, sweep.png")
+    _wrote([f"{out_dir}/: sweep.csv, sweep.png"])
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+_COMMAND_STARTED: list[float] = []
+
+
+def _wrote(written: Sequence[str] | str | None) -> None:
+    """The closing line of a command: what it wrote and how long the whole command took."""
+    seconds = command_seconds()
+    if isinstance(written, str):
+        written = [written]
+    what = f"Wrote {'; '.join(written)}. " if written else ""
+    print(f"{what}Whole command: {seconds:.1f} s.")
+
+
+def command_seconds() -> float:
+    """Seconds since the command started: since the process started when run from the shell (imports
+    included), else since :func:`main` was called."""
+    if _COMMAND_STARTED and _COMMAND_STARTED[0] < 0:
+        return _process_age() or 0.0
+    return time.perf_counter() - (_COMMAND_STARTED[0] if _COMMAND_STARTED else time.perf_counter())
+
+
+def _process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``), or None where that cannot be read."""
     try:
-        args = build_parser().parse_args(argv)
-        commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
-                    "validate": validate_command, "bench": bench_command}
-        return commands[args.command](args)
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, without source lines."""
+    print(f"cd7sim: warning: {message}", file=sys.stderr)
+
+
+def _report_internal_error(error: BaseException) -> str:
+    """Write the traceback to a log file in the temporary folder; return the file's path."""
+    handle, path = tempfile.mkstemp(prefix="cd7sim-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as log:
+        log.write(f"cd7sim {__version__}\ncommand: {' '.join(sys.argv)}\n\n")
+        log.write("".join(traceback.format_exception(error)))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status.
+
+    Exit status 0 on success, 2 for bad input (one line naming the field, the value and what is
+    allowed), 130 when interrupted (Ctrl-C or SIGTERM), 1 for an internal error (one line; the
+    traceback goes to a log file named in that line).
+    """
+    _COMMAND_STARTED[:] = [-1.0 if argv is None else time.perf_counter()]
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    in_main_thread = _main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            args = build_parser().parse_args(argv)
+            commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
+                        "validate": validate_command, "bench": bench_command}
+            return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         print("cd7sim: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
+    except Exception as error:  # noqa: BLE001 - the last resort: one line, never a traceback
+        log = _report_internal_error(error)
+        print(f"cd7sim: internal error: {type(error).__name__}: {error}; {REPORT_BUG} (traceback in {log})",
+              file=sys.stderr)
+        return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

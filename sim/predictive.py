@@ -17,6 +17,8 @@ from sim.parameters import ParameterSet
 from sim.scenario import Scenario
 from sim.studies import StudyCohort, Target, study_estimate
 
+VALIDATION_FILE = "validation.csv"
+"""The table ``cd7sim validate`` writes."""
 PATIENTS_PER_REPORTED = 25
 """Simulated patients per reported patient (enough for selective studies such as Cao's)."""
 

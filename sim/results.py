@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sim import __version__
-from sim.errors import InputError
-from sim.files import atomic_path
+from sim.files import atomic_path, write_folder
 from sim.outcomes import summarise
 from sim.parameters import ParameterSet
 from sim.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
@@ -77,14 +73,16 @@ class Results:
         }
 
 
-def write_results(results: Results, out_dir: str | Path) -> Path:
-    """Write every output file into ``out_dir`` atomically (see :func:`write_folder`).
+def write_results(results: Results, out_dir: str | Path, protected: Sequence[Path] = ()) -> Path:
+    """Write every output file into ``out_dir`` atomically (see :func:`sim.files.write_folder`).
 
     Parameters
     ----------
     results : Results
     out_dir : str or Path
-        Destination folder (created, or replaced if it exists).
+        Destination folder: new, empty or cd7sim's own (created, or replaced whole).
+    protected : sequence of Path
+        Inputs the folder must not contain (the scenario file).
 
     Returns
     -------
@@ -104,52 +102,10 @@ def write_results(results: Results, out_dir: str | Path) -> Path:
                          results.scenario.observation_window, staging / "utilisation.png")
         plot_waits(simulation.patients, staging / "waits.png")
 
-    return write_folder(out_dir, write)
-
-
-def write_folder(out_dir: str | Path, write: Callable[[Path], None]) -> Path:
-    """Fill a folder atomically: ``write`` fills a temporary sibling folder, which then replaces
-    ``out_dir`` in one rename, so readers never see a half-written set and a failed run leaves
-    the old one intact.
-
-    Parameters
-    ----------
-    out_dir : str or Path
-        Destination folder (created, or replaced if it exists).
-    write : callable
-        Writes the files into the folder it is given.
-
-    Returns
-    -------
-    Path
-        The folder written.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("--out", str(out_dir), "a folder path is required (a file of that name exists)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        write(staging)
-        _replace_folder(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+    return write_folder(out_dir, write, "run", protected)
 
 
 def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` as CSV through a temporary file and one rename."""
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False, float_format="%.6g")
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Put ``new`` in place of ``target`` with renames only."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    os.replace(target, retired / target.name)
-    os.replace(new, target)
-    shutil.rmtree(retired, ignore_errors=True)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.files import MARKER
 from sim.results import FILES
 from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS
 from tests.conftest import BASE_SCENARIO
@@ -32,7 +33,7 @@ def run_cli(tmp_path, *extra: str, name: str = "out") -> tuple[int, object]:
 def test_run_writes_every_file_and_column(tmp_path, capsys):
     status, out = run_cli(tmp_path)
     assert status == 0
-    assert sorted(f.name for f in out.iterdir()) == sorted(FILES)
+    assert sorted(f.name for f in out.iterdir()) == sorted([*FILES, MARKER])
     patients = pd.read_parquet(out / "patients.parquet")
     assert tuple(patients.columns) == PATIENT_COLUMNS
     assert set(patients.strategy) == {"cart_haplo_no_prophylaxis", "cart_bridge_allo", "cart_alone", "chemo_allo"}
@@ -68,10 +69,10 @@ def test_different_seed_changes_the_patients(tmp_path):
 
 def test_rerun_replaces_the_folder_whole(tmp_path):
     run_cli(tmp_path)
-    (tmp_path / "out" / "stale.txt").write_text("old")
-    run_cli(tmp_path)
-    assert not (tmp_path / "out" / "stale.txt").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    first = (tmp_path / "out" / "patients.parquet").read_bytes()
+    main(["run", str(BASE_SCENARIO), "--patients", "200", "--seed", "5", "--out", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "patients.parquet").read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 BAD = [
@@ -120,11 +121,11 @@ def test_calibrate_and_validate_commands_write_their_files(tmp_path, capsys):
     assert {"posterior.parquet", "fit.csv", "identifiability.csv", "fit.png"} <= {p.name for p in out.iterdir()}
     assert len(pd.read_parquet(out / "posterior.parquet")) == 1000
     status = main(["validate", "--posterior", str(out / "posterior.parquet"), "--draws", "3", "--workers", "1",
-                   "--out", str(out / "validation.csv")])
+                   "--out", str(tmp_path / "val")])
     printed = capsys.readouterr().out
     assert status == 0
     assert re.search(r"^\d+ of 38 targets inside$", printed, flags=re.M)
-    assert len(pd.read_csv(out / "validation.csv")) == 38
+    assert len(pd.read_csv(tmp_path / "val" / "validation.csv")) == 38
 
 
 def test_validate_without_a_posterior_is_a_clear_error(tmp_path, capsys):
