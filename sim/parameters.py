@@ -9,36 +9,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from scipy import stats
 
-from sim.errors import InputError
-from sim.validation import OrderedRange, first_error, read_yaml_mapping
+from sim.errors import InputError, show_value
+from sim.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_YEARS
+from sim.validation import (
+    OrderedRange,
+    StrictModel,
+    first_error,
+    key_list,
+    read_yaml_mapping,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_PARAMETERS_PATH = Path(__file__).resolve().parent.parent / "calibration" / "parameters.yaml"
 DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
 POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
 
+MAX_RATE = 10.0
+"""Largest rate in ``per_year`` or ``per_day``: a Gompertz slope of 10 a year over the 70 years
+between age 40 and the oldest patient multiplies the hazard by e^700, just inside double range."""
 Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year", "per_day"]
 UNIT_RANGES: dict[str, tuple[float, float]] = {
     "probability": (0.0, 1.0),
-    "days": (0.0, np.inf),
-    "years": (0.0, np.inf),
-    "multiplier": (0.0, np.inf),
-    "shape": (1e-9, np.inf),
-    "per_year": (0.0, np.inf),
-    "per_day": (0.0, np.inf),
+    "days": (0.0, MAX_DAYS),
+    "years": (0.0, MAX_YEARS),
+    "multiplier": (0.0, MAX_MULTIPLIER),
+    "shape": (0.01, 20.0),
+    "per_year": (0.0, MAX_RATE),
+    "per_day": (0.0, MAX_RATE),
 }
+"""Values each unit allows (inclusive). Beyond a century, a thousandfold multiplier, a rate (or a
+Gompertz slope) above 10 per unit of time, or a shape outside 0.01-20 (lognormal sigma, Weibull
+shape), times and hazards overflow; no clinical quantity of the model comes near these bounds."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BetaCounts(_Strict):
+class BetaCounts(StrictModel):
     """Beta(events + 1/2, n - events + 1/2): the Jeffreys posterior of a proportion."""
 
     type: Literal["beta"]
@@ -63,7 +75,7 @@ class BetaCounts(_Strict):
         return stats.beta.ppf(u, self.events + 0.5, self.n - self.events + 0.5)
 
 
-class GammaDist(_Strict):
+class GammaDist(StrictModel):
     """Gamma by mean and standard deviation."""
 
     type: Literal["gamma"]
@@ -79,7 +91,7 @@ class GammaDist(_Strict):
         return stats.gamma.ppf(u, (self.mean / self.sd) ** 2, scale=self.sd**2 / self.mean)
 
 
-class LogNormalDist(_Strict):
+class LogNormalDist(StrictModel):
     """LogNormal by median and log-scale standard deviation."""
 
     type: Literal["lognormal"]
@@ -94,7 +106,7 @@ class LogNormalDist(_Strict):
         return self.median * np.exp(self.sigma * stats.norm.ppf(u))
 
 
-class UniformDist(OrderedRange, _Strict):
+class UniformDist(OrderedRange, StrictModel):
     """Uniform between low and high."""
 
     type: Literal["uniform"]
@@ -109,7 +121,7 @@ class UniformDist(OrderedRange, _Strict):
         return self.low + u * (self.high - self.low)
 
 
-class FixedDist(_Strict):
+class FixedDist(StrictModel):
     """No uncertainty represented (a protocol constant or a definition)."""
 
     type: Literal["fixed"]
@@ -119,12 +131,12 @@ class FixedDist(_Strict):
 
 
 Distribution = Annotated[
-    Union[BetaCounts, GammaDist, LogNormalDist, UniformDist, FixedDist],
+    BetaCounts | GammaDist | LogNormalDist | UniformDist | FixedDist,
     Field(discriminator="type"),
 ]
 
 
-class Parameter(_Strict):
+class Parameter(StrictModel):
     """One clinical or service parameter.
 
     Attributes
@@ -150,7 +162,7 @@ class Parameter(_Strict):
     distribution: Distribution
     evidence: list[str] = Field(min_length=1)
     reason: str | None = None
-    range: tuple[float, float] | None = None
+    range: Annotated[tuple[float, float], Field(strict=False)] | None = None
     description: str
 
     @model_validator(mode="after")
@@ -173,14 +185,17 @@ class Parameter(_Strict):
 
 def allowed_values(unit: str) -> str:
     """What ``unit`` allows, in words."""
-    low, _ = UNIT_RANGES[unit]
-    return "a probability must lie between 0 and 1" if unit == "probability" else f"a value in {unit} must be at least {low:g}"
-
-
-def within_unit(unit: str, value: float) -> bool:
-    """Whether ``value`` is allowed for ``unit``."""
     low, high = UNIT_RANGES[unit]
-    return bool(low <= value <= high) and not np.isnan(value)
+    what = "a probability" if unit == "probability" else f"a value in {unit}"
+    return f"{what} must lie between {low:g} and {high:g}"
+
+
+def within_unit(unit: str, value: float | np.ndarray) -> bool | np.ndarray:
+    """Whether ``value`` (a number, or each of an array) is allowed for ``unit``: a finite number
+    inside :data:`UNIT_RANGES`."""
+    low, high = UNIT_RANGES[unit]
+    inside = np.isfinite(value) & (low <= value) & (value <= high)
+    return bool(inside) if np.ndim(inside) == 0 else inside
 
 
 def check_value(unit: str, value: float) -> None:
@@ -194,7 +209,7 @@ def check_value(unit: str, value: float) -> None:
         Candidate value.
     """
     if not within_unit(unit, value):
-        raise ValueError(f"{allowed_values(unit)}, got {value:g}")
+        raise ValueError(f"{allowed_values(unit)}, got {show_value(value)}")
 
 
 class ParameterSet(Mapping[str, float]):
@@ -247,7 +262,7 @@ class ParameterSet(Mapping[str, float]):
         for name, value in overrides.items():
             where = f"{field}.{name}"
             if name not in self._registry:
-                raise InputError(where, name, f"allowed parameters are listed in {DEFAULT_PARAMETERS_PATH.name}")
+                raise InputError(where, name, f"not a parameter of {DEFAULT_PARAMETERS_PATH.name}; allowed: {key_list(self._registry)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InputError(where, value, "a number is required")
             unit = self._registry[name].unit
@@ -279,18 +294,13 @@ class ParameterSet(Mapping[str, float]):
         Raises
         ------
         InputError
-            When the posterior file is missing or names an unknown parameter.
+            When the posterior file is not a valid posterior (see :func:`read_posterior`).
         """
-        import pandas as pd
-
-        path = Path(path)
-        if not path.is_file():
-            raise InputError("parameter_source", "posterior", f"{path} is missing: run `cd7sim calibrate` first")
-        frame = pd.read_parquet(path)
+        frame = read_posterior(path, self._registry)
         means = {name: float(frame[name].mean()) for name in frame.columns if name not in POSTERIOR_BOOKKEEPING}
-        return self.with_overrides(means, field=path.name)
+        return self.with_overrides(means, field=Path(path).name)
 
-    def with_values(self, values: Mapping[str, float]) -> "ParameterSet":
+    def with_values(self, values: Mapping[str, float]) -> ParameterSet:
         """A copy with some values replaced, unchecked: for draws already inside each prior's support
         (calibration and posterior draws). User input goes through :meth:`with_overrides`."""
         return ParameterSet(self._registry, {**self._values, **values})
@@ -320,7 +330,68 @@ def load_parameters(path: str | Path = DEFAULT_PARAMETERS_PATH) -> ParameterSet:
         try:
             registry[name] = Parameter.model_validate(entry)
         except ValidationError as error:
-            field, value, allowed = first_error(error)
+            field, value, allowed = first_error(error, Parameter)
             raise InputError(f"{path.name}:{name}.{field}".rstrip("."), value, allowed) from None
     return ParameterSet(registry)
+
+
+def read_posterior(path: str | Path = DEFAULT_POSTERIOR_PATH, registry: Mapping[str, Parameter] | None = None) -> pd.DataFrame:
+    """Read and check posterior draws (``cd7sim calibrate``'s ``posterior.parquet``).
+
+    Parameters
+    ----------
+    path : str or Path
+        Parquet file: one row per draw, one column per calibrated parameter, and optionally the
+        bookkeeping columns :data:`POSTERIOR_BOOKKEEPING`.
+    registry : mapping of str to Parameter, optional
+        The parameters the columns must name (default: the packaged ``parameters.yaml``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The draws, as read.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or not readable parquet, has no rows or no parameter column, names a
+        column that is neither a parameter nor bookkeeping, or holds a value that is not a finite
+        number inside its parameter's unit (a probability of 7, a ``NaN``).
+    """
+    import pandas as pd
+    import pyarrow
+
+    path = Path(path)
+    registry = registry if registry is not None else load_parameters().registry
+    if not path.is_file():
+        raise InputError("posterior file", str(path), "an existing file is required: run `cd7sim calibrate` first")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
+        raise InputError("posterior file", str(path), f"a parquet file of posterior draws is required ({type(error).__name__})") from None
+    if frame.empty:
+        raise InputError("posterior file", str(path), "at least one draw (row) is required")
+    known = [*POSTERIOR_BOOKKEEPING, *registry]
+    for column in frame.columns:
+        if column not in known:
+            raise InputError(f"{path.name}:{column}", column, f"a column must be a parameter or bookkeeping; allowed: {key_list(known)}")
+        _check_posterior_column(frame[column], f"{path.name}:{column}", registry.get(column))
+    if not any(column in registry for column in frame.columns):
+        raise InputError("posterior file", str(path), "at least one parameter column is required")
+    return frame
+
+
+def _check_posterior_column(column: pd.Series, field: str, parameter: Parameter | None) -> None:
+    """Refuse a posterior column that is not numeric, or a value that is not finite or outside the
+    parameter's unit (bookkeeping columns, ``parameter`` None, need finite numbers only)."""
+    import pandas as pd
+
+    if not (pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)):
+        raise InputError(field, column.iloc[0], "numbers are required")
+    values = column.to_numpy(dtype=float)
+    allowed = np.isfinite(values) if parameter is None else within_unit(parameter.unit, values)
+    if not allowed.all():
+        row = int(np.flatnonzero(~allowed)[0])
+        what = "a finite number is required" if parameter is None else allowed_values(parameter.unit)
+        raise InputError(f"{field} row {row + 1}", values[row], what)
 

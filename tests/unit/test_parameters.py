@@ -25,7 +25,7 @@ def test_every_parameter_cites_evidence_or_a_reasoned_assumption(params):
 
 @pytest.mark.skipif(not EVIDENCE.exists(), reason="shared/EVIDENCE.md is not beside the checkout")
 def test_every_cited_evidence_id_exists():
-    known = set(re.findall(r"^\| ([A-Z0-9]+(?:-[A-Z0-9]+)+) \|", EVIDENCE.read_text(), flags=re.M))
+    known = set(re.findall(r"^\| ([A-Z0-9]+(?:-[A-Z0-9]+)+) \|", EVIDENCE.read_text(), flags=re.MULTILINE))
     cited = {e for p in load_parameters().registry.values() for e in p.evidence if e != "assumption"}
     assert cited <= known, sorted(cited - known)
 
