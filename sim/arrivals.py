@@ -34,7 +34,8 @@ def cumulative_intensity(arrivals: Arrivals, end_day: float) -> tuple[np.ndarray
     month_days = DAYS_PER_YEAR / MONTHS
     boundaries = np.arange(int(np.ceil(end_day / month_days)) + 1) * month_days
     weights = np.asarray(arrivals.monthly_profile or [1.0] * MONTHS, dtype=float)
-    per_month = arrivals.rate_per_year * weights / weights.sum()
+    relative = weights / weights.max()
+    per_month = arrivals.rate_per_year * relative / relative.sum()
     expected = np.concatenate([[0.0], np.cumsum(per_month[np.arange(boundaries.size - 1) % MONTHS])])
     return boundaries, expected
 

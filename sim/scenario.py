@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -15,21 +13,37 @@ from pydantic import (
     model_validator,
 )
 
-from sim.errors import MISSING, InputError
+from sim.clinical.survival import DAYS_PER_YEAR
+from sim.errors import MISSING, InputError, show_value
+from sim.limits import (
+    MAX_DAYS,
+    MAX_NAME_LENGTH,
+    MAX_PATIENTS,
+    MAX_RATE_PER_YEAR,
+    MAX_REPLICATIONS,
+    MAX_SLOTS,
+    MIN_HORIZON_DAYS,
+)
 from sim.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
 from sim.schema import DISEASES
-from sim.strategies import Strategy, resolve_strategy
-from sim.validation import OrderedRange, first_error, read_yaml_mapping
+from sim.strategies import NAME_PATTERN, Strategy, check_unique_names, resolve_strategy
+from sim.validation import (
+    OrderedRange,
+    StrictModel,
+    first_error,
+    key_list,
+    read_yaml_mapping,
+)
 
 CART_SOURCES: tuple[str, ...] = ("autologous", "donor_derived", "universal")
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Days = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
+"""A duration or a day of the calendar, days (at most :data:`sim.limits.MAX_DAYS`)."""
+Slots = Annotated[int, Field(ge=1, le=MAX_SLOTS)]
+"""Servers of a scarce resource (at most :data:`sim.limits.MAX_SLOTS`)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TruncatedNormal(OrderedRange, _Strict):
+class TruncatedNormal(OrderedRange, StrictModel):
     """Normal distribution truncated to ``[low, high]``."""
 
     distribution: Literal["truncnorm"]
@@ -39,7 +53,7 @@ class TruncatedNormal(OrderedRange, _Strict):
     high: float
 
 
-class Uniform(OrderedRange, _Strict):
+class Uniform(OrderedRange, StrictModel):
     """Uniform distribution on ``[low, high]``."""
 
     distribution: Literal["uniform"]
@@ -47,13 +61,13 @@ class Uniform(OrderedRange, _Strict):
     high: float
 
 
-AttributeDistribution = Annotated[Union[TruncatedNormal, Uniform], Field(discriminator="distribution")]
+AttributeDistribution = Annotated[TruncatedNormal | Uniform, Field(discriminator="distribution")]
 
 
 def _shares(value: dict[str, float], allowed: tuple[str, ...]) -> dict[str, float]:
     unknown = [k for k in value if k not in allowed]
     if unknown:
-        raise ValueError(f"unknown category {unknown[0]!r}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"unknown category {show_value(unknown[0])}; allowed: {key_list(allowed)}")
     if any(not 0.0 <= v <= 1.0 for v in value.values()):
         raise ValueError("each share must lie between 0 and 1")
     if abs(sum(value.values()) - 1.0) > 1e-6:
@@ -67,7 +81,7 @@ ATTRIBUTE_BOUNDS: dict[str, tuple[float, float, str]] = {
 }
 
 
-class CaseMix(_Strict):
+class CaseMix(StrictModel):
     """Who the patients are.
 
     Attributes
@@ -112,10 +126,12 @@ class CaseMix(_Strict):
         low, high, what = ATTRIBUTE_BOUNDS[info.field_name]
         if value.low < low or value.high > high:
             raise ValueError(f"{what} must lie between {low} and {high}")
+        if isinstance(value, TruncatedNormal) and not low <= value.mean <= high:
+            raise ValueError(f"the mean of {what} must lie between {low} and {high}")
         return value
 
 
-class Capacity(_Strict):
+class Capacity(StrictModel):
     """Scarce resources of the service; ``None`` (the default) means unlimited.
 
     Attributes
@@ -134,12 +150,12 @@ class Capacity(_Strict):
         Days from referral until a transplant donor is ready (an HSCT waits for it); not a queue.
     """
 
-    apheresis_slots_per_week: int | None = Field(default=None, ge=1)
-    manufacturing_slots: int | None = Field(default=None, ge=1)
-    cart_beds: int | None = Field(default=None, ge=1)
-    icu_beds: int | None = Field(default=None, ge=1)
-    transplant_beds: int | None = Field(default=None, ge=1)
-    donor_search_days: float | None = Field(default=None, ge=0)
+    apheresis_slots_per_week: Slots | None = None
+    manufacturing_slots: Slots | None = None
+    cart_beds: Slots | None = None
+    icu_beds: Slots | None = None
+    transplant_beds: Slots | None = None
+    donor_search_days: Days | None = None
 
     def limited(self) -> dict[str, float]:
         """The settings that are not unlimited, by field name."""
@@ -150,7 +166,7 @@ MONTHS = 12
 ONE_COHORT = "give exactly one of patients (a closed cohort) and arrivals (referrals over time)"
 
 
-class Arrivals(_Strict):
+class Arrivals(StrictModel):
     """An open cohort: referrals arrive over calendar time as a Poisson process.
 
     Attributes
@@ -168,25 +184,37 @@ class Arrivals(_Strict):
         Days of referrals collected after the warm-up.
     """
 
-    rate_per_year: float = Field(gt=0)
+    rate_per_year: float = Field(gt=0, le=MAX_RATE_PER_YEAR)
     monthly_profile: list[Annotated[float, Field(gt=0)]] | None = Field(default=None, min_length=MONTHS, max_length=MONTHS)
-    warm_up_days: float = Field(default=0.0, ge=0)
-    run_length_days: float = Field(gt=0)
+    warm_up_days: Days = 0.0
+    run_length_days: float = Field(gt=0, le=MAX_DAYS)
 
     @property
     def end_day(self) -> float:
         """Last day of referrals (days from the start of the simulation)."""
         return self.warm_up_days + self.run_length_days
 
+    def expected_referrals(self, days: float) -> float:
+        """Mean number of referrals in ``days`` days (a whole number of years, or on average over the
+        calendar)."""
+        return self.rate_per_year * days / DAYS_PER_YEAR
 
-class FollowUp(OrderedRange, _Strict):
+    @model_validator(mode="after")
+    def _someone_referred(self) -> Arrivals:
+        if self.expected_referrals(self.run_length_days) < 1.0:
+            raise ValueError(f"at least one referral must be expected after the warm-up; rate_per_year x run_length_days / "
+                             f"{DAYS_PER_YEAR:g} is {show_value(self.expected_referrals(self.run_length_days))}")
+        return self
+
+
+class FollowUp(OrderedRange, StrictModel):
     """Administrative censoring: each patient is followed for a uniform time in ``[low, high]`` days."""
 
-    low: float = Field(ge=0)
-    high: float
+    low: Days
+    high: Days
 
 
-class StudyDesign(_Strict):
+class StudyDesign(StrictModel):
     """How a published study selected and followed its patients (for calibration and validation).
 
     Attributes
@@ -201,13 +229,13 @@ class StudyDesign(_Strict):
         Follow-up from the origin (staggered entry makes it vary between patients).
     """
 
-    size: int = Field(ge=1)
+    size: int = Field(ge=1, le=MAX_PATIENTS)
     population: Literal["infused", "transplanted_in_cr"]
     origin: Literal["infusion", "hsct"]
     follow_up_days: FollowUp
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A validated scenario.
 
     Attributes
@@ -237,13 +265,13 @@ class Scenario(_Strict):
         Set by the study replays in ``scenarios/studies/``.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     description: str = ""
     seed: int = Field(ge=0)
-    patients: int | None = Field(default=None, ge=1)
+    patients: int | None = Field(default=None, ge=1, le=MAX_PATIENTS)
     arrivals: Arrivals | None = None
-    replications: int = Field(default=1, ge=1)
-    horizon_days: float = Field(gt=0)
+    replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
+    horizon_days: float = Field(ge=MIN_HORIZON_DAYS, le=MAX_DAYS)
     case_mix: CaseMix
     strategies: list[Strategy] = Field(min_length=1)
     parameters: dict[str, float] = Field(default_factory=dict)
@@ -253,9 +281,10 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _one_cohort(self) -> Scenario:
-        if (self.patients is None) == (self.arrivals is None):
-            given = "both" if self.patients is not None else "neither"
-            raise ValueError(f"{ONE_COHORT}; {given} given")
+        if self.patients is None and self.arrivals is None:
+            raise InputError("patients", MISSING, ONE_COHORT)
+        if self.patients is not None and self.arrivals is not None:
+            raise InputError("arrivals", self.arrivals.model_dump(exclude_defaults=True), ONE_COHORT)
         return self
 
     @property
@@ -269,10 +298,7 @@ class Scenario(_Strict):
     @field_validator("strategies")
     @classmethod
     def _unique_names(cls, value: list[Strategy]) -> list[Strategy]:
-        names = [s.name for s in value]
-        duplicate = next((n for n in names if names.count(n) > 1), None)
-        if duplicate is not None:
-            raise ValueError(f"strategy names must be unique; {duplicate!r} appears twice")
+        check_unique_names(value)
         return value
 
     def parameter_set(self, registry: ParameterSet | None = None) -> ParameterSet:
@@ -303,17 +329,13 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
     if isinstance(arrivals, dict) and isinstance(arrivals.get("monthly_profile"), str):
         profile = Path(path).parent / arrivals["monthly_profile"]
         raw = {**raw, "arrivals": {**arrivals, "monthly_profile": read_monthly_profile(profile)}}
-    if ("patients" in raw) == ("arrivals" in raw):
-        both = "patients" in raw
-        raise InputError("arrivals" if both else "patients", raw.get("arrivals") if both else MISSING,
-                         ONE_COHORT)
     entries = raw.get("strategies")
     if isinstance(entries, list):
         raw = {**raw, "strategies": [resolve_strategy(e, f"strategies[{i}]") for i, e in enumerate(entries)]}
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
-        field, value, allowed = first_error(error)
+        field, value, allowed = first_error(error, Scenario)
         raise InputError(field, value, allowed) from None
     scenario.parameter_set(registry)
     return scenario
@@ -325,8 +347,10 @@ def read_monthly_profile(path: Path) -> list[float]:
     Raises
     ------
     InputError
-        Naming ``arrivals.monthly_profile`` for a missing or malformed file.
+        Naming ``arrivals.monthly_profile`` for a missing or malformed file, or a weight that is not a
+        finite number greater than 0.
     """
+    import numpy as np
     import pandas as pd
 
     field = "arrivals.monthly_profile"
@@ -339,7 +363,10 @@ def read_monthly_profile(path: Path) -> list[float]:
     months = pd.to_numeric(table["month"], errors="coerce")
     if sorted(months.tolist()) != list(range(1, MONTHS + 1)):
         raise InputError(field, str(path), "one row for each month 1 to 12 is required")
-    weights = pd.to_numeric(table["weight"], errors="coerce")
-    if weights.isna().any() or (weights <= 0).any():
-        raise InputError(field, str(path), "every weight must be a number greater than 0")
-    return weights.iloc[months.argsort().to_numpy()].astype(float).tolist()
+    weights = pd.to_numeric(table["weight"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(weights) & (weights > 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(field, str(path), f"every weight must be a finite number greater than 0 "
+                         f"(month {show_value(table['month'].iloc[row])}: {show_value(table['weight'].iloc[row])})")
+    return weights[months.argsort().to_numpy()].tolist()

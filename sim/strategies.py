@@ -7,19 +7,26 @@ scenario can add its own, starting from a built-in one (``base``) and changing f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from sim.errors import InputError
-from sim.validation import first_error
+from sim.errors import MISSING, InputError, show_value
+from sim.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_NAME_LENGTH
+from sim.validation import StrictModel, first_error
 
 IndexTherapy = Literal["cart", "chemo"]
 CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
 Platform = Literal["none", "haplo_no_prophylaxis", "conventional"]
 
 
-class Strategy(BaseModel):
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+"""Names of scenarios and strategies: letters, digits, ``_``, ``.`` and ``-`` (they become file and
+column names)."""
+
+
+class Strategy(StrictModel):
     """One treatment strategy.
 
     Attributes
@@ -44,16 +51,14 @@ class Strategy(BaseModel):
         example for a dual-target product).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     description: str = ""
     index_therapy: IndexTherapy
     cart_source: CartSource = "case_mix"
     hsct_platform: Platform
     hsct_uptake: float | None = Field(default=None, ge=0.0, le=1.0)
-    hsct_interval_days: float | None = Field(default=None, gt=0.0)
-    cd7_negative_multiplier: float = Field(default=1.0, ge=0.0)
+    hsct_interval_days: float | None = Field(default=None, gt=0.0, le=MAX_DAYS)
+    cd7_negative_multiplier: float = Field(default=1.0, ge=0.0, le=MAX_MULTIPLIER)
 
     @model_validator(mode="after")
     def _coherent(self) -> Strategy:
@@ -110,30 +115,55 @@ def resolve_strategy(entry: Any, field: str) -> Strategy:
     ----------
     entry : str or mapping
         A built-in name, or a mapping with ``name`` and fields; ``base`` names a built-in to start
-        from (a mapping whose ``name`` is a built-in overrides that built-in).
+        from (a mapping whose ``name`` is a built-in, without ``base``, overrides that built-in).
     field : str
         Where the entry sits in the scenario, for messages.
 
     Raises
     ------
     InputError
-        For an unknown name or an invalid field.
+        For an unknown name or base, a mapping without a name, or an invalid field.
     """
-    allowed = "one of " + ", ".join(BUILTIN_STRATEGIES) + ", or a mapping with name and fields"
-    if isinstance(entry, str):
-        if entry not in BUILTIN_STRATEGIES:
-            raise InputError(field, entry, f"a strategy must be {allowed}")
+    builtins = ", ".join(BUILTIN_STRATEGIES)
+    if isinstance(entry, str) and entry in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[entry]
     if not isinstance(entry, dict):
-        raise InputError(field, entry, f"a strategy must be {allowed}")
+        raise InputError(field, entry, f"a strategy must be one of {builtins}, or a mapping with name and fields")
     fields = dict(entry)
-    base_name = fields.pop("base", fields.get("name") if fields.get("name") in BUILTIN_STRATEGIES else None)
-    if base_name is not None:
-        if base_name not in BUILTIN_STRATEGIES:
-            raise InputError(f"{field}.base", base_name, "base must be one of " + ", ".join(BUILTIN_STRATEGIES))
-        fields = {**BUILTIN_STRATEGIES[base_name].model_dump(), "description": "", **fields}
+    if "name" not in fields:
+        raise InputError(f"{field}.name", MISSING, "a strategy given as a mapping needs a name (letters, digits, _ . -)")
+    base = fields.pop("base", fields["name"] if _is_builtin(fields["name"]) else None)
+    if "base" in entry and not _is_builtin(base):
+        raise InputError(f"{field}.base", base, f"base must be one of {builtins}")
+    if _is_builtin(fields["name"]) and base != fields["name"]:
+        raise InputError(f"{field}.name", fields["name"], "a built-in strategy's name may only override that built-in "
+                         f"(without base, or with base {show_value(fields['name'])}); give this strategy a name of its own")
+    if base is not None:
+        fields = {**BUILTIN_STRATEGIES[base].model_dump(exclude={"name", "description"}), **fields}
     try:
         return Strategy.model_validate(fields)
     except ValidationError as error:
-        where, value, what = first_error(error)
+        where, value, what = first_error(error, Strategy)
         raise InputError(f"{field}.{where}".rstrip("."), value, what) from None
+
+
+def _is_builtin(name: Any) -> bool:
+    return isinstance(name, str) and name in BUILTIN_STRATEGIES
+
+
+def check_unique_names(strategies: Sequence[Strategy], field: str = "strategies") -> None:
+    """Refuse two strategies of the same name (a built-in listed beside a mapping that overrides it
+    included: the results could not tell them apart).
+
+    Raises
+    ------
+    InputError
+        Naming the second entry, its name and the first entry with that name.
+    """
+    first: dict[str, int] = {}
+    for index, strategy in enumerate(strategies):
+        if strategy.name in first:
+            raise InputError(f"{field}[{index}]", strategy.name, (
+                f"strategy names must be unique, and {field}[{first[strategy.name]}] is also {show_value(strategy.name)} "
+                "(to change a built-in strategy, list it once, as a mapping)"))
+        first[strategy.name] = index

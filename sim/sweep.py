@@ -26,9 +26,9 @@ from sim.runner import simulate
 from sim.scenario import Arrivals, Capacity, Scenario
 from sim.schema import RESOURCES, WAITING_EXITS
 from sim.text import fixed_width, setting_label
-from sim.validation import first_error
+from sim.validation import first_error, key_list, load_yaml
 
-SECTIONS: dict[str, type[Capacity] | type[Arrivals]] = {"capacity": Capacity, "arrivals": Arrivals}
+SECTIONS: dict[str, type[Capacity | Arrivals]] = {"capacity": Capacity, "arrivals": Arrivals}
 UNLIMITED = ("none", "null", "unlimited")
 PATIENT_METRICS: tuple[str, ...] = (
     "dropout_while_waiting", "relapse_while_waiting", "death_while_waiting", "itt_os_1y", "itt_os_2y", "hsct_rate",
@@ -53,20 +53,35 @@ class Setting:
 def parse_setting(text: str) -> Setting:
     """Parse ``capacity.manufacturing_slots=2,3,4,5`` (``none`` or ``unlimited`` for no limit).
 
+    Each value is read as YAML (``2`` a whole number, ``2.5`` a number); it is checked against the
+    scenario's schema when the grid is built (:func:`sweep_grid`).
+
     Raises
     ------
     InputError
-        For a malformed text, a section other than ``capacity`` or ``arrivals``, or an unknown field.
+        For a malformed text, a section other than ``capacity`` or ``arrivals``, an unknown field, or
+        a value that is empty or not valid YAML.
     """
     key, sep, values = text.partition("=")
     section, dot, field = key.strip().partition(".")
     if not sep or not dot or not values.strip():
         raise InputError("--set", text, "KEY=VALUE[,VALUE...] is required, for example capacity.manufacturing_slots=2,3,4")
     if section not in SECTIONS or field not in SECTIONS[section].model_fields:
-        allowed = ", ".join(f"{s}.{f}" for s, model in SECTIONS.items() for f in model.model_fields)
+        allowed = key_list(f"{s}.{f}" for s, model in SECTIONS.items() for f in model.model_fields)
         raise InputError("--set", key, f"one of {allowed} is required")
-    parsed = tuple(None if v.strip().lower() in UNLIMITED else yaml.safe_load(v) for v in values.split(","))
-    return Setting(key=key.strip(), values=parsed)
+    return Setting(key=key.strip(), values=tuple(_setting_value(key.strip(), v) for v in values.split(",")))
+
+
+def _setting_value(key: str, text: str) -> Any:
+    """One value of ``--set KEY=...``: ``None`` for no limit, else the YAML value of ``text``."""
+    if text.strip().lower() in UNLIMITED:
+        return None
+    if not text.strip():
+        raise InputError(f"--set {key}", text, "each value must be given (none for no limit); two commas in a row leave one out")
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError:
+        raise InputError(f"--set {key}", text, "each value must be a number, or none for no limit") from None
 
 
 def with_settings(scenario: Scenario, assignment: dict[str, Any]) -> Scenario:
@@ -88,8 +103,8 @@ def with_settings(scenario: Scenario, assignment: dict[str, Any]) -> Scenario:
         try:
             update[section] = model.model_validate({**current.model_dump(), **values})
         except ValidationError as error:
-            field, value, allowed = first_error(error)
-            raise InputError(f"--set {section}.{field}", value, allowed) from None
+            field, value, allowed = first_error(error, model)
+            raise InputError(f"--set {section}.{field}".rstrip("."), value, allowed) from None
     return scenario.model_copy(update=update)
 
 
@@ -108,9 +123,13 @@ def sweep_grid(scenario: Scenario, settings: list[Setting]) -> Grid:
     Raises
     ------
     InputError
-        For the first combination a setting makes invalid (see :func:`with_settings`).
+        For a setting given twice, or the first combination a setting makes invalid (see
+        :func:`with_settings`).
     """
     keys = [s.key for s in settings]
+    repeated = next((key for index, key in enumerate(keys) if key in keys[:index]), None)
+    if repeated is not None:
+        raise InputError("--set", repeated, "each setting may be given once; list all its values in one --set KEY=V1,V2,...")
     combinations = itertools.product(*(s.values for s in settings))
     return Grid(keys, [(values, with_settings(scenario, dict(zip(keys, values)))) for values in combinations])
 

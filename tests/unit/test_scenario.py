@@ -61,7 +61,8 @@ CAPACITY_INPUTS = [
     ("negative donor search", lambda d: d["capacity"].update(donor_search_days=-1),
      r"^capacity\.donor_search_days: got -1; Input should be greater than or equal to 0$"),
     ("unknown resource", lambda d: d["capacity"].update(mri_scanners=2),
-     r"^capacity\.mri_scanners: got 2; this key is not allowed here$"),
+     (r"^capacity\.mri_scanners: got 2; this key is not allowed here; allowed: apheresis_slots_per_week, manufacturing_slots, "
+      r"cart_beds, icu_beds, transplant_beds, donor_search_days$")),
     ("zero referral rate", lambda d: open_cohort(d, rate_per_year=0),
      r"^arrivals\.rate_per_year: got 0; Input should be greater than 0$"),
     ("negative referral rate", lambda d: open_cohort(d, rate_per_year=-40),
@@ -77,13 +78,15 @@ CAPACITY_INPUTS = [
 
 
 BAD_INPUTS = [
-    ("unknown key", lambda d: d.update(colour="blue"), r"^colour: got 'blue'; this key is not allowed here$"),
+    ("unknown key", lambda d: d.update(colour="blue"),
+     (r"^colour: got 'blue'; this key is not allowed here; allowed: name, description, seed, patients, arrivals, replications, "
+      r"horizon_days, case_mix, \.\.\.$")),
     ("unknown nested key", lambda d: d["case_mix"].update(sex=0.6), r"^case_mix\.sex: .*not allowed"),
     ("probability above 1", lambda d: d["case_mix"].update(primary_refractory=1.3),
      r"^case_mix\.primary_refractory: got 1\.3; Input should be less than or equal to 1"),
     ("parameter probability above 1", lambda d: d["parameters"].update(crs_any=1.3),
      r"^parameters\.crs_any: got 1\.3; a probability must lie between 0 and 1$"),
-    ("negative duration", lambda d: d.update(horizon_days=-5), r"^horizon_days: got -5; Input should be greater than 0$"),
+    ("negative duration", lambda d: d.update(horizon_days=-5), r"^horizon_days: got -5; Input should be greater than or equal to 1$"),
     ("negative parameter duration", lambda d: d["parameters"].update(manufacturing_days=-3),
      r"^parameters\.manufacturing_days: got -3; a value in days must lie between 0 and 36525$"),
     ("unknown strategy", lambda d: d["strategies"].append("cart_twice"),
@@ -92,7 +95,8 @@ BAD_INPUTS = [
      r"^strategies\[4\]\.base: got 'nope'; base must be one of"),
     ("bad strategy field", lambda d: d["strategies"].append({"name": "x", "base": "cart_alone", "hsct_uptake": 2}),
      r"^strategies\[4\]\.hsct_uptake: got 2; Input should be less than or equal to 1$"),
-    ("duplicate strategy", lambda d: d["strategies"].append("cart_alone"), r"^strategies: .*'cart_alone' appears twice"),
+    ("duplicate strategy", lambda d: d["strategies"].append("cart_alone"),
+     r"^strategies\[4\]: got 'cart_alone'; strategy names must be unique, and strategies\[2\] is also 'cart_alone' "),
     ("shares not summing to 1", lambda d: d["case_mix"].update(disease={"AML": 0.5, "T-ALL": 0.4}),
      r"^case_mix\.disease: .*shares must sum to 1"),
     ("unknown disease", lambda d: d["case_mix"].update(disease={"AML": 0.5, "CLL": 0.5}),
@@ -142,7 +146,10 @@ def test_open_cohort_loads_with_a_monthly_profile_file_beside_it(tmp_path):
     (None, r"a readable CSV file"),
     ("month,share\n1,1\n", r"columns month, weight are required"),
     ("month,weight\n" + "".join(f"{m},1\n" for m in range(1, 12)), r"one row for each month 1 to 12"),
-    ("month,weight\n" + "".join(f"{m},{0 if m == 3 else 1}\n" for m in range(1, 13)), r"every weight must be a number greater than 0"),
+    ("month,weight\n" + "".join(f"{m},{0 if m == 3 else 1}\n" for m in range(1, 13)),
+     r"every weight must be a finite number greater than 0 \(month 3: 0\)$"),
+    ("month,weight\n" + "".join(f"{m},{'inf' if m == 5 else 1}\n" for m in range(1, 13)),
+     r"every weight must be a finite number greater than 0 \(month 5: \.inf\)$"),
 ])
 def test_bad_monthly_profile_file(tmp_path, content, message):
     if content is not None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from sim.arrivals import cumulative_intensity
 from sim.errors import InputError
 from sim.parameters import (
     DEFAULT_PARAMETERS_PATH,
@@ -23,8 +26,11 @@ from sim.parameters import (
     load_parameters,
     read_posterior,
 )
-from sim.scenario import load_scenario
+from sim.scenario import Arrivals, load_scenario
+from sim.sweep import parse_setting, sweep_grid
 from tests.conftest import BASE_SCENARIO
+
+BUILTINS = "cart_haplo_no_prophylaxis, cart_bridge_allo, cart_alone, chemo_allo"
 
 
 def scenario_file(tmp_path: Path, change: Callable[[dict], Any] = lambda d: None) -> Path:
@@ -34,6 +40,12 @@ def scenario_file(tmp_path: Path, change: Callable[[dict], Any] = lambda d: None
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def open_cohort(data: dict, **arrivals: Any) -> None:
+    """Turn the base scenario into an open cohort of 40 referrals a year."""
+    data.pop("patients")
+    data["arrivals"] = {"rate_per_year": 40, "warm_up_days": 0, "run_length_days": 365.25, **arrivals}
 
 
 def load(change: Callable[[dict], Any]) -> Callable[[Path], Any]:
@@ -49,6 +61,10 @@ def load_text(replace: str, by: str) -> Callable[[Path], Any]:
         path.write_text(text.replace(replace, by, 1))
         return load_scenario(path)
     return act
+
+
+def add_strategy(entry: Any) -> Callable[[dict], Any]:
+    return lambda d: d["strategies"].append(entry)
 
 
 def posterior(frame: pd.DataFrame | None, raw: bytes | None = None) -> Callable[[Path], Any]:
@@ -71,6 +87,10 @@ def parameters_text(text: str) -> Callable[[Path], Any]:
     return act
 
 
+def sweep(*texts: str) -> Callable[[Path], Any]:
+    return lambda tmp_path: sweep_grid(load_scenario(BASE_SCENARIO), [parse_setting(t) for t in texts])
+
+
 class Case(NamedTuple):
     id: str
     act: Callable[[Path], Any]
@@ -84,11 +104,48 @@ PARAMETER_ENTRY = "  unit: probability\n  distribution: {type: fixed}\n  evidenc
 
 CASES = [
     # 1. Tracebacks
+    Case("list as strategy name", load(add_strategy({"name": ["a"], "base": "cart_alone"})),
+         "strategies[4].name", r"strategies\[4\]\.name: got \['a'\]; text is required"),
+    Case("mapping as strategy name", load(add_strategy({"name": {"a": 1}, "index_therapy": "cart", "hsct_platform": "none"})),
+         "strategies[4].name", r"strategies\[4\]\.name: got \{a: 1\}; text is required"),
+    Case("list as strategy base", load(add_strategy({"name": "x", "base": ["cart_alone"]})),
+         "strategies[4].base", rf"strategies\[4\]\.base: got \['cart_alone'\]; base must be one of {BUILTINS}"),
+    Case("mapping as strategy base", load(add_strategy({"name": "x", "base": {"a": 1}})),
+         "strategies[4].base", rf"strategies\[4\]\.base: got \{{a: 1\}}; base must be one of {BUILTINS}"),
+    Case("infinite referral rate", load(lambda d: open_cohort(d, rate_per_year=math.inf)),
+         "arrivals.rate_per_year", r"arrivals\.rate_per_year: got \.inf; a finite number is required"),
+    Case("infinite horizon", load(lambda d: d.update(horizon_days=math.inf)),
+         "horizon_days", r"horizon_days: got \.inf; a finite number is required"),
+    Case("infinite monthly weight", load(lambda d: open_cohort(d, monthly_profile=[1] * 11 + [math.inf])),
+         "arrivals.monthly_profile.11", r"arrivals\.monthly_profile\.11: got \.inf; a finite number is required"),
+    Case("huge patients", load(lambda d: d.update(patients=10**12)),
+         "patients", r"patients: got 1000000000000; Input should be less than or equal to 10000000"),
+    Case("huge capacity", load(lambda d: d["capacity"].update(manufacturing_slots=10**12)),
+         "capacity.manufacturing_slots",
+         r"capacity\.manufacturing_slots: got 1000000000000; Input should be less than or equal to 10000"),
+    Case("huge horizon", load(lambda d: d.update(horizon_days=10**12)),
+         "horizon_days", r"horizon_days: got 1000000000000; Input should be less than or equal to 36525"),
+    Case("huge run length", load(lambda d: open_cohort(d, run_length_days=10**9)),
+         "arrivals.run_length_days", r"arrivals\.run_length_days: got 1000000000; Input should be less than or equal to 36525"),
+    Case("huge replications", load(lambda d: d.update(replications=10**9)),
+         "replications", r"replications: got 1000000000; Input should be less than or equal to 10000"),
+    Case("YAML error in a --set value", sweep("capacity.cart_beds=[2"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got '\[2'; each value must be a number, or none for no limit"),
+    Case("empty --set value", sweep("capacity.cart_beds=2,,3"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got ''; each value must be given \(none for no limit\); .*"),
+    Case("--set key given twice", sweep("capacity.cart_beds=2,3", "capacity.cart_beds=4"),
+         "--set", r"--set: got 'capacity\.cart_beds'; each setting may be given once; list all its values in one --set KEY=V1,V2,\.\.\."),
     Case("posterior not parquet", posterior(None, raw=b"draw,crs_any\n0,0.9\n"),
          "posterior file", r"posterior file: got '[^;]*; a parquet file of posterior draws is required \(ArrowInvalid\)"),
     Case("posterior without rows", posterior(GOOD_POSTERIOR.iloc[:0]),
          "posterior file", r"posterior file: got '[^;]*; at least one draw \(row\) is required"),
     # 2. Nonsense accepted silently
+    Case("age mean NaN", load(lambda d: d["case_mix"]["age"].update(mean=math.nan)),
+         "case_mix.age.mean", r"case_mix\.age\.mean: got \.nan; a finite number is required"),
+    Case("age sd infinite", load(lambda d: d["case_mix"]["age"].update(sd=math.inf)),
+         "case_mix.age.sd", r"case_mix\.age\.sd: got \.inf; a finite number is required"),
+    Case("age mean outside ages", load(lambda d: d["case_mix"]["age"].update(mean=10**18)),
+         "case_mix.age", r"case_mix\.age: got \{.*\}; the mean of ages \(years\) must lie between 0 and 110"),
     Case("posterior with an unknown column", posterior(GOOD_POSTERIOR.assign(crs_rate=0.5)),
          "posterior.parquet:crs_rate",
          r"posterior\.parquet:crs_rate: got 'crs_rate'; a column must be a parameter or bookkeeping; allowed: draw, source_draw, "
@@ -102,6 +159,8 @@ CASES = [
          "posterior.parquet:crs_any", r"posterior\.parquet:crs_any: got 'high'; numbers are required"),
     Case("posterior without parameters", posterior(GOOD_POSTERIOR[["draw"]]),
          "posterior file", r"posterior file: got '[^;]*; at least one parameter column is required"),
+    Case("custom strategy without a name", load(add_strategy({"base": "cart_alone", "hsct_uptake": 0.5})),
+         "strategies[4].name", r"strategies\[4\]\.name: got nothing; a strategy given as a mapping needs a name \(letters, digits, _ \. -\)"),
     Case("key twice in a scenario", load_text("seed: 2024\n", "seed: 2024\nseed: 7\n"),
          "scenario file", r"scenario file: got '.*scenario\.yaml'; each key may appear once in a mapping: 'seed' is given at "
          r"line 19 and again at line 20"),
@@ -111,16 +170,51 @@ CASES = [
     Case("key twice in parameters.yaml", parameters_text(f"x:\n  value: 0.2\n  value: 0.3\n{PARAMETER_ENTRY}"),
          "parameters file", r"parameters file: got '.*parameters\.yaml'; each key may appear once in a mapping: 'value' is given at "
          r"line 2 and again at line 3"),
+    Case("true as patients", load(lambda d: d.update(patients=True)), "patients", r"patients: got true; a whole number is required"),
+    Case("true as a probability", load(lambda d: d["case_mix"].update(prior_hsct=True)),
+         "case_mix.prior_hsct", r"case_mix\.prior_hsct: got true; a number is required"),
+    Case("true as a capacity", load(lambda d: d["capacity"].update(cart_beds=True)),
+         "capacity.cart_beds", r"capacity\.cart_beds: got true; a whole number is required"),
+    Case("true as a parameter override", load(lambda d: d["parameters"].update(crs_any=True)),
+         "parameters.crs_any", r"parameters\.crs_any: got true; a number is required"),
+    Case("text as patients", load(lambda d: d.update(patients="300")), "patients", r"patients: got '300'; a whole number is required"),
+    Case("decimal point in patients", load(lambda d: d.update(patients=300.0)),
+         "patients", r"patients: got 300; a whole number, written without a decimal point, is required"),
     Case("text as a parameter value in parameters.yaml", parameters_text(f"x:\n  value: '0.2'\n{PARAMETER_ENTRY}"),
          "parameters.yaml:x.value", r"parameters\.yaml:x\.value: got '0\.2'; a number is required"),
+    Case("infinite transplant interval", load(add_strategy({"name": "x", "base": "cart_bridge_allo", "hsct_interval_days": math.inf})),
+         "strategies[4].hsct_interval_days", r"strategies\[4\]\.hsct_interval_days: got \.inf; a finite number is required"),
+    Case("infinite donor search", load(lambda d: d["capacity"].update(donor_search_days=math.inf)),
+         "capacity.donor_search_days", r"capacity\.donor_search_days: got \.inf; a finite number is required"),
+    Case("infinite parameter override", load(lambda d: d["parameters"].update(manufacturing_days=math.inf)),
+         "parameters.manufacturing_days", r"parameters\.manufacturing_days: got \.inf; a finite number is required"),
     Case("Gompertz slope that overflows", load(lambda d: d["parameters"].update(background_gompertz_slope=1000)),
          "parameters.background_gompertz_slope",
          r"parameters\.background_gompertz_slope: got 1000; a value in per_year must lie between 0 and 10"),
+    Case("horizon of a fraction of a day", load(lambda d: d.update(horizon_days=1e-300)),
+         "horizon_days", r"horizon_days: got 1e-300; Input should be greater than or equal to 1"),
+    Case("no referral expected", load(lambda d: open_cohort(d, rate_per_year=1e-8)),
+         "arrivals", r"arrivals: got \{.*\}; at least one referral must be expected after the warm-up; rate_per_year x "
+         r"run_length_days / 365\.25 is 1e-08"),
     # 3. Rules
+    Case("built-in listed beside its override", load(add_strategy({"name": "cart_alone", "hsct_uptake": 0.5})),
+         "strategies[4]", r"strategies\[4\]: got 'cart_alone'; strategy names must be unique, and strategies\[2\] is also "
+         r"'cart_alone' \(to change a built-in strategy, list it once, as a mapping\)"),
+    Case("built-in name on another base", load(lambda d: d.update(strategies=[{"name": "cart_alone", "base": "chemo_allo"}])),
+         "strategies[0].name", r"strategies\[0\]\.name: got 'cart_alone'; a built-in strategy's name may only override that "
+         r"built-in \(without base, or with base 'cart_alone'\); give this strategy a name of its own"),
+    Case("two custom strategies of one name", load(lambda d: d.update(strategies=[{"name": "x", "base": "cart_alone"}, {"name": "x", "base": "chemo_allo"}])),
+         "strategies[1]", r"strategies\[1\]: got 'x'; strategy names must be unique, and strategies\[0\] is also 'x' .*"),
+    Case("unknown strategy key lists the allowed ones", load(add_strategy({"name": "x", "base": "cart_alone", "uptake": 1})),
+         "strategies[4].uptake", r"strategies\[4\]\.uptake: got 1; this key is not allowed here; allowed: name, description, "
+         r"index_therapy, cart_source, hsct_platform, hsct_uptake, hsct_interval_days, cd7_negative_multiplier"),
+    Case("unknown case-mix key lists the allowed ones", load(lambda d: d["case_mix"]["age"].update(median=40)),
+         "case_mix.age.median", r"case_mix\.age\.median: got 40; this key is not allowed here; allowed: distribution, mean, sd, low, high"),
     Case("unknown parameter lists the allowed ones (shortened)", load(lambda d: d["parameters"].update(crs_rate=0.5)),
          "parameters.crs_rate", r"parameters\.crs_rate: got 'crs_rate'; not a parameter of parameters\.yaml; allowed: "
          r"apheresis_delay_days, manufacturing_days, (\w+, ){6}\.\.\."),
-
+    Case("a distribution without its kind", load(lambda d: d["case_mix"].update(age={"mean": 40, "sd": 18})),
+         "case_mix.age", r"case_mix\.age: got \{mean: 40, sd: 18\}; the key 'distribution' is required"),
 ]
 
 
@@ -133,6 +227,22 @@ def test_bad_input_is_one_line_naming_field_value_and_what_is_allowed(tmp_path, 
     assert re.fullmatch(case.message, message), message
     assert "\n" not in message
     assert not re.search(r"\w+='|Strategy\(|<\w+ object", message), "a Python repr in the message"
+
+
+def test_overriding_a_builtin_alone_is_allowed(tmp_path):
+    strategies = ["cart_alone", {"name": "cart_bridge_allo", "hsct_uptake": 1.0},
+                  {"name": "chemo_allo", "base": "chemo_allo", "hsct_interval_days": 90}]
+    scenario = load_scenario(scenario_file(tmp_path, lambda d: d.update(strategies=strategies)))
+    assert [s.name for s in scenario.strategies] == ["cart_alone", "cart_bridge_allo", "chemo_allo"]
+    assert scenario.strategies[1].hsct_uptake == 1.0 and scenario.strategies[1].hsct_platform == "conventional"
+    assert scenario.strategies[1].description == ""
+    assert scenario.strategies[2].index_therapy == "chemo" and scenario.strategies[2].hsct_interval_days == 90
+
+
+def test_yaml_integers_are_valid_where_numbers_are_expected(tmp_path):
+    scenario = load_scenario(scenario_file(tmp_path, lambda d: d.update(horizon_days=1826) or d["case_mix"].update(prior_hsct=0)))
+    assert scenario.horizon_days == 1826.0 and isinstance(scenario.horizon_days, float)
+    assert scenario.case_mix.prior_hsct == 0.0
 
 
 def test_the_committed_posterior_and_parameters_are_valid(params):
@@ -150,3 +260,12 @@ def test_posterior_means_refuse_a_bad_posterior(params, tmp_path):
         params.with_posterior_means(path)
     GOOD_POSTERIOR.to_parquet(path, index=False)
     assert params.with_posterior_means(path)["manufacturing_days"] == 42.5
+
+
+def test_huge_but_finite_monthly_weights_give_the_referral_rate_without_overflow():
+    arrivals = Arrivals(rate_per_year=40, run_length_days=365.25, monthly_profile=[1e308] * 11 + [1e-300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, expected = cumulative_intensity(arrivals, 365.25)
+    assert np.isfinite(expected).all()
+    assert expected[-1] == pytest.approx(40.0, rel=1e-12)
