@@ -20,6 +20,7 @@ import yaml
 
 from sim.arrivals import cumulative_intensity
 from sim.errors import InputError
+from sim.limits import BYTES_PER_TRAJECTORY, check_run_size, run_bytes, run_trajectories
 from sim.parameters import (
     DEFAULT_PARAMETERS_PATH,
     DEFAULT_POSTERIOR_PATH,
@@ -269,3 +270,38 @@ def test_huge_but_finite_monthly_weights_give_the_referral_rate_without_overflow
         _, expected = cumulative_intensity(arrivals, 365.25)
     assert np.isfinite(expected).all()
     assert expected[-1] == pytest.approx(40.0, rel=1e-12)
+
+
+# 4. Size of a run
+
+
+def test_a_run_that_fits_in_memory_passes(base_scenario):
+    check_run_size(base_scenario, "des")
+    check_run_size(base_scenario, "cohort", available=run_bytes(base_scenario, "cohort"))
+
+
+def test_a_closed_cohort_too_large_for_memory_names_patients(base_scenario):
+    big = base_scenario.model_copy(update={"patients": 5_000_000, "replications": 10})
+    assert run_trajectories(big) == 5_000_000 * 4 * 10
+    assert run_bytes(big, "des") > 2.0e8 * BYTES_PER_TRAJECTORY["des"]
+    with pytest.raises(InputError) as caught:
+        check_run_size(big, "des", available=16 * 2**30)
+    assert caught.value.field == "patients"
+    assert re.fullmatch(
+        r"patients: got 5000000; this run would hold 200,000,000 patient trajectories \(5000000 patients x 4 strategies x 10 "
+        r"replications\), about 242\.\d GiB of memory, but 16\.0 GiB is available; ask for fewer patients, strategies or replications",
+        str(caught.value)), str(caught.value)
+
+
+def test_an_open_cohort_too_large_for_memory_names_the_referral_rate(tmp_path):
+    scenario = load_scenario(scenario_file(tmp_path, lambda d: open_cohort(d, rate_per_year=100_000, run_length_days=36525)))
+    assert run_trajectories(scenario) == pytest.approx(100_000 * 100 * 4)
+    with pytest.raises(InputError, match=r"^arrivals\.rate_per_year: got 100000; this run would hold 40,000,000 patient trajectories "
+                                         r"\(10,000,000 referrals expected x 4 strategies x 1 replications\)"):
+        check_run_size(scenario, "des", available=2**30)
+
+
+def test_replications_count_towards_the_size(base_scenario):
+    many = base_scenario.model_copy(update={"patients": 50, "replications": 10_000_000})
+    with pytest.raises(InputError, match=r"^patients: got 50; .* x 10000000 replications\)"):
+        check_run_size(many, "des", available=8 * 2**30)
