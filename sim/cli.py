@@ -211,7 +211,7 @@ def validate_command(args: argparse.Namespace) -> int:
         raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
     out = _check_out(args, "validation")
     params = load_parameters()
-    posterior = read_posterior(path)
+    posterior = read_posterior(path, params.registry)
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
     with _progress_bar(-(-min(args.draws, len(posterior)) // 10), "replaying") as bar:
@@ -261,7 +261,9 @@ def _write_outputs(out: Path | None, writers: dict, command: str) -> list[str]:
 
 
 def _load_for_run(args: argparse.Namespace):
-    """The scenario with the command line's overrides; ``--patients`` only for a closed cohort."""
+    """The scenario with the command line's overrides; ``--patients`` only for a closed cohort; refused
+    when the run would not fit in memory."""
+    from sim.limits import check_run_size
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -269,7 +271,9 @@ def _load_for_run(args: argparse.Namespace):
     if patients is not None and scenario.arrivals is not None:
         raise InputError("--patients", patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
     options = (("patients", patients), ("replications", args.replications), ("seed", args.seed))
-    return scenario.model_copy(update={k: v for k, v in options if v is not None})
+    scenario = scenario.model_copy(update={k: v for k, v in options if v is not None})
+    check_run_size(scenario, getattr(args, "engine", "des"))
+    return scenario
 
 
 def _cohort_text(scenario) -> str:

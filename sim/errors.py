@@ -35,7 +35,7 @@ def show_value(value: Any) -> str:
     return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 3] + "..."
 
 
-def _flow(value: Any) -> str:
+def _flow(value: Any, nested: bool = False) -> str:
     if value is MISSING:
         return "nothing"
     if value is None:
@@ -43,7 +43,8 @@ def _flow(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return "'" + value.replace("\n", " ") + "'"
+        text = value.replace("\n", " ")
+        return text if nested and _plain(text) else "'" + text + "'"
     if isinstance(value, float) or type(value).__name__.startswith("float"):
         number = float(value)
         if math.isnan(number):
@@ -54,14 +55,19 @@ def _flow(value: Any) -> str:
     if isinstance(value, int) or type(value).__name__.startswith("int"):
         return str(int(value))
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_flow(k, nested=True)}: {_flow(v, nested=True)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
+        return "[" + ", ".join(_flow(v, nested=True) for v in value) + "]"
     return str(value)
 
 
-def _key(key: Any) -> str:
-    return key if isinstance(key, str) else _flow(key)
+def _plain(text: str) -> bool:
+    """Whether ``text`` reads as itself inside a YAML flow list or mapping, without quotes."""
+    import yaml
+
+    if not text or text != text.strip() or any(c in text for c in ",:[]{}#'\"&*!|>%@`"):
+        return False
+    return isinstance(yaml.safe_load(text), str)
 
 
 class InputError(Exception):

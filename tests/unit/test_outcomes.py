@@ -22,6 +22,8 @@ DEFAULTS: dict[str, object] = {
     "cgvhd": False, "relapse": False, "relapse_day": NAN, "relapse_cd7_negative": False, "death": False,
     "death_day": NAN, "death_cause": "none", "last_day": 1500.0, "chimerism": "none",
     **{column: NAN for column in WAIT_COLUMNS}, "waiting_for": "none", "waiting_exit": "none",
+    "cart_source": "autologous", "donor_available": True, "prior_hsct": False, "primary_refractory": False,
+    "marrow_blasts": 30.0, "cart_stay_days": 7.0, "icu_days": 0.0, "hsct_stay_days": NAN,
 }
 """An infused patient in MRD-negative CR, alive and followed for 1500 days, who never queued."""
 

@@ -38,6 +38,9 @@ def patients_table() -> pd.DataFrame:
                     "last_day": 400.0 + index if dies else 900.0,
                     "chimerism": "full_donor" if transplant and index == 0 else "none",
                     **{column: NAN for column in WAIT_COLUMNS}, "waiting_for": "none", "waiting_exit": "none",
+                    "cart_source": "autologous", "donor_available": True, "prior_hsct": False,
+                    "primary_refractory": False, "marrow_blasts": 30.0, "cart_stay_days": 7.0 if infused else NAN,
+                    "icu_days": 0.0, "hsct_stay_days": 28.0 if transplant and index == 0 else NAN,
                 })
     frame = pd.DataFrame(rows)[list(PATIENT_COLUMNS)]
     return frame.astype({"strategy": "category", "response": "category"})

@@ -106,11 +106,11 @@ PARAMETER_ENTRY = "  unit: probability\n  distribution: {type: fixed}\n  evidenc
 CASES = [
     # 1. Tracebacks
     Case("list as strategy name", load(add_strategy({"name": ["a"], "base": "cart_alone"})),
-         "strategies[4].name", r"strategies\[4\]\.name: got \['a'\]; text is required"),
+         "strategies[4].name", r"strategies\[4\]\.name: got \[a\]; text is required"),
     Case("mapping as strategy name", load(add_strategy({"name": {"a": 1}, "index_therapy": "cart", "hsct_platform": "none"})),
          "strategies[4].name", r"strategies\[4\]\.name: got \{a: 1\}; text is required"),
     Case("list as strategy base", load(add_strategy({"name": "x", "base": ["cart_alone"]})),
-         "strategies[4].base", rf"strategies\[4\]\.base: got \['cart_alone'\]; base must be one of {BUILTINS}"),
+         "strategies[4].base", rf"strategies\[4\]\.base: got \[cart_alone\]; base must be one of {BUILTINS}"),
     Case("mapping as strategy base", load(add_strategy({"name": "x", "base": {"a": 1}})),
          "strategies[4].base", rf"strategies\[4\]\.base: got \{{a: 1\}}; base must be one of {BUILTINS}"),
     Case("infinite referral rate", load(lambda d: open_cohort(d, rate_per_year=math.inf)),
