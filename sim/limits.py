@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 MAX_YEARS = 100.0
-"""Longest horizon, warm-up, run length, follow-up or duration, years."""
+"""Longest horizon, warm-up, follow-up or duration, years."""
 MAX_DAYS = MAX_YEARS * DAYS_PER_YEAR
 """:data:`MAX_YEARS` in days (36,525)."""
 MIN_HORIZON_DAYS = 1.0
@@ -30,8 +30,13 @@ cohort, and a horizon of a fraction of a day measures nothing."""
 MAX_SLOTS = 10_000
 """Most servers of one resource (slots, beds, appointments a week); the SimPy engine keeps one
 entry per server, and no service has more."""
+MAX_RUN_LENGTH_DAYS = 1000 * MAX_DAYS
+"""Longest run length of an open cohort, days (100,000 years): steady-state checks run long
+(``tests/validation/test_queueing.py`` observes 13 million days at a few referrals a year); the
+referrals expected over a run are bounded by :data:`MAX_PATIENTS`."""
 MAX_PATIENTS = 10_000_000
-"""Most patients per strategy and replication (a closed cohort, or a study's size)."""
+"""Most patients per strategy and replication (a closed cohort, the referrals expected over an open
+cohort's warm-up and run length, or a study's size)."""
 MAX_REPLICATIONS = 10_000
 """Most replications of a run."""
 MAX_RATE_PER_YEAR = 100_000.0

@@ -21,6 +21,7 @@ from sim.limits import (
     MAX_PATIENTS,
     MAX_RATE_PER_YEAR,
     MAX_REPLICATIONS,
+    MAX_RUN_LENGTH_DAYS,
     MAX_SLOTS,
     MIN_HORIZON_DAYS,
 )
@@ -187,7 +188,7 @@ class Arrivals(StrictModel):
     rate_per_year: float = Field(gt=0, le=MAX_RATE_PER_YEAR)
     monthly_profile: list[Annotated[float, Field(gt=0)]] | None = Field(default=None, min_length=MONTHS, max_length=MONTHS)
     warm_up_days: Days = 0.0
-    run_length_days: float = Field(gt=0, le=MAX_DAYS)
+    run_length_days: float = Field(gt=0, le=MAX_RUN_LENGTH_DAYS)
 
     @property
     def end_day(self) -> float:
@@ -200,10 +201,14 @@ class Arrivals(StrictModel):
         return self.rate_per_year * days / DAYS_PER_YEAR
 
     @model_validator(mode="after")
-    def _someone_referred(self) -> Arrivals:
+    def _referrals_expected(self) -> Arrivals:
         if self.expected_referrals(self.run_length_days) < 1.0:
             raise ValueError(f"at least one referral must be expected after the warm-up; rate_per_year x run_length_days / "
                              f"{DAYS_PER_YEAR:g} is {show_value(self.expected_referrals(self.run_length_days))}")
+        if self.expected_referrals(self.end_day) > MAX_PATIENTS:
+            raise ValueError(f"at most {MAX_PATIENTS:,} referrals may be expected over the warm-up and the run length; "
+                             f"rate_per_year x (warm_up_days + run_length_days) / {DAYS_PER_YEAR:g} is "
+                             f"{show_value(self.expected_referrals(self.end_day))}")
         return self
 
 
