@@ -20,7 +20,7 @@ from sim.calibration import (
     DEFAULT_STAGE_DRAWS,
     DEFAULT_STAGES,
 )
-from sim.errors import InputError
+from sim.inputs.errors import InputError
 
 RESULTS_DIR = Path("results")
 """Where outputs go by default, relative to the current folder."""
@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="simulate every strategy of a scenario and write the results")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
-    run.add_argument("--patients", type=_positive_int("--patients"), help="patients per strategy and replication, closed cohort (default: from the scenario)")
+    run.add_argument("--patients", type=_positive_int("--patients"),
+                     help="patients per strategy and replication, closed cohort (default: from the scenario)")
     run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
     run.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
     run.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
@@ -109,10 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
                        f"(default: {RESULTS_DIR}/<scenario name>-sweep)")
     sweep.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications ({EVERY_CORE})")
     calibrate = commands.add_parser("calibrate", help="calibrate the parameters to the CD7 CAR-T studies")
-    calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=DEFAULT_PRIOR_DRAWS, help="Latin-hypercube prior draws")
+    calibrate.add_argument("--prior-draws", type=_positive_int("--prior-draws"), default=DEFAULT_PRIOR_DRAWS,
+                           help="Latin-hypercube prior draws")
     calibrate.add_argument("--stages", type=_positive_int("--stages"), default=DEFAULT_STAGES, help="adaptive importance-sampling stages")
     calibrate.add_argument("--stage-draws", type=_positive_int("--stage-draws"), default=DEFAULT_STAGE_DRAWS, help="draws per stage")
-    calibrate.add_argument("--posterior-draws", type=_positive_int("--posterior-draws"), default=DEFAULT_POSTERIOR_DRAWS, help="posterior draws to keep")
+    calibrate.add_argument("--posterior-draws", type=_positive_int("--posterior-draws"), default=DEFAULT_POSTERIOR_DRAWS,
+                           help="posterior draws to keep")
     calibrate.add_argument("--seed", type=_seed, default=2024, help="seed")
     calibrate.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
     _output_arguments(calibrate, "calibration", "posterior.parquet, fit.csv, identifiability.csv and fit.png",
@@ -146,7 +149,12 @@ def _out_dir(args: argparse.Namespace, default: Path) -> Path:
 
 def bench_command(args: argparse.Namespace) -> int:
     """``cd7sim bench``: run the benchmark, print the table, optionally write JSON."""
-    from sim.bench import check_bench_json, format_report, run_benchmark, write_json
+    from sim.simulation.bench import (
+        check_bench_json,
+        format_report,
+        run_benchmark,
+        write_json,
+    )
 
     if args.json:
         check_bench_json(args.json)
@@ -170,9 +178,10 @@ def _progress_bar(total: int, what: str, unit: str = "block"):
 
 def calibrate_command(args: argparse.Namespace) -> int:
     """``cd7sim calibrate``: adaptive importance sampling against every target; writes the posterior and the fit."""
-    from sim.calibration import calibrate, calibration_writers
-    from sim.parameters import load_parameters
-    from sim.studies import load_studies, load_targets
+    from sim.calibration.calibrate import calibrate
+    from sim.calibration.studies import load_studies, load_targets
+    from sim.inputs.parameters import load_parameters
+    from sim.report.folders import calibration_writers
 
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
@@ -201,10 +210,15 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 def validate_command(args: argparse.Namespace) -> int:
     """``cd7sim validate``: each study replayed at its own size under posterior draws."""
-    from sim.calibration import CALIBRATION_DIR, POSTERIOR_FILE
-    from sim.parameters import load_parameters, read_posterior
-    from sim.predictive import VALIDATION_FILE, format_validation, posterior_predictive
-    from sim.studies import load_studies, load_targets
+    from sim.calibration.calibrate import POSTERIOR_FILE
+    from sim.calibration.predictive import (
+        VALIDATION_FILE,
+        format_validation,
+        posterior_predictive,
+    )
+    from sim.calibration.studies import load_studies, load_targets
+    from sim.inputs.parameters import load_parameters, read_posterior
+    from sim.inputs.paths import CALIBRATION_DIR
 
     path = args.posterior or CALIBRATION_DIR / POSTERIOR_FILE
     if not Path(path).is_file():
@@ -226,14 +240,14 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def _executor(args: argparse.Namespace):
-    from sim.parallel import make_executor
+    from sim.simulation.parallel import make_executor
 
     return make_executor(args.workers, getattr(args, "scheduler", None))
 
 
 def _check_out(args: argparse.Namespace, name: str) -> Path | None:
     """The output folder of calibrate or validate, checked before any work; None for ``--write-committed``."""
-    from sim.files import check_output_folder
+    from sim.io.files import check_output_folder
 
     if args.write_committed:
         return None
@@ -243,8 +257,8 @@ def _check_out(args: argparse.Namespace, name: str) -> Path | None:
 def _write_outputs(out: Path | None, writers: dict, command: str) -> list[str]:
     """Write each file of ``writers`` (name → function of a path): into the folder ``out`` as a whole,
     or, when ``out`` is None, each file atomically into the package's committed calibration folder."""
-    from sim.calibration import CALIBRATION_DIR
-    from sim.files import atomic_path, write_folder
+    from sim.inputs.paths import CALIBRATION_DIR
+    from sim.io.files import atomic_path, write_folder
 
     if out is None:
         for name, write in writers.items():
@@ -263,8 +277,8 @@ def _write_outputs(out: Path | None, writers: dict, command: str) -> list[str]:
 def _load_for_run(args: argparse.Namespace):
     """The scenario with the command line's overrides; ``--patients`` only for a closed cohort; refused
     when the run would not fit in memory."""
-    from sim.limits import check_run_size
-    from sim.scenario import load_scenario
+    from sim.inputs.scenario import load_scenario
+    from sim.simulation.memory import check_run_size
 
     scenario = load_scenario(args.scenario)
     patients = getattr(args, "patients", None)
@@ -290,11 +304,11 @@ def _warn(messages: list[str]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``cd7sim run``: simulate, write the files, print the headline table."""
-    from sim.files import check_output_folder
-    from sim.outcomes import format_headline
-    from sim.resources import format_resources
-    from sim.results import FILES, Results, write_results
-    from sim.runner import simulate
+    from sim.io.files import check_output_folder
+    from sim.report.folders import FILES, write_results
+    from sim.report.text import format_headline, format_resources
+    from sim.simulation.results import Results
+    from sim.simulation.runner import simulate
 
     scenario = _load_for_run(args)
     params = scenario.parameter_set()
@@ -319,9 +333,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
-    from sim.files import check_output_folder, write_folder
-    from sim.plots import plot_sweep
-    from sim.sweep import format_sweep, parse_setting, run_sweep, sweep_grid
+    from sim.capacity.sweep import parse_setting, run_sweep, sweep_grid
+    from sim.io.files import check_output_folder, write_folder
+    from sim.report.plots import plot_sweep
+    from sim.report.text import format_sweep
 
     scenario = _load_for_run(args)
     grid = sweep_grid(scenario, [parse_setting(text) for text in args.settings])

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.parameters import load_parameters
-from sim.scenario import load_scenario
+from sim.inputs.parameters import load_parameters
+from sim.inputs.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 BASE_SCENARIO = REPO / "scenarios" / "base.yaml"

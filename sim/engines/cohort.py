@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.clinical.pathway import Plan, Services, unqueued_services
-from sim.errors import InputError
-from sim.scenario import Capacity
+from sim.disease.course import Plan, Services, unqueued_services
+from sim.inputs.errors import InputError
+from sim.inputs.scenario import Capacity
 
 
 def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | None = None) -> Services:

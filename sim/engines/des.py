@@ -6,7 +6,7 @@ asks for a scarce resource. SimPy's calendar puts those requests in time order; 
 the patient is scheduled to ask for the next resource on the day it will need it. A request for
 an unlimited resource needs no ordering and is answered on the spot, without the calendar.
 
-Everything between requests is computed by the clinical rules (:mod:`sim.clinical.pathway`). A
+Everything between requests is computed by the clinical rules (:mod:`sim.disease.course`). A
 patient waiting in a queue keeps living: the latent drop-out, relapse and death times already
 drawn run on, and a patient who reaches one of them before being served leaves the queue. A
 patient waiting for an ICU bed also faces the extra hazard of death of that wait (an assumption,
@@ -34,7 +34,7 @@ from contextlib import contextmanager
 import numpy as np
 import simpy
 
-from sim.clinical.pathway import (
+from sim.disease.course import (
     Plan,
     ResourceUse,
     Services,
@@ -44,9 +44,9 @@ from sim.clinical.pathway import (
     transplant_bed_days,
 )
 from sim.engines.pool import ServerPool
-from sim.resources import servers
-from sim.scenario import Capacity
-from sim.schema import RESOURCES, WAITING_EXITS, WAITING_FOR
+from sim.inputs.codes import RESOURCES, WAITING_EXITS, WAITING_FOR
+from sim.inputs.scenario import Capacity
+from sim.outcomes.resources import servers
 
 DAYS_PER_WEEK = 7.0
 QUEUED = tuple(r for r in RESOURCES if r != "donor_search")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.outcomes import summarise
-from sim.parallel import LocalExecutor
-from sim.resources import summarise_resources
-from sim.runner import simulate
-from sim.scenario import load_scenario
-from sim.schema import WAIT_COLUMNS
-from sim.sweep import with_settings
+from sim.capacity.sweep import with_settings
+from sim.inputs.codes import WAIT_COLUMNS
+from sim.inputs.scenario import load_scenario
+from sim.outcomes.endpoints import summarise
+from sim.outcomes.resources import summarise_resources
+from sim.simulation.parallel import LocalExecutor
+from sim.simulation.runner import simulate
 from tests.conftest import BASE_SCENARIO
 
 REGIONAL = BASE_SCENARIO.parent / "capacity" / "regional_centre.yaml"
@@ -41,7 +41,8 @@ def estimate(simulation, scenario, metric, strategy="cart_bridge_allo", resource
 def test_fewer_manufacturing_slots_mean_longer_waits_and_more_drop_outs(regional):
     scenario, params = regional
     few, many = run(scenario, params, **{"capacity.manufacturing_slots": 4}), run(scenario, params, **{"capacity.manufacturing_slots": 8})
-    assert estimate(few, scenario, "mean_wait_days", resource="manufacturing") > 3 * estimate(many, scenario, "mean_wait_days", resource="manufacturing")
+    few_wait = estimate(few, scenario, "mean_wait_days", resource="manufacturing")
+    assert few_wait > 3 * estimate(many, scenario, "mean_wait_days", resource="manufacturing")
     assert estimate(few, scenario, "dropout_while_waiting") > estimate(many, scenario, "dropout_while_waiting") + 0.05
     transplanted = [s.patients[s.patients.strategy == "cart_bridge_allo"].hsct.mean() for s in (few, many)]
     assert transplanted[0] < transplanted[1]

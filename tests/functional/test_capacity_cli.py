@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.capacity.sweep import SWEEP_COLUMNS
 from sim.cli import main
-from sim.schema import RESOURCE_COLUMNS, RESOURCES, WAIT_COLUMNS
-from sim.sweep import SWEEP_COLUMNS
+from sim.inputs.codes import RESOURCE_COLUMNS, RESOURCES, WAIT_COLUMNS
 from tests.conftest import BASE_SCENARIO
 
 REGIONAL = BASE_SCENARIO.parent / "capacity" / "regional_centre.yaml"
@@ -70,7 +70,8 @@ def test_sweep_writes_a_table_and_a_figure(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--set", "capacity.manufacturing_slots=0,2"], r"--set capacity\.manufacturing_slots: got 0; Input should be greater than or equal to 1"),
+    (["--set", "capacity.manufacturing_slots=0,2"],
+     r"--set capacity\.manufacturing_slots: got 0; Input should be greater than or equal to 1"),
     (["--set", "capacity.mri=2"], r"--set: got 'capacity\.mri'; one of capacity\.apheresis_slots_per_week"),
     (["--set", "capacity.cart_beds"], r"--set: got 'capacity\.cart_beds'; KEY=VALUE\[,VALUE\.\.\.\] is required"),
     (["--set", "arrivals.rate_per_year=-4"], r"--set arrivals\.rate_per_year: got -4; Input should be greater than 0"),

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.files import MARKER
-from sim.results import FILES
-from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.inputs.codes import PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.io.files import MARKER
+from sim.report.folders import FILES
 from tests.conftest import BASE_SCENARIO
 
 REQUIRED_METRICS = (

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.cohort import build_cohort
-from sim.draws import PatientDraws
-from sim.runner import enrolment_days, follow_strategy, simulate
-from sim.scenario import load_scenario
-from sim.schema import ATTRIBUTE_COLUMNS, CART_PRODUCTS
-from sim.strategies import Strategy
-from sim.tables import events_frame
+from sim.disease.draws import PatientDraws
+from sim.disease.patients import build_cohort
+from sim.inputs.codes import ATTRIBUTE_COLUMNS, CART_PRODUCTS
+from sim.inputs.scenario import load_scenario
+from sim.inputs.strategies import Strategy
+from sim.simulation.runner import enrolment_days, follow_strategy, simulate
+from sim.simulation.tables import events_frame
 from tests.conftest import BASE_SCENARIO
 
 REGIONAL = BASE_SCENARIO.parent / "capacity" / "regional_centre.yaml"

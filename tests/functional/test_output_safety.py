@@ -16,8 +16,15 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.files import MARKER, STAGING, check_output_folder, remove_stale_staging, replace_folder, write_folder
-from sim.results import FILES
+from sim.io.files import (
+    MARKER,
+    STAGING,
+    check_output_folder,
+    remove_stale_staging,
+    replace_folder,
+    write_folder,
+)
+from sim.report.folders import FILES
 from tests.conftest import BASE_SCENARIO, REPO
 
 SMALL = ["--patients", "200", "--seed", "5"]
@@ -255,12 +262,12 @@ def test_the_committed_calibration_is_not_written_by_default(tmp_path, capsys):
 
 
 def test_an_internal_error_is_one_line_with_a_log(tmp_path, capsys, monkeypatch):
-    import sim.runner
+    import sim.simulation.runner
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(sim.runner, "simulate", broken)
+    monkeypatch.setattr(sim.simulation.runner, "simulate", broken)
     status = run(tmp_path, str(BASE_SCENARIO), "--out", str(tmp_path / "out"), *SMALL)
     err = capsys.readouterr().err.strip()
     assert status == 1

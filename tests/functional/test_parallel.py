@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.errors import InputError
-from sim.parallel import LocalExecutor, SerialExecutor, chunks, make_executor
-from sim.runner import simulate
+from sim.inputs.errors import InputError
+from sim.simulation.parallel import LocalExecutor, SerialExecutor, chunks, make_executor
+from sim.simulation.runner import simulate
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.outcomes import summarise
-from sim.runner import simulate
-from sim.strategies import Strategy
+from sim.inputs.strategies import Strategy
+from sim.outcomes.endpoints import summarise
+from sim.simulation.runner import simulate
 
 
 @pytest.fixture(scope="module")

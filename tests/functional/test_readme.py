@@ -31,8 +31,8 @@ import pytest
 import yaml
 
 from sim.cli import build_parser, main
-from sim.resources import CAPACITY_FIELDS
-from sim.scenario import load_scenario
+from sim.inputs.scenario import load_scenario
+from sim.outcomes.resources import CAPACITY_FIELDS
 from tests.conftest import REPO
 
 README = REPO / "README.md"
@@ -299,7 +299,7 @@ def check_bench(example: ConsoleExample, workdir: Path, monkeypatch, capsys) -> 
     for option in (word for word in argv if word.startswith("--")):
         assert option in help_.stdout
     result = bench_result_from(example.output)
-    monkeypatch.setattr("sim.bench.run_benchmark", lambda quick=False, **kwargs: result)
+    monkeypatch.setattr("sim.simulation.bench.run_benchmark", lambda quick=False, **kwargs: result)
     monkeypatch.chdir(workdir)
     assert main(argv) == 0
     printed = [mask_times(line) for line in capsys.readouterr().out.splitlines()]

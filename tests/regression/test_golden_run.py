@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.outcomes import summarise
-from sim.runner import simulate
+from sim.outcomes.endpoints import summarise
+from sim.simulation.runner import simulate
 
 GOLDEN = Path(__file__).with_name("golden_summary.csv")
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.arrivals import referral_days
-from sim.clinical.survival import DAYS_PER_YEAR
-from sim.scenario import Arrivals
+from sim.engines.arrivals import referral_days
+from sim.inputs.codes import DAYS_PER_YEAR
+from sim.inputs.scenario import Arrivals
 
 MONTH = DAYS_PER_YEAR / 12
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sim.bench import format_report, measure, write_json
+from sim.simulation.bench import format_report, measure, write_json
 
 
 def test_measure_counts_trajectories_and_memory():

@@ -1,4 +1,4 @@
-"""sim.plots capacity figures (resource use over time, waits, capacity sweep) write readable PNGs with the
+"""sim.report.plots capacity figures (resource use over time, waits, capacity sweep) write readable PNGs with the
 expected panels, capacity lines, legends and axis categories."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.plots import RESOURCE_LABELS, plot_sweep, plot_utilisation, plot_waits
+from sim.report.plots import RESOURCE_LABELS, plot_sweep, plot_utilisation, plot_waits
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.clinical import care
-from sim.clinical.pathway import (
+from sim.disease import care
+from sim.disease.course import (
     DEATH_CODE,
     ResourceUse,
     admission_day,
@@ -15,10 +15,10 @@ from sim.clinical.pathway import (
     plan_course,
     stay_days,
 )
-from sim.cohort import build_cohort
-from sim.draws import PatientDraws
-from sim.schema import RESOURCES
-from sim.strategies import BUILTIN_STRATEGIES
+from sim.disease.draws import PatientDraws
+from sim.disease.patients import build_cohort
+from sim.inputs.codes import RESOURCES
+from sim.inputs.strategies import BUILTIN_STRATEGIES
 from tests.conftest import uniform_grid
 
 

@@ -1,4 +1,4 @@
-"""Clinical rules from manufacturing to response (sim.clinical.cart)."""
+"""Clinical rules from manufacturing to response (sim.disease.cart)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from sim.clinical import cart
+from sim.disease import cart
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)

@@ -1,11 +1,17 @@
-"""Per-patient draws: common random numbers by construction (sim.draws)."""
+"""Per-patient draws: common random numbers by construction (sim.disease.draws)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.draws import DRAW_NAMES, PatientDraws, categorical, gompertz_time, weibull_time
+from sim.disease.draws import (
+    DRAW_NAMES,
+    PatientDraws,
+    categorical,
+    gompertz_time,
+    weibull_time,
+)
 
 
 def test_same_seed_same_draws_and_every_name_present():
@@ -52,7 +58,7 @@ def test_weibull_median_and_gompertz_inverse():
 def test_truncated_normal_matches_scipy():
     from scipy import stats
 
-    from sim.draws import truncated_normal
+    from sim.disease.draws import truncated_normal
 
     u = np.linspace(0.001, 0.999, 999)
     expected = stats.truncnorm.ppf(u, (3 - 40) / 18, (75 - 40) / 18, loc=40, scale=18)

@@ -1,4 +1,4 @@
-"""sim.outcomes.summarise and format_headline on small hand-built patients tables."""
+"""sim.outcomes.estimators.summarise and format_headline on small hand-built patients tables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.outcomes import METRICS, format_headline, replication_interval, summarise
-from sim.schema import PATIENT_COLUMNS, SUMMARY_COLUMNS, WAIT_COLUMNS
+from sim.inputs.codes import PATIENT_COLUMNS, SUMMARY_COLUMNS, WAIT_COLUMNS
+from sim.outcomes.endpoints import METRICS, summarise
+from sim.outcomes.estimators import replication_interval
+from sim.report.text import format_headline
 
 NAN = float("nan")
 

@@ -1,4 +1,4 @@
-"""The parameter registry: evidence, units, sampling (sim.parameters)."""
+"""The parameter registry: evidence, units, sampling (sim.inputs.parameters)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import InputError
-from sim.parameters import BetaCounts, FixedDist, UniformDist, load_parameters
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import BetaCounts, FixedDist, UniformDist, load_parameters
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
 

@@ -1,4 +1,4 @@
-"""sim.plots writes PNG figures from a small patients table."""
+"""sim.report.plots writes PNG figures from a small patients table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.plots import plot_flow, plot_survival
-from sim.schema import PATIENT_COLUMNS, WAIT_COLUMNS
+from sim.inputs.codes import PATIENT_COLUMNS, WAIT_COLUMNS
+from sim.report.plots import plot_flow, plot_survival
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")

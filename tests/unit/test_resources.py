@@ -6,19 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.clinical.pathway import ResourceUse
-from sim.clinical.survival import DAYS_PER_YEAR
-from sim.resources import (
+from sim.disease.course import ResourceUse
+from sim.inputs.codes import DAYS_PER_YEAR, RESOURCES
+from sim.inputs.scenario import Capacity
+from sim.outcomes.resources import (
     RESOURCE_METRICS,
-    format_resources,
     level,
     occupancy,
     overload_warnings,
     resource_metrics,
     summarise_resources,
 )
-from sim.scenario import Capacity
-from sim.schema import RESOURCES
+from sim.report.text import format_resources
 
 NAN = np.nan
 

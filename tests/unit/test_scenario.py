@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sim.errors import InputError
-from sim.scenario import load_scenario
-from sim.strategies import BUILTIN_STRATEGIES
+from sim.inputs.errors import InputError
+from sim.inputs.scenario import load_scenario
+from sim.inputs.strategies import BUILTIN_STRATEGIES
 from tests.conftest import BASE_SCENARIO
 
 

@@ -18,17 +18,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.arrivals import cumulative_intensity
-from sim.errors import InputError
-from sim.limits import BYTES_PER_TRAJECTORY, check_run_size, run_bytes, run_trajectories
-from sim.parameters import (
+from sim.capacity.sweep import parse_setting, sweep_grid
+from sim.engines.arrivals import cumulative_intensity
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import (
     DEFAULT_PARAMETERS_PATH,
     DEFAULT_POSTERIOR_PATH,
     load_parameters,
     read_posterior,
 )
-from sim.scenario import Arrivals, load_scenario
-from sim.sweep import parse_setting, sweep_grid
+from sim.inputs.scenario import Arrivals, load_scenario
+from sim.simulation.memory import (
+    BYTES_PER_TRAJECTORY,
+    check_run_size,
+    run_bytes,
+    run_trajectories,
+)
 from tests.conftest import BASE_SCENARIO
 
 BUILTINS = "cart_haplo_no_prophylaxis, cart_bridge_allo, cart_alone, chemo_allo"
@@ -164,7 +169,8 @@ CASES = [
     Case("posterior without parameters", posterior(GOOD_POSTERIOR[["draw"]]),
          "posterior file", r"posterior file: got '[^;]*; at least one parameter column is required"),
     Case("custom strategy without a name", load(add_strategy({"base": "cart_alone", "hsct_uptake": 0.5})),
-         "strategies[4].name", r"strategies\[4\]\.name: got nothing; a strategy given as a mapping needs a name \(letters, digits, _ \. -\)"),
+         "strategies[4].name",
+         r"strategies\[4\]\.name: got nothing; a strategy given as a mapping needs a name \(letters, digits, _ \. -\)"),
     Case("key twice in a scenario", load_text("seed: 2024\n", "seed: 2024\nseed: 7\n"),
          "scenario file", r"scenario file: got '[^;]*; each key may appear once in a mapping: 'seed' is given at "
          r"line 19 and again at line 20"),
@@ -207,7 +213,8 @@ CASES = [
     Case("built-in name on another base", load(lambda d: d.update(strategies=[{"name": "cart_alone", "base": "chemo_allo"}])),
          "strategies[0].name", r"strategies\[0\]\.name: got 'cart_alone'; a built-in strategy's name may only override that "
          r"built-in \(without base, or with base 'cart_alone'\); give this strategy a name of its own"),
-    Case("two custom strategies of one name", load(lambda d: d.update(strategies=[{"name": "x", "base": "cart_alone"}, {"name": "x", "base": "chemo_allo"}])),
+    Case("two custom strategies of one name",
+         load(lambda d: d.update(strategies=[{"name": "x", "base": "cart_alone"}, {"name": "x", "base": "chemo_allo"}])),
          "strategies[1]", r"strategies\[1\]: got 'x'; strategy names must be unique, and strategies\[0\] is also 'x' .*"),
     Case("unknown strategy key lists the allowed ones", load(add_strategy({"name": "x", "base": "cart_alone", "uptake": 1})),
          "strategies[4].uptake", r"strategies\[4\]\.uptake: got 1; this key is not allowed here; allowed: name, description, "

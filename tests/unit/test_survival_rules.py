@@ -1,4 +1,4 @@
-"""Latent event times (sim.clinical.survival)."""
+"""Latent event times (sim.disease.survival)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from sim.clinical import survival
-from sim.schema import DEATH_CAUSES
+from sim.disease import survival
+from sim.inputs.codes import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)
@@ -89,7 +89,7 @@ def test_survival_with_disease_median():
 
 
 def test_first_event_picks_the_earliest_and_its_label():
-    from sim.clinical.pathway import first_event
+    from sim.disease.course import first_event
 
     days, label = first_event([
         (np.array([5.0, np.nan, 3.0, np.inf]), 1),

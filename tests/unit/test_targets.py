@@ -1,4 +1,4 @@
-"""Calibration targets and study replays (sim.studies)."""
+"""Calibration targets and study replays (sim.calibration.studies)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.clinical.cart import RESPONSE_CR_MRD_NEG, RESPONSE_NONE
-from sim.errors import InputError
-from sim.studies import (
+from sim.calibration.studies import (
     METRICS,
     Target,
     expected_probability,
@@ -19,6 +17,8 @@ from sim.studies import (
     load_targets,
     study_estimate,
 )
+from sim.disease.cart import RESPONSE_CR_MRD_NEG, RESPONSE_NONE
+from sim.inputs.errors import InputError
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
 REQUIRED = ("HU-CR HU-MRD HU-CRS HU-HSCT HU-EARLYDEATH HU-CHIMERISM HU-AGVHD HU-CGVHD HU-OS1Y HU-DFS1Y CAO-CRS "

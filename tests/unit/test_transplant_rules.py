@@ -1,4 +1,4 @@
-"""Transplant decision and transplant outcomes (sim.clinical.transplant)."""
+"""Transplant decision and transplant outcomes (sim.disease.transplant)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from sim.clinical import transplant
+from sim.disease import transplant
 from tests.conftest import uniform_grid
 
 U = uniform_grid(100_000)

@@ -6,21 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibration import (
-    CALIBRATION_DIR,
+from sim.calibration.calibrate import (
     _amis_weights,
     calibrate,
     log_likelihood,
     systematic_resample,
 )
-from sim.parameters import load_parameters
-from sim.studies import (
+from sim.calibration.studies import (
     StudyCohort,
     Target,
     expected_probability,
     load_studies,
     load_targets,
 )
+from sim.inputs.parameters import load_parameters
+from sim.inputs.paths import CALIBRATION_DIR
 
 
 def test_systematic_resampling_follows_the_weights():
@@ -100,7 +100,7 @@ def test_committed_posterior_has_enough_draws_of_known_parameters():
 
 
 def test_calibration_is_reproducible_serial_or_parallel():
-    from sim.parallel import LocalExecutor
+    from sim.simulation.parallel import LocalExecutor
 
     params = load_parameters()
     targets = [t for t in load_targets() if t.study == "ns7_aml"]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.errors import InputError
-from sim.runner import simulate
-from sim.schema import PATIENT_COLUMNS
+from sim.inputs.codes import PATIENT_COLUMNS
+from sim.inputs.errors import InputError
+from sim.simulation.runner import simulate
 
 
 def test_engines_agree_patient_for_patient(base_scenario, params):
@@ -41,11 +41,11 @@ def test_engines_agree_when_nobody_reaches_treatment(base_scenario, params):
 
 def test_cohort_blocks_do_not_change_anything(base_scenario, params, monkeypatch):
     """The cohort engine resolves patients in blocks; block edges must not show in any table."""
-    import sim.runner
+    import sim.simulation.runner
 
     scenario = base_scenario.model_copy(update={"patients": 350, "seed": 4})
     des = simulate(scenario, params, "des")
-    monkeypatch.setattr(sim.runner, "COHORT_BLOCK", 64)
+    monkeypatch.setattr(sim.simulation.runner, "COHORT_BLOCK", 64)
     blocked = simulate(scenario, params, "cohort")
     pd.testing.assert_frame_equal(des.patients, blocked.patients, rtol=0, atol=1e-9)
     pd.testing.assert_frame_equal(des.events, blocked.events, rtol=0, atol=1e-9)

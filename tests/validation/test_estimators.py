@@ -1,4 +1,4 @@
-"""Estimators of sim.outcomes against hand-worked cases and exact identities."""
+"""Estimators of sim.outcomes.estimators against hand-worked cases and exact identities."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.outcomes import (
+from sim.outcomes.estimators import (
     cumulative_incidence,
     kaplan_meier,
     median_ci_ranks,

@@ -21,16 +21,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from sim.arrivals import referral_days
-from sim.clinical.pathway import plan_course
-from sim.clinical.survival import DAYS_PER_YEAR
-from sim.cohort import build_cohort
-from sim.draws import PatientDraws
+from sim.disease.course import plan_course
+from sim.disease.draws import PatientDraws
+from sim.disease.patients import build_cohort
+from sim.engines.arrivals import referral_days
 from sim.engines.des import simulate_services
-from sim.parameters import ParameterSet
-from sim.resources import resource_metrics
-from sim.scenario import Scenario
-from sim.strategies import BUILTIN_STRATEGIES
+from sim.inputs.codes import DAYS_PER_YEAR
+from sim.inputs.parameters import ParameterSet
+from sim.inputs.scenario import Arrivals, Capacity, Scenario
+from sim.inputs.strategies import BUILTIN_STRATEGIES
+from sim.outcomes.resources import resource_metrics
 
 QUEUE_ONLY = {"dropout_60d": 0.0, "background_gompertz_rate_at_40": 0.0, "manufacturing_failure": 1.0}
 """No exit while waiting (never drop out, never die of background causes); the pathway ends at release."""
@@ -100,6 +100,9 @@ def manufacturing_metrics(
 ) -> dict[str, float]:
     """Run the real pipeline with exponential slot times; the manufacturing metrics over the window.
 
+    The referrals are built without the schema's checks (``model_construct``): a synthetic M/M/c queue
+    needs centuries of referrals, beyond the 100-year bound that guards clinical scenarios.
+
     Parameters
     ----------
     base : Scenario
@@ -115,12 +118,13 @@ def manufacturing_metrics(
     customers : int
         Expected referrals after the warm-up.
     """
-    scenario = Scenario.model_validate({
-        **base.model_dump(), "patients": None,
-        "arrivals": {"rate_per_year": arrival_rate * DAYS_PER_YEAR, "warm_up_days": WARM_UP_SERVICES * mean_service_days,
-                     "run_length_days": customers / arrival_rate},
-        "case_mix": {**base.case_mix.model_dump(), "cart_source": AUTOLOGOUS_ONLY},
-        "capacity": {"manufacturing_slots": servers},
+    arrivals = Arrivals.model_construct(
+        rate_per_year=arrival_rate * DAYS_PER_YEAR, monthly_profile=None,
+        warm_up_days=WARM_UP_SERVICES * mean_service_days, run_length_days=customers / arrival_rate,
+    )
+    scenario = base.model_copy(update={
+        "patients": None, "arrivals": arrivals, "capacity": Capacity(manufacturing_slots=servers),
+        "case_mix": base.case_mix.model_copy(update={"cart_source": AUTOLOGOUS_ONLY}),
     })
     enrol = referral_days(scenario.arrivals, scenario.seed, REPLICATION)
     draws = PatientDraws(scenario.seed, REPLICATION, enrol.size)

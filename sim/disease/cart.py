@@ -1,0 +1,149 @@
+"""Clinical rules from enrolment to the day-28 response (DESIGN.md section 3, steps 1-6).
+
+Every rule is a pure function of numpy arrays: per-patient uniform draws in, outcomes out,
+by inverse CDF or by comparing a draw with a probability. No rule knows about engines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.disease.draws import categorical, lognormal_time
+
+RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = 0, 1, 2, 3
+
+
+def manufacturing_days(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
+    """Days a manufacturing slot is held (LogNormal by inverse CDF).
+
+    Parameters
+    ----------
+    z : ndarray
+        Normal scores of the draws ``u_manufacturing_time``.
+    median_days : float
+        Median manufacturing time, days.
+    sigma : float
+        Log-scale standard deviation.
+    """
+    return lognormal_time(z, median_days, sigma)
+
+
+def manufacturing_failed(u: np.ndarray, p_failure: float | np.ndarray) -> np.ndarray:
+    """True where the product fails manufacturing (``u < p_failure``)."""
+    return u < p_failure
+
+
+def crs_grade(
+    u: np.ndarray,
+    p_any: float,
+    p_grade3plus_given_any: float,
+    p_grade2_given_mild: float,
+    p_grade4plus_given_3plus: float,
+    p_grade5_given_4plus: float,
+) -> np.ndarray:
+    """CRS grade 0-5 from one uniform draw per patient.
+
+    Grades are ordered along the draw, so a larger draw never gives a lower grade
+    (monotone inverse CDF).
+
+    Returns
+    -------
+    ndarray of int8
+        Grade 0 (no CRS) to 5 (fatal).
+    """
+    mild = p_any * (1.0 - p_grade3plus_given_any)
+    severe = p_any * p_grade3plus_given_any
+    very_severe = severe * p_grade4plus_given_3plus
+    probabilities = np.array([
+        1.0 - p_any,
+        mild * (1.0 - p_grade2_given_mild),
+        mild * p_grade2_given_mild,
+        severe - very_severe,
+        very_severe * (1.0 - p_grade5_given_4plus),
+        very_severe * p_grade5_given_4plus,
+    ])
+    return categorical(u, probabilities).astype(np.int8)
+
+
+def icans_grade(u: np.ndarray, p_any: float, p_grade3plus_given_any: float, p_grade5_given_3plus: float) -> np.ndarray:
+    """ICANS grade 0-5 from one uniform draw; grades 1-2 and 3-4 split equally.
+
+    Returns
+    -------
+    ndarray of int8
+        Grade 0 (none) to 5 (fatal).
+    """
+    mild = p_any * (1.0 - p_grade3plus_given_any)
+    severe = p_any * p_grade3plus_given_any
+    fatal = severe * p_grade5_given_3plus
+    probabilities = np.array([
+        1.0 - p_any, mild / 2, mild / 2, (severe - fatal) / 2, (severe - fatal) / 2, fatal,
+    ])
+    return categorical(u, probabilities).astype(np.int8)
+
+
+def severe_infection(
+    u_infection: np.ndarray,
+    u_death: np.ndarray,
+    u_time: np.ndarray,
+    p_infection: float,
+    p_death_given_infection: float,
+    window_days: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Severe infection during aplasia, its day and whether it is fatal.
+
+    Returns
+    -------
+    infected : ndarray of bool
+    day : ndarray of float
+        Days after infusion (uniform over the aplasia window); defined for everyone.
+    fatal : ndarray of bool
+        Infected and dying of it.
+    """
+    infected = u_infection < p_infection
+    fatal = infected & (u_death < p_death_given_infection)
+    return infected, u_time * window_days, fatal
+
+
+def response(
+    u_response: np.ndarray,
+    u_mrd: np.ndarray,
+    p_cr: np.ndarray | float,
+    cd7_negative_share_of_nonresponse: float,
+    cd7_negative_multiplier: float,
+    p_mrd_negative_given_cr: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Response at assessment: CR MRD-negative, CR MRD-positive or no response.
+
+    Non-response splits into CD7-positive resistance and CD7-negative escape; the escape part
+    is scaled by ``cd7_negative_multiplier`` (for example below 1 for a dual-target product).
+
+    Parameters
+    ----------
+    u_response, u_mrd : ndarray
+        Uniform draws.
+    p_cr : float or ndarray
+        Probability of CR (per patient allowed).
+    cd7_negative_share_of_nonresponse : float
+        Share of non-response due to CD7-negative escape.
+    cd7_negative_multiplier : float
+        Multiplier on the CD7-negative escape probability.
+    p_mrd_negative_given_cr : float
+        Probability that a CR is MRD-negative.
+
+    Returns
+    -------
+    code : ndarray of int8
+        ``RESPONSE_CR_MRD_NEG``, ``RESPONSE_CR_MRD_POS`` or ``RESPONSE_NONE``.
+    cd7_negative_escape : ndarray of bool
+        Non-response through CD7-negative escape.
+    """
+    p_none = 1.0 - np.asarray(p_cr, dtype=float)
+    p_resistant = p_none * (1.0 - cd7_negative_share_of_nonresponse)
+    p_escape = np.minimum(p_none * cd7_negative_share_of_nonresponse * cd7_negative_multiplier, 1.0 - p_resistant)
+    resistant = u_response < p_resistant
+    escape = ~resistant & (u_response < p_resistant + p_escape)
+    in_cr = ~(resistant | escape)
+    code = np.where(in_cr, np.where(u_mrd < p_mrd_negative_given_cr, RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS),
+                    RESPONSE_NONE).astype(np.int8)
+    return code, escape

@@ -1,0 +1,35 @@
+"""Hard bounds of the input schema: values beyond them are absurd for a health service and would
+exhaust memory or overflow on their own. The memory a whole run would hold is checked against the
+machine by :func:`sim.simulation.memory.check_run_size`.
+"""
+
+from __future__ import annotations
+
+from sim.inputs.codes import DAYS_PER_YEAR
+
+MAX_YEARS = 100.0
+"""Longest horizon, warm-up, follow-up or duration, years."""
+MAX_DAYS = MAX_YEARS * DAYS_PER_YEAR
+""":data:`MAX_YEARS` in days (36,525)."""
+MIN_HORIZON_DAYS = 1.0
+"""Shortest follow-up horizon, days: resources are measured per year over the horizon of a closed
+cohort, and a horizon of a fraction of a day measures nothing."""
+MAX_SLOTS = 10_000
+"""Most servers of one resource (slots, beds, appointments a week); the SimPy engine keeps one
+entry per server, and no service has more."""
+MAX_RUN_LENGTH_DAYS = 1000 * MAX_DAYS
+"""Longest run length of an open cohort, days (100,000 years): steady-state checks run long
+(``tests/validation/test_queueing.py`` observes 13 million days at a few referrals a year); the
+referrals expected over a run are bounded by :data:`MAX_PATIENTS`."""
+MAX_PATIENTS = 10_000_000
+"""Most patients per strategy and replication (a closed cohort, the referrals expected over an open
+cohort's warm-up and run length, or a study's size)."""
+MAX_REPLICATIONS = 10_000
+"""Most replications of a run."""
+MAX_RATE_PER_YEAR = 100_000.0
+"""Most referrals a year of an open cohort (more than any health service refers)."""
+MAX_MULTIPLIER = 1000.0
+"""Largest multiplier of a risk (a strategy's or a parameter's): no effect in the model is a
+thousandfold."""
+MAX_NAME_LENGTH = 100
+"""Longest name of a scenario or a strategy, characters (names become folder and column names)."""

@@ -1,0 +1,398 @@
+"""Parameter registry: every clinical number, its uncertainty and its evidence.
+
+The registry is read from ``calibration/parameters.yaml``. Each entry has a value, a unit,
+an uncertainty distribution for probabilistic analysis and the EVIDENCE.md identifier(s)
+it comes from, or the word ``assumption`` with a reason and a plausible range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+from scipy import stats
+
+from sim.inputs.errors import InputError, show_value
+from sim.inputs.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_YEARS
+from sim.inputs.paths import CALIBRATION_DIR
+from sim.inputs.validation import (
+    OrderedRange,
+    StrictModel,
+    first_error,
+    key_list,
+    read_yaml_mapping,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_PARAMETERS_PATH = CALIBRATION_DIR / "parameters.yaml"
+DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
+POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
+
+MAX_RATE = 10.0
+"""Largest rate in ``per_year`` or ``per_day``: a Gompertz slope of 10 a year over the 70 years
+between age 40 and the oldest patient multiplies the hazard by e^700, just inside double range."""
+Unit = Literal["probability", "days", "years", "multiplier", "shape", "per_year", "per_day"]
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "probability": (0.0, 1.0),
+    "days": (0.0, MAX_DAYS),
+    "years": (0.0, MAX_YEARS),
+    "multiplier": (0.0, MAX_MULTIPLIER),
+    "shape": (0.01, 20.0),
+    "per_year": (0.0, MAX_RATE),
+    "per_day": (0.0, MAX_RATE),
+}
+"""Values each unit allows (inclusive). Beyond a century, a thousandfold multiplier, a rate (or a
+Gompertz slope) above 10 per unit of time, or a shape outside 0.01-20 (lognormal sigma, Weibull
+shape), times and hazards overflow; no clinical quantity of the model comes near these bounds."""
+
+
+class BetaCounts(StrictModel):
+    """Beta(events + 1/2, n - events + 1/2): the Jeffreys posterior of a proportion."""
+
+    type: Literal["beta"]
+    events: float = Field(ge=0)
+    n: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _events_within_n(self) -> BetaCounts:
+        if self.events > self.n:
+            raise ValueError(f"events ({self.events}) cannot exceed n ({self.n})")
+        return self
+
+    def mean(self) -> float:
+        """Posterior mean, the default point value."""
+        return (self.events + 0.5) / (self.n + 1.0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.beta(self.events + 0.5, self.n - self.events + 0.5))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return stats.beta.ppf(u, self.events + 0.5, self.n - self.events + 0.5)
+
+
+class GammaDist(StrictModel):
+    """Gamma by mean and standard deviation."""
+
+    type: Literal["gamma"]
+    mean: float = Field(gt=0)
+    sd: float = Field(gt=0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        shape = (self.mean / self.sd) ** 2
+        return float(rng.gamma(shape, self.sd**2 / self.mean))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return stats.gamma.ppf(u, (self.mean / self.sd) ** 2, scale=self.sd**2 / self.mean)
+
+
+class LogNormalDist(StrictModel):
+    """LogNormal by median and log-scale standard deviation."""
+
+    type: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(self.median * np.exp(self.sigma * rng.standard_normal()))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return self.median * np.exp(self.sigma * stats.norm.ppf(u))
+
+
+class UniformDist(OrderedRange, StrictModel):
+    """Uniform between low and high."""
+
+    type: Literal["uniform"]
+    low: float
+    high: float
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(self.low, self.high))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles (inverse CDF) at ``u``."""
+        return self.low + u * (self.high - self.low)
+
+
+class FixedDist(StrictModel):
+    """No uncertainty represented (a protocol constant or a definition)."""
+
+    type: Literal["fixed"]
+
+    def draw(self, rng: np.random.Generator) -> float:
+        raise AssertionError("fixed parameters are not drawn")
+
+
+Distribution = Annotated[
+    BetaCounts | GammaDist | LogNormalDist | UniformDist | FixedDist,
+    Field(discriminator="type"),
+]
+
+
+class Parameter(StrictModel):
+    """One clinical or service parameter.
+
+    Attributes
+    ----------
+    value : float
+        Point value used by the base case (for Beta-from-counts, defaults to the Jeffreys mean).
+    unit : str
+        One of ``probability, days, years, multiplier, shape, per_year``.
+    distribution : Distribution
+        Uncertainty for probabilistic analysis.
+    evidence : list of str
+        EVIDENCE.md identifiers, or ``["assumption"]``.
+    reason : str, optional
+        Why the assumption was made (required for assumptions).
+    range : tuple of float, optional
+        Plausible range of an assumption (required for assumptions).
+    description : str
+        What the number means, with its time origin.
+    """
+
+    value: float | None = None
+    unit: Unit
+    distribution: Distribution
+    evidence: list[str] = Field(min_length=1)
+    reason: str | None = None
+    range: Annotated[tuple[float, float], Field(strict=False)] | None = None
+    description: str
+
+    @model_validator(mode="after")
+    def _complete(self) -> Parameter:
+        if self.value is None:
+            if not isinstance(self.distribution, BetaCounts):
+                raise ValueError("value is required unless the distribution is a Beta from counts")
+            object.__setattr__(self, "value", self.distribution.mean())
+        check_value(self.unit, float(self.value))
+        if "assumption" in self.evidence and (self.reason is None or self.range is None):
+            raise ValueError("an assumption needs a reason and a range")
+        if self.range is not None and not self.range[0] <= self.range[1]:
+            raise ValueError(f"range {self.range} is not ordered")
+        return self
+
+    @property
+    def is_assumption(self) -> bool:
+        return "assumption" in self.evidence
+
+
+def allowed_values(unit: str) -> str:
+    """What ``unit`` allows, in words."""
+    low, high = UNIT_RANGES[unit]
+    what = "a probability" if unit == "probability" else f"a value in {unit}"
+    return f"{what} must lie between {low:g} and {high:g}"
+
+
+def within_unit(unit: str, value: float | np.ndarray) -> bool | np.ndarray:
+    """Whether ``value`` (a number, or each of an array) is allowed for ``unit``: a finite number
+    inside :data:`UNIT_RANGES`."""
+    low, high = UNIT_RANGES[unit]
+    inside = np.isfinite(value) & (low <= value) & (value <= high)
+    return bool(inside) if np.ndim(inside) == 0 else inside
+
+
+def check_value(unit: str, value: float) -> None:
+    """Raise ``ValueError`` when ``value`` is outside what ``unit`` allows.
+
+    Parameters
+    ----------
+    unit : str
+        The parameter's unit.
+    value : float
+        Candidate value.
+    """
+    if not within_unit(unit, value):
+        raise ValueError(f"{allowed_values(unit)}, got {show_value(value)}")
+
+
+class ParameterSet(Mapping[str, float]):
+    """An immutable set of parameter values, keyed by name, with the registry behind it.
+
+    Parameters
+    ----------
+    registry : dict of str to Parameter
+        The definitions (units, distributions, evidence).
+    values : dict of str to float, optional
+        Values to use; defaults to each parameter's point value.
+    """
+
+    def __init__(self, registry: Mapping[str, Parameter], values: Mapping[str, float] | None = None):
+        self._registry = dict(registry)
+        self._values = {name: float(p.value) for name, p in self._registry.items()}  # type: ignore[arg-type]
+        if values is not None:
+            self._values.update({k: float(v) for k, v in values.items()})
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def registry(self) -> Mapping[str, Parameter]:
+        """The parameter definitions."""
+        return self._registry
+
+    def with_overrides(self, overrides: Mapping[str, object], field: str = "parameters") -> ParameterSet:
+        """Return a copy with some values replaced, each checked against its unit.
+
+        Parameters
+        ----------
+        overrides : mapping of str to number
+            New values by parameter name.
+        field : str
+            Name of the input field, for error messages.
+
+        Raises
+        ------
+        InputError
+            For an unknown name or a value outside the unit's range.
+        """
+        values = dict(self._values)
+        for name, value in overrides.items():
+            where = f"{field}.{name}"
+            if name not in self._registry:
+                raise InputError(where, name, f"not a parameter of {DEFAULT_PARAMETERS_PATH.name}; allowed: {key_list(self._registry)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(where, value, "a number is required")
+            unit = self._registry[name].unit
+            if not within_unit(unit, float(value)):
+                raise InputError(where, value, allowed_values(unit))
+            values[name] = float(value)
+        return ParameterSet(self._registry, values)
+
+    def sample(self, rng: np.random.Generator) -> ParameterSet:
+        """Draw one probabilistic-analysis set from every parameter's distribution.
+
+        Parameters are drawn in registry order, so the same generator state gives the
+        same set. Fixed parameters keep their value.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of randomness.
+        """
+        values = {
+            name: (p.value if isinstance(p.distribution, FixedDist) else p.distribution.draw(rng))
+            for name, p in self._registry.items()
+        }
+        return ParameterSet(self._registry, values)  # type: ignore[arg-type]
+
+    def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> ParameterSet:
+        """A copy whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
+
+        Raises
+        ------
+        InputError
+            When the posterior file is not a valid posterior (see :func:`read_posterior`).
+        """
+        frame = read_posterior(path, self._registry)
+        means = {name: float(frame[name].mean()) for name in frame.columns if name not in POSTERIOR_BOOKKEEPING}
+        return self.with_overrides(means, field=Path(path).name)
+
+    def with_values(self, values: Mapping[str, float]) -> ParameterSet:
+        """A copy with some values replaced, unchecked: for draws already inside each prior's support
+        (calibration and posterior draws). User input goes through :meth:`with_overrides`."""
+        return ParameterSet(self._registry, {**self._values, **values})
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain name → value dictionary."""
+        return dict(self._values)
+
+
+def load_parameters(path: str | Path = DEFAULT_PARAMETERS_PATH) -> ParameterSet:
+    """Read and validate a parameter registry file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file mapping parameter names to definitions.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not YAML, or an entry is invalid.
+    """
+    path = Path(path)
+    raw = read_yaml_mapping(path, "parameters")
+    registry: dict[str, Parameter] = {}
+    for name, entry in raw.items():
+        try:
+            registry[name] = Parameter.model_validate(entry)
+        except ValidationError as error:
+            field, value, allowed = first_error(error, Parameter)
+            raise InputError(f"{path.name}:{name}.{field}".rstrip("."), value, allowed) from None
+    return ParameterSet(registry)
+
+
+def read_posterior(path: str | Path = DEFAULT_POSTERIOR_PATH, registry: Mapping[str, Parameter] | None = None) -> pd.DataFrame:
+    """Read and check posterior draws (``cd7sim calibrate``'s ``posterior.parquet``).
+
+    Parameters
+    ----------
+    path : str or Path
+        Parquet file: one row per draw, one column per calibrated parameter, and optionally the
+        bookkeeping columns :data:`POSTERIOR_BOOKKEEPING`.
+    registry : mapping of str to Parameter, optional
+        The parameters the columns must name (default: the packaged ``parameters.yaml``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The draws, as read.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or not readable parquet, has no rows or no parameter column, names a
+        column that is neither a parameter nor bookkeeping, or holds a value that is not a finite
+        number inside its parameter's unit (a probability of 7, a ``NaN``).
+    """
+    import pandas as pd
+    import pyarrow
+
+    path = Path(path)
+    registry = registry if registry is not None else load_parameters().registry
+    if not path.is_file():
+        raise InputError("posterior file", str(path), "an existing file is required: run `cd7sim calibrate` first")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
+        raise InputError("posterior file", str(path), f"a parquet file of posterior draws is required ({type(error).__name__})") from None
+    if frame.empty:
+        raise InputError("posterior file", str(path), "at least one draw (row) is required")
+    known = [*POSTERIOR_BOOKKEEPING, *registry]
+    for column in frame.columns:
+        if column not in known:
+            raise InputError(f"{path.name}:{column}", column, f"a column must be a parameter or bookkeeping; allowed: {key_list(known)}")
+        _check_posterior_column(frame[column], f"{path.name}:{column}", registry.get(column))
+    if not any(column in registry for column in frame.columns):
+        raise InputError("posterior file", str(path), "at least one parameter column is required")
+    return frame
+
+
+def _check_posterior_column(column: pd.Series, field: str, parameter: Parameter | None) -> None:
+    """Refuse a posterior column that is not numeric, or a value that is not finite or outside the
+    parameter's unit (bookkeeping columns, ``parameter`` None, need finite numbers only)."""
+    import pandas as pd
+
+    if not (pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)):
+        raise InputError(field, column.iloc[0], "numbers are required")
+    values = column.to_numpy(dtype=float)
+    allowed = np.isfinite(values) if parameter is None else within_unit(parameter.unit, values)
+    if not allowed.all():
+        row = int(np.flatnonzero(~allowed)[0])
+        what = "a finite number is required" if parameter is None else allowed_values(parameter.unit)
+        raise InputError(f"{field} row {row + 1}", values[row], what)
+

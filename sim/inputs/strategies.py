@@ -1,0 +1,169 @@
+"""Treatment strategies as data (DESIGN.md section 3).
+
+A strategy says which index therapy a patient gets, where the CAR-T product comes from,
+which transplant platform follows and when. The four built-in strategies are contracts; a
+scenario can add its own, starting from a built-in one (``base``) and changing fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from sim.inputs.errors import MISSING, InputError, show_value
+from sim.inputs.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_NAME_LENGTH
+from sim.inputs.validation import StrictModel, first_error
+
+IndexTherapy = Literal["cart", "chemo"]
+CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
+Platform = Literal["none", "haplo_no_prophylaxis", "conventional"]
+
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+"""Names of scenarios and strategies: letters, digits, ``_``, ``.`` and ``-`` (they become file and
+column names)."""
+
+
+class Strategy(StrictModel):
+    """One treatment strategy.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in output tables.
+    description : str
+        One line for people.
+    index_therapy : {"cart", "chemo"}
+        CD7 CAR-T, or salvage chemotherapy.
+    cart_source : {"case_mix", "autologous", "donor_derived", "universal"}
+        Product source; ``case_mix`` takes each patient's source from the scenario.
+    hsct_platform : {"none", "haplo_no_prophylaxis", "conventional"}
+        Consolidation: none, haplo-HSCT without conditioning or GVHD prophylaxis (Hu), or
+        conventional allo-HSCT with conditioning and prophylaxis.
+    hsct_uptake : float, optional
+        Probability that an eligible patient in CR is transplanted; default from the parameters.
+    hsct_interval_days : float, optional
+        Median days from infusion (or chemotherapy start) to HSCT; default from the parameters.
+    cd7_negative_multiplier : float
+        Multiplier on CD7-negative non-response and relapse (1 = CD7 CAR-T as studied; below 1 for
+        example for a dual-target product).
+    """
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
+    description: str = ""
+    index_therapy: IndexTherapy
+    cart_source: CartSource = "case_mix"
+    hsct_platform: Platform
+    hsct_uptake: float | None = Field(default=None, ge=0.0, le=1.0)
+    hsct_interval_days: float | None = Field(default=None, gt=0.0, le=MAX_DAYS)
+    cd7_negative_multiplier: float = Field(default=1.0, ge=0.0, le=MAX_MULTIPLIER)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Strategy:
+        if self.hsct_platform == "haplo_no_prophylaxis" and self.index_therapy != "cart":
+            raise ValueError("hsct_platform 'haplo_no_prophylaxis' needs index_therapy 'cart' (it relies on CAR-T aplasia)")
+        return self
+
+    @property
+    def parameter_suffix(self) -> str:
+        """Suffix of the parameter names for this strategy's transplant platform and index therapy."""
+        if self.hsct_platform == "haplo_no_prophylaxis":
+            return "haplo_no_prophylaxis"
+        return f"conventional_after_{self.index_therapy}"
+
+    @property
+    def interval_parameter(self) -> str:
+        """Name of the parameter holding the default infusion-to-HSCT median."""
+        if self.hsct_platform == "haplo_no_prophylaxis":
+            return "hsct_interval_haplo_days"
+        return "hsct_interval_conventional_days" if self.index_therapy == "cart" else "hsct_interval_chemo_days"
+
+
+BUILTIN_STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy(
+            name="cart_haplo_no_prophylaxis",
+            description="Donor-derived CD7 CAR-T, then haplo-HSCT within ~1 month in CRi, no conditioning, no GVHD prophylaxis (Hu 2024)",
+            index_therapy="cart", cart_source="donor_derived", hsct_platform="haplo_no_prophylaxis",
+        ),
+        Strategy(
+            name="cart_bridge_allo",
+            description="CD7 CAR-T; responders proceed to conventional allo-HSCT at ~2 months (Cao 2024)",
+            index_therapy="cart", hsct_platform="conventional",
+        ),
+        Strategy(
+            name="cart_alone",
+            description="CD7 CAR-T without consolidation (Xiao 2025, no-HSCT arm)",
+            index_therapy="cart", hsct_platform="none",
+        ),
+        Strategy(
+            name="chemo_allo",
+            description="Salvage chemotherapy; patients in CR proceed to allo-HSCT (Cao 2024 controls)",
+            index_therapy="chemo", hsct_platform="conventional",
+        ),
+    )
+}
+
+
+def resolve_strategy(entry: Any, field: str) -> Strategy:
+    """Turn a scenario's strategy entry into a :class:`Strategy`.
+
+    Parameters
+    ----------
+    entry : str or mapping
+        A built-in name, or a mapping with ``name`` and fields; ``base`` names a built-in to start
+        from (a mapping whose ``name`` is a built-in, without ``base``, overrides that built-in).
+    field : str
+        Where the entry sits in the scenario, for messages.
+
+    Raises
+    ------
+    InputError
+        For an unknown name or base, a mapping without a name, or an invalid field.
+    """
+    builtins = ", ".join(BUILTIN_STRATEGIES)
+    if isinstance(entry, str) and entry in BUILTIN_STRATEGIES:
+        return BUILTIN_STRATEGIES[entry]
+    if not isinstance(entry, dict):
+        raise InputError(field, entry, f"a strategy must be one of {builtins}, or a mapping with name and fields")
+    fields = dict(entry)
+    if "name" not in fields:
+        raise InputError(f"{field}.name", MISSING, "a strategy given as a mapping needs a name (letters, digits, _ . -)")
+    base = fields.pop("base", fields["name"] if _is_builtin(fields["name"]) else None)
+    if "base" in entry and not _is_builtin(base):
+        raise InputError(f"{field}.base", base, f"base must be one of {builtins}")
+    if _is_builtin(fields["name"]) and base != fields["name"]:
+        raise InputError(f"{field}.name", fields["name"], "a built-in strategy's name may only override that built-in "
+                         f"(without base, or with base {show_value(fields['name'])}); give this strategy a name of its own")
+    if base is not None:
+        fields = {**BUILTIN_STRATEGIES[base].model_dump(exclude={"name", "description"}), **fields}
+    try:
+        return Strategy.model_validate(fields)
+    except ValidationError as error:
+        where, value, what = first_error(error, Strategy)
+        raise InputError(f"{field}.{where}".rstrip("."), value, what) from None
+
+
+def _is_builtin(name: Any) -> bool:
+    return isinstance(name, str) and name in BUILTIN_STRATEGIES
+
+
+def check_unique_names(strategies: Sequence[Strategy], field: str = "strategies") -> None:
+    """Refuse two strategies of the same name (a built-in listed beside a mapping that overrides it
+    included: the results could not tell them apart).
+
+    Raises
+    ------
+    InputError
+        Naming the second entry, its name and the first entry with that name.
+    """
+    first: dict[str, int] = {}
+    for index, strategy in enumerate(strategies):
+        if strategy.name in first:
+            raise InputError(f"{field}[{index}]", strategy.name, (
+                f"strategy names must be unique, and {field}[{first[strategy.name]}] is also {show_value(strategy.name)} "
+                "(to change a built-in strategy, list it once, as a mapping)"))
+        first[strategy.name] = index

@@ -1,0 +1,381 @@
+"""Estimators with their 95% intervals: Kaplan–Meier, Aalen–Johansen cumulative incidence,
+proportions (Wilson), medians (order statistics) and Monte Carlo intervals across replications.
+
+Pure functions of arrays of times and marks; they know nothing of the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+CONFIDENCE_LEVEL = 0.95
+_Z = float(stats.norm.ppf(0.5 + CONFIDENCE_LEVEL / 2))
+_NAN = float("nan")
+
+
+class Estimate(NamedTuple):
+    """A point estimate with its 95% interval (``NaN`` where undefined)."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+
+NO_ESTIMATE = Estimate(_NAN, _NAN, _NAN)
+"""An estimate that cannot be made (no patients at risk, no events to time)."""
+
+
+def _step_values(
+    times: np.ndarray, values: np.ndarray, t: npt.ArrayLike, before_first: float, after_last: float,
+) -> np.ndarray:
+    """Evaluate a right-continuous step function at ``t``.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        Ascending jump times.
+    values : numpy.ndarray
+        Value from each jump time on.
+    t : array_like
+        Evaluation times, same unit as ``times``.
+    before_first, after_last : float
+        Value before the first and after the last jump time.
+
+    Returns
+    -------
+    numpy.ndarray
+        Values at ``t`` (0-d for scalar ``t``); ``NaN`` for ``NaN`` times.
+    """
+    t = np.asarray(t, dtype=float)
+    if times.size == 0:
+        return np.full(t.shape, _NAN)[()]
+    index = np.searchsorted(times, t, side="right") - 1
+    result = np.where(index < 0, before_first, values[np.clip(index, 0, None)])
+    result = np.where(t > times[-1], after_last, result)
+    return np.where(np.isnan(t), _NAN, result)[()]
+
+
+@dataclass(frozen=True)
+class KMResult:
+    """Kaplan–Meier estimate of a survival function with pointwise 95% log-log bands.
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        Distinct observed times (events and censorings), ascending, in the unit of the input (days).
+    survival : numpy.ndarray
+        Estimated survival from each time on.
+    lower, upper : numpy.ndarray
+        Pointwise 95% confidence band (log-log, Greenwood variance); ``NaN`` where the survival is
+        0 or 1, where the log-log interval is undefined.
+    """
+
+    times: np.ndarray
+    survival: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def _after_last(self) -> float:
+        """Survival beyond the last observed time: 0 if it reached 0, otherwise undefined (``NaN``)."""
+        return 0.0 if self.survival.size and self.survival[-1] == 0.0 else _NAN
+
+    def survival_at(self, t: npt.ArrayLike) -> np.ndarray:
+        """Survival probability at times ``t`` (days); ``NaN`` beyond the follow-up or for no data."""
+        return _step_values(self.times, self.survival, t, 1.0, self._after_last())
+
+    def confidence_interval_at(self, t: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise 95% log-log interval ``(lower, upper)`` at times ``t`` (days); ``NaN`` where undefined."""
+        return (
+            _step_values(self.times, self.lower, t, _NAN, _NAN),
+            _step_values(self.times, self.upper, t, _NAN, _NAN),
+        )
+
+    def estimate_at(self, t: float) -> Estimate:
+        """Survival at one time ``t`` (days) with its 95% interval."""
+        lower, upper = self.confidence_interval_at(t)
+        return Estimate(float(self.survival_at(t)), float(lower), float(upper))
+
+    def median(self) -> Estimate:
+        """Median survival time (days) with a Brookmeyer–Crowley style 95% interval.
+
+        The median is the first time at which the survival is at most 0.5; the interval runs from the
+        first time the lower band reaches 0.5 to the first time the upper band does. Each is ``NaN`` if
+        never reached. Where the band is undefined (survival 0 or 1) it is taken equal to the survival.
+        """
+        lower_band = np.where(np.isnan(self.lower), self.survival, self.lower)
+        upper_band = np.where(np.isnan(self.upper), self.survival, self.upper)
+        return Estimate(
+            _first_time_at_most_half(self.times, self.survival),
+            _first_time_at_most_half(self.times, lower_band),
+            _first_time_at_most_half(self.times, upper_band),
+        )
+
+    def step_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times (days) and survival of the step curve from time 0 (survival 1), for ``where="post"`` plots."""
+        start = min(0.0, float(self.times[0])) if self.times.size else 0.0
+        return np.concatenate(([start], self.times)), np.concatenate(([1.0], self.survival))
+
+
+def _first_time_at_most_half(times: np.ndarray, curve: np.ndarray) -> float:
+    """First time at which a non-increasing curve is at most 0.5, ``NaN`` if never."""
+    reached = np.flatnonzero(curve <= 0.5)
+    return float(times[reached[0]]) if reached.size else _NAN
+
+
+def _validated_times(time: npt.ArrayLike, marks: npt.ArrayLike, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Times as finite floats and event marks as ``dtype``, checked to be 1-d and of equal length."""
+    time = np.asarray(time, dtype=float)
+    marks = np.asarray(marks, dtype=dtype)
+    if time.ndim != 1 or time.shape != marks.shape:
+        raise ValueError(
+            f"time and event/cause must be 1-d of equal length, got shapes {time.shape} and {marks.shape}",
+        )
+    if not np.all(np.isfinite(time)):
+        raise ValueError("time must be finite (days); censor at the last follow-up instead of NaN")
+    return time, marks
+
+
+def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike) -> KMResult:
+    """Kaplan–Meier estimate with a pointwise 95% log-log confidence band.
+
+    Parameters
+    ----------
+    time : array_like of float
+        Time from the origin to the event or to censoring (days), finite.
+    event : array_like of bool
+        True where the event was observed, False where the time is right-censored.
+
+    Returns
+    -------
+    KMResult
+        Empty arrays (all evaluations ``NaN``) when there are no subjects.
+    """
+    time, event = _validated_times(time, event, bool)
+    if time.size == 0:
+        empty = np.empty(0)
+        return KMResult(empty, empty, empty, empty)
+    data = stats.CensoredData(uncensored=time[event], right=time[~event])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.filterwarnings(
+            "ignore", message="The confidence interval is undefined", category=RuntimeWarning,
+        )
+        survival = stats.ecdf(data).sf
+        band = survival.confidence_interval(confidence_level=CONFIDENCE_LEVEL, method="log-log")
+    return KMResult(survival.quantiles, survival.probabilities, band.low.probabilities, band.high.probabilities)
+
+
+@dataclass(frozen=True)
+class CIFResult:
+    """Aalen–Johansen cumulative incidence of one cause with pointwise 95% intervals.
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        Distinct times with an event of any cause, ascending (days).
+    incidence : numpy.ndarray
+        Cumulative incidence of the cause of interest from each time on.
+    standard_error : numpy.ndarray
+        Delta-method (Aalen-type) standard error of the incidence.
+    lower, upper : numpy.ndarray
+        Pointwise 95% interval on the log(-log) scale; ``NaN`` where the incidence is 0 or 1.
+    last_time : float
+        Last observed time (event or censoring), days; beyond it the incidence is undefined unless
+        every subject had an event.
+    complete : bool
+        True when the all-cause survival reached 0, so the incidence is known beyond ``last_time``.
+    """
+
+    times: np.ndarray
+    incidence: np.ndarray
+    standard_error: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    last_time: float
+    complete: bool
+
+    def _values_at(self, values: np.ndarray, t: npt.ArrayLike, before_first: float) -> np.ndarray:
+        """A step curve at ``t`` (days), ``NaN`` past ``last_time`` unless ``complete``."""
+        t = np.asarray(t, dtype=float)
+        if self.times.size:
+            result = _step_values(self.times, values, t, before_first, values[-1])
+        else:
+            result = np.full(t.shape, before_first)
+        undefined = np.isnan(t) | np.isnan(self.last_time) | ((t > self.last_time) & ~self.complete)
+        return np.where(undefined, _NAN, result)[()]
+
+    def incidence_at(self, t: npt.ArrayLike) -> np.ndarray:
+        """Cumulative incidence at times ``t`` (days); ``NaN`` beyond the follow-up or for no data."""
+        return self._values_at(self.incidence, t, 0.0)
+
+    def confidence_interval_at(self, t: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise 95% interval ``(lower, upper)`` at times ``t`` (days); ``NaN`` where undefined."""
+        return self._values_at(self.lower, t, _NAN), self._values_at(self.upper, t, _NAN)
+
+    def estimate_at(self, t: float) -> Estimate:
+        """Cumulative incidence at one time ``t`` (days) with its 95% interval."""
+        lower, upper = self.confidence_interval_at(t)
+        return Estimate(float(self.incidence_at(t)), float(lower), float(upper))
+
+    def step_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times (days) and incidence of the step curve from time 0 (incidence 0)."""
+        start = min(0.0, float(self.times[0])) if self.times.size else 0.0
+        return np.concatenate(([start], self.times)), np.concatenate(([0.0], self.incidence))
+
+
+def cumulative_incidence(time: npt.ArrayLike, cause: npt.ArrayLike, cause_of_interest: int) -> CIFResult:
+    """Aalen–Johansen cumulative incidence function under competing risks.
+
+    At each distinct event time t_j with n_j at risk, d_j events of any cause and d_kj of the cause of
+    interest, F(t) = sum over t_j <= t of S(t_j-) d_kj / n_j, where S is the all-cause Kaplan–Meier
+    survival. Subjects censored at t_j count as at risk at t_j.
+
+    Parameters
+    ----------
+    time : array_like of float
+        Time from the origin to the first event or to censoring (days), finite.
+    cause : array_like of int
+        0 for censored, otherwise the code of the (first) event's cause.
+    cause_of_interest : int
+        The cause whose incidence is estimated (not 0).
+
+    Returns
+    -------
+    CIFResult
+        With the delta-method variance (Aalen-type) and log(-log) 95% intervals.
+    """
+    time, cause = _validated_times(time, cause, int)
+    if cause_of_interest == 0:
+        raise ValueError("cause_of_interest must not be 0, which marks censoring")
+    if time.size == 0:
+        empty = np.empty(0)
+        return CIFResult(empty, empty, empty, empty, empty, _NAN, False)
+    unique_times, position = np.unique(time, return_inverse=True)
+    observed = np.bincount(position, minlength=unique_times.size)
+    at_risk = time.size - np.concatenate(([0], np.cumsum(observed)[:-1]))
+    events = np.bincount(position, weights=cause != 0, minlength=unique_times.size)
+    of_interest = np.bincount(position, weights=cause == cause_of_interest, minlength=unique_times.size)
+    has_event = events > 0
+    event_times = unique_times[has_event]
+    at_risk, events, of_interest = at_risk[has_event], events[has_event], of_interest[has_event]
+    survival_after = np.cumprod(1.0 - events / at_risk)
+    survival_before = np.concatenate(([1.0], survival_after[:-1]))
+    incidence = np.cumsum(survival_before * of_interest / at_risk)
+    standard_error = np.sqrt(_aalen_johansen_variance(incidence, survival_before, at_risk, events, of_interest))
+    lower, upper = _log_log_interval(incidence, standard_error)
+    complete = bool(survival_after.size and survival_after[-1] == 0.0)
+    return CIFResult(event_times, incidence, standard_error, lower, upper, float(unique_times[-1]), complete)
+
+
+def _aalen_johansen_variance(
+    incidence: np.ndarray, survival_before: np.ndarray, at_risk: np.ndarray, events: np.ndarray,
+    of_interest: np.ndarray,
+) -> np.ndarray:
+    """Delta-method variance of the Aalen–Johansen incidence at each event time.
+
+    Var F(t_m) = sum_{j<=m} [ (F_m - F_j)^2 d_j / (n_j (n_j - d_j))
+                              + S_{j-1}^2 d_kj (n_j - d_kj) / n_j^3
+                              - 2 (F_m - F_j) S_{j-1} d_kj / n_j^2 ],
+    expanded in F_m so that every term is a cumulative sum. The first term is 0 when n_j = d_j,
+    because the incidence cannot change after the all-cause survival reaches 0. With one cause it
+    equals Greenwood's variance of 1 - KM.
+    """
+    survivors = at_risk - events
+    hazard_term = np.divide(events, at_risk * survivors, out=np.zeros_like(events), where=survivors > 0)
+    own_term = survival_before**2 * of_interest * (at_risk - of_interest) / at_risk**3
+    cross_term = survival_before * of_interest / at_risk**2
+    variance = (
+        incidence**2 * np.cumsum(hazard_term)
+        - 2.0 * incidence * np.cumsum(hazard_term * incidence)
+        + np.cumsum(hazard_term * incidence**2)
+        + np.cumsum(own_term)
+        - 2.0 * incidence * np.cumsum(cross_term)
+        + 2.0 * np.cumsum(cross_term * incidence)
+    )
+    return np.clip(variance, 0.0, None)
+
+
+def _log_log_interval(incidence: np.ndarray, standard_error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval for an incidence on the log(-log) scale; ``NaN`` where the incidence is 0 or 1."""
+    defined = (incidence > 0.0) & (incidence < 1.0)
+    safe = np.where(defined, incidence, 0.5)
+    with np.errstate(over="ignore", divide="ignore"):
+        spread = np.exp(_Z * standard_error / (safe * -np.log(safe)))
+        lower = np.where(defined, safe**spread, _NAN)
+        upper = np.where(defined, safe ** (1.0 / spread), _NAN)
+    return lower, upper
+
+
+def proportion(successes: int, trials: int) -> Estimate:
+    """A proportion (fraction 0–1) with its Wilson 95% interval; all ``NaN`` when ``trials`` is 0."""
+    if trials == 0:
+        return NO_ESTIMATE
+    interval = stats.binomtest(int(successes), int(trials)).proportion_ci(
+        confidence_level=CONFIDENCE_LEVEL, method="wilson",
+    )
+    return Estimate(successes / trials, float(interval.low), float(interval.high))
+
+
+def median_ci_ranks(n: int) -> tuple[int, int] | None:
+    """1-based ranks (l, n - l + 1) of the order statistics bounding the median with >= 95% coverage.
+
+    ``l`` is the largest rank with P(Binomial(n, 1/2) <= l - 1) <= 2.5%, so the coverage
+    1 - 2 P(Binomial(n, 1/2) <= l - 1) is at least 95%. ``None`` when no such rank exists (n <= 5).
+    """
+    tail = stats.binom.cdf(np.arange(n + 1), n, 0.5)
+    lower_rank = int(np.count_nonzero(tail <= (1.0 - CONFIDENCE_LEVEL) / 2))
+    return (lower_rank, n - lower_rank + 1) if lower_rank >= 1 else None
+
+
+def median_with_ci(values: npt.ArrayLike) -> Estimate:
+    """Sample median with the distribution-free (order-statistic, binomial) 95% interval.
+
+    Parameters
+    ----------
+    values : array_like of float
+        Observations (e.g. days); non-finite values are dropped.
+
+    Returns
+    -------
+    Estimate
+        ``NaN`` median for no values; ``NaN`` interval for fewer than 6 values.
+    """
+    values = np.asarray(values, dtype=float)
+    values = np.sort(values[np.isfinite(values)])
+    if values.size == 0:
+        return NO_ESTIMATE
+    ranks = median_ci_ranks(values.size)
+    if ranks is None:
+        return Estimate(float(np.median(values)), _NAN, _NAN)
+    return Estimate(float(np.median(values)), float(values[ranks[0] - 1]), float(values[ranks[1] - 1]))
+
+
+def replication_interval(values: npt.ArrayLike) -> Estimate:
+    """Mean over replications with its Monte Carlo 95% confidence interval.
+
+    Parameters
+    ----------
+    values : array_like of float
+        One value of a metric per replication; non-finite values are dropped.
+
+    Returns
+    -------
+    Estimate
+        Mean of the k finite values, and mean ± t(0.975, k - 1) · sd / sqrt(k); the interval is
+        ``NaN`` for k < 2 and everything is ``NaN`` for k = 0.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return NO_ESTIMATE
+    mean = float(np.mean(values))
+    if values.size < 2:
+        return Estimate(mean, _NAN, _NAN)
+    quantile = stats.t.ppf(0.5 + CONFIDENCE_LEVEL / 2, values.size - 1)
+    half_width = quantile * np.std(values, ddof=1) / np.sqrt(values.size)
+    return Estimate(mean, float(mean - half_width), float(mean + half_width))

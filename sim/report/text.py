@@ -1,0 +1,144 @@
+"""Plain text for the terminal and for figure labels: the headline, resource and sweep tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.inputs.codes import RESOURCES, SUMMARY_COLUMNS, WAITING_EXITS
+
+
+def setting_label(value: Any) -> str:
+    """A scenario setting as shown to the user: ``unlimited`` for none (``None`` or NaN), numbers
+    without trailing zeros."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unlimited"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def fixed_width(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a left-aligned table whose columns are as wide as their widest cell.
+
+    Parameters
+    ----------
+    header : list of str
+        Column titles.
+    rows : list of list of str
+        Cells, one list per row, as many as the header.
+    """
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
+
+
+HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("CR", "cr_rate"), ("HSCT", "hsct_rate"), ("OS 1y", "os_1y"), ("OS 2y", "os_2y"),
+    ("PFS 1y", "pfs_1y"), ("NRM 2y", "nrm_post_hsct_2y"), ("Relapse 2y", "cir_post_hsct_2y"),
+)
+"""Column titles and metrics of `format_headline`."""
+
+
+def _percent(estimate: float, lower: float, upper: float) -> str:
+    """``72% (68–76)``; ``n/a`` for a missing estimate or interval."""
+    if not np.isfinite(estimate):
+        return "n/a"
+    interval = f"{100 * lower:.0f}–{100 * upper:.0f}" if np.isfinite(lower) and np.isfinite(upper) else "n/a"
+    return f"{100 * estimate:.0f}% ({interval})"
+
+
+def format_headline(summary: pd.DataFrame) -> str:
+    """Fixed-width text table of the headline endpoints, one row per strategy.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of `summarise`.
+
+    Returns
+    -------
+    str
+        Header line, one line per strategy (prefixed by the scenario when there are several), and a
+        footnote on intervals and time origins.
+    """
+    several_scenarios = summary["scenario"].nunique() > 1
+    estimates = {
+        (scenario, strategy, metric): (estimate, lower, upper)
+        for scenario, strategy, metric, estimate, lower, upper in summary[list(SUMMARY_COLUMNS)].itertuples(index=False)
+    }
+    rows = []
+    for scenario, strategy in summary[["scenario", "strategy"]].drop_duplicates().itertuples(index=False):
+        label = f"{scenario} / {strategy}" if several_scenarios else str(strategy)
+        cells = [_percent(*estimates.get((scenario, strategy, metric), (np.nan, np.nan, np.nan))) for _, metric in HEADLINE_COLUMNS]
+        rows.append([label, *cells])
+    lines = fixed_width(["strategy", *(title for title, _ in HEADLINE_COLUMNS)], rows)
+    footnote = (
+        "Percent (95% CI: the estimator's own for one replication, Monte Carlo across replications). "
+        "CR and HSCT among infused; OS and PFS from infusion; NRM and relapse at 2 years from HSCT, "
+        "among transplanted patients."
+    )
+    return "\n".join([*lines, footnote])
+
+
+def format_resources(resources: pd.DataFrame) -> str:
+    """Fixed-width text table of ``resources.csv``: one row per strategy and resource that was used.
+
+    Parameters
+    ----------
+    resources : pandas.DataFrame
+        Output of :func:`summarise_resources`.
+    """
+    value = {(r.strategy, r.resource, r.metric): r.estimate for r in resources.itertuples()}
+    rows = []
+    for strategy, resource, capacity in resources[["strategy", "resource", "capacity"]].drop_duplicates().itertuples(index=False):
+        def get(metric: str) -> float:
+            return value.get((strategy, resource, metric), np.nan)
+
+        if not get("requests_per_year") > 0:
+            continue
+        utilisation = get("utilisation")
+        rows.append([
+            str(strategy), resource, capacity or "unlimited",
+            "-" if np.isnan(utilisation) else f"{100 * utilisation:.0f}%",
+            f"{get('mean_wait_days'):.1f}", f"{get('p95_wait_days'):.1f}", f"{get('mean_queue'):.2f}",
+            f"{get('max_queue'):.1f}", f"{get('throughput_per_year'):.1f}",
+            "-" if np.isnan(get("bed_days_per_year")) else f"{get('bed_days_per_year'):.0f}",
+        ])
+    header = ["strategy", "resource", "capacity", "util.", "wait d", "p95 d", "queue", "max q", "served/y", "bed-d/y"]
+    note = ("Mean over replications, in the observation window. wait: days from asking to service (or to leaving the "
+            "queue); queue: patients waiting, time average; bed-d/y: bed-days (slot-days) a year.")
+    return "\n".join([*fixed_width(header, rows), note])
+
+
+def _days(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.1f}"
+
+
+def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
+    """The planner's table: per combination and strategy, mean waits where anyone waited, patients
+    lost while waiting and 2-year survival from referral.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        Output of :func:`run_sweep`.
+    keys : list of str
+        The swept settings.
+    """
+    waits = sweep[(sweep["metric"] == "mean_wait_days")]
+    waited = [r for r in RESOURCES if (waits.loc[waits["resource"] == r, "estimate"].fillna(0) > 0.05).any()]
+    header = [*keys, "strategy", *(f"wait {r} (d)" for r in waited), "lost waiting", "OS 2y"]
+    rows = []
+    labels = sweep[keys].map(setting_label)
+    for _, rows_ in sweep.groupby([*(labels[k] for k in keys), sweep["strategy"].astype(str)], sort=False):
+        value = {(r.resource, r.metric): r.estimate for r in rows_.itertuples()}
+        lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in WAITING_EXITS[1:])
+        rows.append([
+            *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),
+            *(_days(value.get((r, "mean_wait_days"), np.nan)) for r in waited),
+            f"{100 * lost:.1f}%", f"{100 * value.get(('', 'itt_os_2y'), np.nan):.1f}%",
+        ])
+    note = ("Mean over replications. 'lost waiting': share of referrals who progressed, relapsed or died while "
+            "waiting for a resource; 'OS 2y': alive two years after referral (at one year, waiting mostly postpones deaths).")
+    return "\n".join([*fixed_width(header, rows), note])

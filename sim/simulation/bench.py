@@ -1,0 +1,215 @@
+"""``cd7sim bench``: speed and memory of both engines on the base scenario.
+
+Each (engine, cohort size) is measured in a fresh process, so that its peak memory is its own:
+the process simulates every strategy of ``scenarios/base.yaml`` (patients table, no event log)
+several times, and reports the wall time of each repeat and its peak resident memory. Speed is
+counted in patient-strategy trajectories per second, on one core (each measurement is one
+process). The PSA-sized workload — parameter sets x patients x strategies through the cohort
+engine — runs on every local core.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from sim import __version__
+from sim.inputs.errors import InputError
+from sim.inputs.paths import SCENARIOS_DIR
+from sim.inputs.scenario import load_scenario
+from sim.io.files import atomic_path
+from sim.simulation.parallel import LocalExecutor, local_cores
+from sim.simulation.runner import simulate, simulate_parameter_sets
+
+BASE_SCENARIO = SCENARIOS_DIR / "base.yaml"
+PSA_SETS, PSA_PATIENTS = 1000, 10_000
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What a benchmark run measures: repeats per (engine, patients), and PSA parameter sets."""
+
+    sizes: tuple[tuple[str, int, int], ...]
+    psa_sets: int
+
+
+FULL = BenchPlan(sizes=(("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5), ("cohort", 100_000, 5),
+                   ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS)
+QUICK = BenchPlan(sizes=(("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3), ("cohort", 100_000, 3),
+                    ("cohort", 1_000_000, 1)), psa_sets=50)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One engine at one cohort size.
+
+    Attributes
+    ----------
+    engine : str
+    patients : int
+        Patients per strategy.
+    trajectories : int
+        Patient-strategy trajectories per repeat (patients x strategies).
+    seconds : list of float
+        Wall time of each repeat.
+    peak_memory_mb : float
+        Peak resident memory of the measuring process, MB.
+    """
+
+    engine: str
+    patients: int
+    trajectories: int
+    seconds: list[float]
+    peak_memory_mb: float
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def per_second(self) -> float:
+        """Median trajectories per second on one core."""
+        return self.trajectories / self.median_seconds
+
+
+def _measure(task: tuple[str, str, int, int]) -> tuple[list[float], float, int]:
+    """In a fresh process: simulate the scenario ``repeats`` times; times, peak MB, strategies."""
+    scenario_path, engine, patients, repeats = task
+    scenario = load_scenario(scenario_path)
+    scenario = scenario.model_copy(update={"patients": patients, "replications": 1})
+    params = scenario.parameter_set()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        simulate(scenario, params, engine, with_events=False, with_resources=False)
+        seconds.append(time.perf_counter() - started)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return seconds, peak_mb, len(scenario.strategies)
+
+
+def measure(engine: str, patients: int, repeats: int, scenario_path: Path = BASE_SCENARIO) -> Measurement:
+    """Measure one engine at one size in a fresh process."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        seconds, peak_mb, strategies = pool.submit(_measure, (str(scenario_path), engine, patients, repeats)).result()
+    return Measurement(engine, patients, patients * strategies, seconds, round(peak_mb, 1))
+
+
+def psa_workload(parameter_sets: int, scenario_path: Path = BASE_SCENARIO) -> tuple[float, int]:
+    """Wall time of ``parameter_sets`` x 10,000 patients x every strategy, cohort engine, all cores.
+
+    Returns
+    -------
+    seconds, workers : float, int
+    """
+    scenario = load_scenario(scenario_path).model_copy(update={"patients": PSA_PATIENTS})
+    base = scenario.parameter_set()
+    rng = np.random.default_rng(scenario.seed)
+    sets = [base.sample(rng) for _ in range(parameter_sets)]
+    workers = local_cores()
+    started = time.perf_counter()
+    simulate_parameter_sets(scenario, sets, LocalExecutor(workers), sets_per_task=max(1, parameter_sets // (4 * workers)))
+    return time.perf_counter() - started, workers
+
+
+def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, progress=print) -> dict:
+    """Run every measurement; return the results as a JSON-ready dictionary."""
+    plan = QUICK if quick else FULL
+    measurements = []
+    for engine, patients, repeats in plan.sizes:
+        progress(f"  {engine} engine, {patients:,} patients x {repeats} repeat(s) ...")
+        measurements.append(measure(engine, patients, repeats, scenario_path))
+    progress(f"  PSA workload: {plan.psa_sets} parameter sets x {PSA_PATIENTS:,} patients, cohort engine, all cores ...")
+    psa_seconds, workers = psa_workload(plan.psa_sets, scenario_path)
+    scale = PSA_SETS / plan.psa_sets
+
+    def find(engine: str, patients: int) -> Measurement:
+        return next(m for m in measurements if m.engine == engine and m.patients == patients)
+
+    des, cohort = find("des", 100_000), find("cohort", 1_000_000)
+    return {
+        "version": __version__,
+        "quick": quick,
+        "machine": {"cores": local_cores(), "python": platform.python_version(), "system": platform.platform()},
+        "des_patients_per_second": round(des.per_second),
+        "cohort_patients_per_second": round(cohort.per_second),
+        "engine_ratio_at_100k": round(find("cohort", 100_000).per_second / des.per_second, 1),
+        "cohort_1m_over_100k_time": round(cohort.median_seconds / find("cohort", 100_000).median_seconds, 2),
+        "des_100k_over_10k_time": round(des.median_seconds / find("des", 10_000).median_seconds, 2),
+        "psa_workload_seconds": round(psa_seconds * scale, 2),
+        "psa_workload": {
+            "parameter_sets": PSA_SETS, "patients": PSA_PATIENTS, "workers": workers,
+            "measured_parameter_sets": plan.psa_sets, "measured_seconds": round(psa_seconds, 2),
+            "scaled": scale != 1.0,
+        },
+        "peak_memory_mb_1m": cohort.peak_memory_mb,
+        "measurements": [
+            {**asdict(m), "median_seconds": round(m.median_seconds, 4), "per_second": round(m.per_second)}
+            for m in measurements
+        ],
+    }
+
+
+def format_report(result: dict) -> str:
+    """The printed benchmark table and its headline lines."""
+    lines = [f"{'engine':<8}{'patients':>11}{'repeats':>9}{'median s':>10}{'trajectories/s/core':>21}{'peak MB':>10}"]
+    for m in result["measurements"]:
+        lines.append(f"{m['engine']:<8}{m['patients']:>11,}{len(m['seconds']):>9}{m['median_seconds']:>10.3f}"
+                     f"{m['per_second']:>21,}{m['peak_memory_mb']:>10,.0f}")
+    psa = result["psa_workload"]
+    how = (f"measured {psa['measured_parameter_sets']} sets in {psa['measured_seconds']} s and scaled x"
+           f"{psa['parameter_sets'] // psa['measured_parameter_sets']}") if psa["scaled"] else "measured"
+    lines += [
+        "",
+        f"SimPy engine:  {result['des_patients_per_second']:,} trajectories/s per core (100k patients)",
+        f"cohort engine: {result['cohort_patients_per_second']:,} trajectories/s per core (1M patients); "
+        f"{result['engine_ratio_at_100k']}x the SimPy engine at 100k",
+        f"linearity: 1M takes {result['cohort_1m_over_100k_time']}x the time of 100k (cohort); "
+        f"100k takes {result['des_100k_over_10k_time']}x the time of 10k (SimPy)",
+        f"peak memory, 1M patients x 4 strategies (cohort): {result['peak_memory_mb_1m']:,.0f} MB",
+        f"PSA workload ({psa['parameter_sets']:,} sets x {psa['patients']:,} patients x 4 strategies, cohort, "
+        f"{psa['workers']} cores): {result['psa_workload_seconds']} s ({how})",
+    ]
+    return "\n".join(lines)
+
+
+def check_bench_json(path: Path) -> None:
+    """Refuse a ``--json`` path that would overwrite a file ``cd7sim bench`` did not write.
+
+    Raises
+    ------
+    InputError
+        When the path is a folder, lies below a file, or is a file that is not a benchmark result.
+    """
+    if path.is_dir() or not str(path).strip():
+        raise InputError("--json", str(path), "a file path is required")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError("--json", str(path), f"a file path is required ({parent} is a file)")
+    if path.exists() and not _bench_result(path):
+        raise InputError("--json", str(path), "a new file, or one cd7sim bench wrote, is required")
+
+
+def _bench_result(path: Path) -> bool:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and "cohort_patients_per_second" in content
+
+
+def write_json(result: dict, path: Path) -> None:
+    """Write ``result`` to ``path`` atomically (checked by :func:`check_bench_json` first)."""
+    check_bench_json(path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,67 @@
+"""The results of a run: its tables, its summary and its resource measures (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sim import __version__
+from sim.inputs.parameters import ParameterSet
+from sim.inputs.scenario import Scenario
+from sim.outcomes.endpoints import summarise
+from sim.outcomes.resources import overload_warnings, summarise_resources
+from sim.simulation.runner import Simulation
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything a run produces.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    params : ParameterSet
+    engine : str
+    simulation : Simulation
+        Patients table, event log and simulation wall time.
+    summary : pandas.DataFrame
+        ``scenario, strategy, metric, estimate, lower, upper``.
+    resources : pandas.DataFrame
+        ``resources.csv``: ``scenario, strategy, resource, capacity, metric, estimate, lower, upper``.
+    """
+
+    scenario: Scenario
+    params: ParameterSet
+    engine: str
+    simulation: Simulation
+    summary: pd.DataFrame
+    resources: pd.DataFrame
+
+    @classmethod
+    def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> Results:
+        """Summarise a simulation."""
+        resources = summarise_resources(simulation.resources, scenario.name, scenario.capacity)
+        return cls(scenario, params, engine, simulation, summarise(simulation.patients), resources)
+
+    def warnings(self) -> list[str]:
+        """Resources whose queues grow without bound under this load (see :func:`overload_warnings`)."""
+        return overload_warnings(self.resources)
+
+    def run_info(self) -> dict[str, object]:
+        """The content of ``run.json``."""
+        return {
+            "version": __version__,
+            "scenario": self.scenario.model_dump(mode="json"),
+            "seed": self.scenario.seed,
+            "engine": self.engine,
+            "patients": self.scenario.patients,
+            "patients_per_replication": self.simulation.patients.groupby("replication", observed=True)["patient_id"].nunique().tolist(),
+            "replications": self.scenario.replications,
+            "wall_seconds": round(self.simulation.wall_seconds, 3),
+            "parameters": self.params.as_dict(),
+        }
+
+
+
+

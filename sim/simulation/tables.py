@@ -1,0 +1,162 @@
+"""Resolved courses → the patients table and the event log (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.disease.course import Course, Plan
+from sim.disease.patients import PatientAttributes
+from sim.disease.transplant import CHIMERISM_LABELS
+from sim.inputs.codes import (
+    ATTRIBUTE_COLUMNS,
+    CART_PRODUCTS,
+    CHIMERISM,
+    DEATH_CAUSES,
+    DISEASES,
+    EVENT_COLUMNS,
+    HOSPITAL_DAY_COLUMNS,
+    PATIENT_COLUMNS,
+    RESPONSES,
+    WAIT_COLUMNS,
+    WAITING_EXITS,
+    WAITING_FOR,
+)
+
+GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
+EVENT_DETAILS: tuple[str, ...] = (
+    "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
+    "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
+    *RESPONSES, *CHIMERISM_LABELS, "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
+    "cart_ward", "transplant",
+)
+"""Every ``detail`` an event can carry (the categories of the column)."""
+
+EVENT_ORDER: tuple[str, ...] = (
+    "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
+    "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",
+    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "death", "censored",
+)
+
+
+def patients_frame(
+    scenario: str,
+    replication: int,
+    attributes: PatientAttributes,
+    columns_by_strategy: dict[str, list[dict[str, np.ndarray]]],
+    enrol_day: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The patients table of one replication: every strategy, with the contract's columns and types.
+
+    Parameters
+    ----------
+    scenario : str
+        Scenario name.
+    replication : int
+        Replication index.
+    attributes : PatientAttributes
+        The patients (the same under every strategy).
+    columns_by_strategy : dict
+        For each strategy, in order, the resolved course columns (with the waiting columns of
+        :meth:`sim.disease.course.Course.wait_columns`) of consecutive blocks of patients;
+        emptied as the table is built.
+    enrol_day : ndarray, optional
+        Calendar day of each patient's enrolment (default: day 0 for everyone).
+    """
+    names = list(columns_by_strategy)
+    n, k = attributes.n, len(names)
+
+    def column(name: str) -> np.ndarray:
+        # Taken out of the blocks as the table is built, so that the blocks and the table are never
+        # both whole in memory.
+        return np.concatenate([part.pop(name) for parts in columns_by_strategy.values() for part in parts])
+
+    frame = pd.DataFrame({
+        "scenario": _constant(scenario, n * k),
+        "strategy": pd.Categorical.from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=names),
+        "replication": np.full(n * k, replication, dtype=np.int32),
+        "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
+        "disease": pd.Categorical.from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
+        "age": np.tile(attributes.age, k),
+        "enrol_day": np.zeros(n * k) if enrol_day is None else np.tile(enrol_day, k),
+        **{name: column(name) for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
+        "response": pd.Categorical.from_codes(column("response"), categories=list(RESPONSES)),
+        **{name: column(name) for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
+                                           "relapse_day", "relapse_cd7_negative", "death", "death_day")},
+        "death_cause": pd.Categorical.from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
+        "last_day": column("last_day"),
+        "chimerism": pd.Categorical.from_codes(column("chimerism"), categories=list(CHIMERISM)),
+        **{name: column(name) for name in WAIT_COLUMNS},
+        "waiting_for": pd.Categorical.from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
+        "waiting_exit": pd.Categorical.from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
+        "cart_source": pd.Categorical.from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
+        # the other attributes are the patient's, the same under every strategy
+        **{name: np.tile(getattr(attributes, name), k) for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
+        **{name: column(name) for name in HOSPITAL_DAY_COLUMNS},
+    })
+    return frame[list(PATIENT_COLUMNS)]
+
+
+def events_frame(
+    scenario: str, replication: int, plan: Plan, course: Course, strategies: list[str], first_patient: int = 0,
+) -> pd.DataFrame:
+    """The event log of one strategy and replication (or of a block of its patients starting at
+    ``first_patient``), sorted by patient, day and pathway order."""
+    c = course.columns
+    n = plan.attributes.n
+    is_cart = plan.strategy.index_therapy == "cart"
+    grade = np.array(GRADES, dtype=object)
+    response_labels = np.array(RESPONSES, dtype=object)
+    cause = np.array(DEATH_CAUSES, dtype=object)
+    hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
+    log = course.log_days()
+    rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
+        ("enrolment", np.zeros(n), ""),
+        ("apheresis", log["apheresis"], ""),
+        ("manufacturing_start", log["manufacturing_start"], ""),
+        ("product_release", log["product_release"],
+         np.where(plan.manufacturing_failed, "manufacturing failed", "released")),
+        ("dropout", log["dropout"], "progression before infusion"),
+        ("infusion" if is_cart else "chemotherapy_start", c["infusion_day"], "" if not is_cart else "CD7 CAR-T"),
+        ("crs", log["crs"], grade[c["crs_grade"]]),
+        ("icans", log["icans"], grade[c["icans_grade"]]),
+        ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], "fatal", "non-fatal")),
+        ("icu_admission", log["icu_admission"], cause[plan.icu_cause]),
+        ("icu_discharge", log["icu_discharge"], ""),
+        ("discharge", log["cart_ward_discharge"], "cart_ward"),
+        ("agvhd", course.car_t_gvhd_day, "grade 2, CAR-T-related"),
+        ("agvhd", course.agvhd_day, np.char.add(grade[plan.agvhd_grade].astype(str), ", HSCT-related")),
+        ("response", c["response_day"], response_labels[c["response"]]),
+        ("hsct", c["hsct_day"], hsct_detail),
+        ("discharge", log["transplant_discharge"], "transplant"),
+        ("cgvhd", course.cgvhd_day, ""),
+        ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], "CD7-negative", "CD7-positive")),
+        ("death", c["death_day"], cause[c["death_cause"]]),
+        ("censored", np.where(c["death"], np.nan, c["last_day"]), "end of follow-up"),
+    ]
+    patient, day, event, detail = [], [], [], []
+    for name, days, details in rows:
+        keep = ~np.isnan(days)
+        patient.append(np.flatnonzero(keep) + first_patient)
+        day.append(days[keep])
+        event.append(np.full(keep.sum(), EVENT_ORDER.index(name), dtype=np.int8))
+        detail.append(np.broadcast_to(np.asarray(details, dtype=object), (n,))[keep])
+    patient_ids, days, events, details = (np.concatenate(a) for a in (patient, day, event, detail))
+    order = np.lexsort((events, days, patient_ids))
+    m = order.size
+    frame = pd.DataFrame({
+        "scenario": _constant(scenario, m),
+        "strategy": _constant(plan.strategy.name, m, strategies),
+        "replication": np.full(m, replication, dtype=np.int32),
+        "patient_id": patient_ids[order].astype(np.int64),
+        "day": days[order],
+        "event": pd.Categorical.from_codes(events[order], categories=list(EVENT_ORDER)),
+        "detail": pd.Categorical(details[order], categories=EVENT_DETAILS),
+    })
+    return frame[list(EVENT_COLUMNS)]
+
+
+def _constant(label: str, n: int, categories: list[str] | None = None) -> pd.Categorical:
+    """A categorical column holding one label ``n`` times (among ``categories``, default just it)."""
+    categories = categories or [label]
+    return pd.Categorical.from_codes(np.full(n, categories.index(label), dtype=np.int16), categories=categories)

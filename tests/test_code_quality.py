@@ -1,0 +1,39 @@
+"""The house rules, checked by the test suite that CI runs: the import contracts of DESIGN.md section 2
+(lint-imports), ruff, and a command line that starts without the heavy libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def _run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+
+
+def test_import_contracts_are_kept():
+    """Layers import one way; only the engines import simpy; only the report imports matplotlib; the
+    clinical model imports no pandas, simpy or file writing (pyproject.toml, [tool.importlinter])."""
+    result = _run(str(BIN / "lint-imports"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
+
+
+def test_ruff_is_clean():
+    result = _run(str(BIN / "ruff"), "check", "sim", "tests")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_command_line_imports_no_heavy_library():
+    """``import sim.cli`` (what ``cd7sim --help`` pays for) loads none of matplotlib, scipy, pandas,
+    numpy, pydantic or simpy: each command imports what it needs when it runs."""
+    probe = ("import sys, sim.cli; print(','.join(sorted(m for m in ('matplotlib', 'scipy', 'pandas', 'numpy', "
+             "'pydantic', 'simpy') if m in sys.modules)))")
+    result = _run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
