@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cd7sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="simulate every strategy of a scenario and write the results")
-    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("scenario", help="scenario YAML file, or a built-in name (base, regional_centre, ...)")
     run.add_argument("--patients", type=_positive_int("--patients"),
                      help="patients per strategy and replication, closed cohort (default: from the scenario)")
     run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
     sweep = commands.add_parser("sweep", help="run a scenario over a grid of capacities (common random numbers)")
-    sweep.add_argument("scenario", type=Path, help="scenario YAML file")
+    sweep.add_argument("scenario", help="scenario YAML file, or a built-in name")
     sweep.add_argument("--set", dest="settings", action="append", required=True, metavar="KEY=V1,V2,...",
                        help="a setting and its values, e.g. capacity.manufacturing_slots=2,3,4,5 (none = unlimited); repeat for a grid")
     sweep.add_argument("--replications", type=_positive_int("--replications"),
@@ -275,19 +275,12 @@ def _write_outputs(out: Path | None, writers: dict, command: str) -> list[str]:
 
 
 def _load_for_run(args: argparse.Namespace):
-    """The scenario with the command line's overrides; ``--patients`` only for a closed cohort; refused
-    when the run would not fit in memory."""
-    from sim.inputs.scenario import load_scenario
-    from sim.simulation.memory import check_run_size
+    """The scenario (a file or a built-in name) with the command line's overrides; refused when the run
+    would not fit in memory (see :func:`sim.api.load`)."""
+    from sim import api
 
-    scenario = load_scenario(args.scenario)
-    patients = getattr(args, "patients", None)
-    if patients is not None and scenario.arrivals is not None:
-        raise InputError("--patients", patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
-    options = (("patients", patients), ("replications", args.replications), ("seed", args.seed))
-    scenario = scenario.model_copy(update={k: v for k, v in options if v is not None})
-    check_run_size(scenario, getattr(args, "engine", "des"))
-    return scenario
+    return api.load(args.scenario, patients=getattr(args, "patients", None), replications=args.replications,
+                    seed=args.seed, engine=getattr(args, "engine", "des"))
 
 
 def _cohort_text(scenario) -> str:
@@ -304,43 +297,36 @@ def _warn(messages: list[str]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``cd7sim run``: simulate, write the files, print the headline table."""
+    from sim import api
     from sim.io.files import check_output_folder
-    from sim.report.folders import FILES, write_results
-    from sim.report.text import format_headline, format_resources
-    from sim.simulation.results import Results
-    from sim.simulation.runner import simulate
 
     scenario = _load_for_run(args)
-    params = scenario.parameter_set()
-    protected = [args.scenario]
+    protected = [api.scenario_file(args.scenario)]
     out = check_output_folder(_out_dir(args, RESULTS_DIR / scenario.name), protected=protected)
     print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
           f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
-    simulation = simulate(scenario, params, args.engine, _executor(args))
-    results = Results.from_simulation(scenario, params, args.engine, simulation)
-    out_dir = write_results(results, out, protected)
+    run = api.run(scenario, engine=args.engine, workers=args.workers, scheduler=args.scheduler)
+    out_dir = run.save(out, protected)
     print()
-    print(format_headline(results.summary))
-    if scenario.capacity.limited() or scenario.arrivals is not None:
-        print()
-        print(format_resources(results.resources))
-    _warn(results.warnings())
+    print(run.headline())
+    _warn(run.warnings())
     print()
-    print(f"Simulated in {simulation.wall_seconds:.1f} s.")
-    _wrote([f"{out_dir}/: {', '.join(FILES)}"])
+    print(f"Simulated in {run.wall_seconds:.1f} s.")
+    _wrote([f"{out_dir}/: {', '.join(run.files())}"])
     return 0
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
+    from sim import api
     from sim.capacity.sweep import parse_setting, run_sweep, sweep_grid
     from sim.io.files import check_output_folder, write_folder
-    from sim.report.plots import plot_sweep
+    from sim.report.plots import plot_sweep, save_png
     from sim.report.text import format_sweep
 
     scenario = _load_for_run(args)
     grid = sweep_grid(scenario, [parse_setting(text) for text in args.settings])
-    protected = [args.scenario]
+    protected = [api.scenario_file(args.scenario)]
     out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-sweep"), protected=protected)
     keys = grid.keys
     print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {len(grid.combinations)} combinations of "
@@ -351,7 +337,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     def write(folder: Path) -> None:
         sweep.to_csv(folder / "sweep.csv", index=False, float_format="%.6g")
-        plot_sweep(sweep, keys, folder / "sweep.png")
+        save_png(plot_sweep(sweep, keys), folder / "sweep.png")
 
     out_dir = write_folder(out, write, "sweep", protected)
     print()

@@ -26,6 +26,7 @@ from sim.inputs.limits import (
     MIN_HORIZON_DAYS,
 )
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
+from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.strategies import (
     NAME_PATTERN,
     Strategy,
@@ -318,13 +319,41 @@ class Scenario(StrictModel):
         return base.with_overrides(self.parameters)
 
 
+def builtin_scenarios() -> dict[str, Path]:
+    """The scenarios that come with cd7sim, by name (the file name without ``.yaml``): the base case,
+    the capacity examples and the study replays."""
+    return {path.stem: path for path in sorted(SCENARIOS_DIR.rglob("*.yaml"))}
+
+
+def scenario_path(scenario: str | Path) -> Path:
+    """The file of a scenario given as a path or as a built-in name (``base``, ``regional_centre`` ...).
+
+    An existing file wins over a built-in of the same name; a path that is neither is returned as given,
+    so that reading it names the missing file.
+
+    Raises
+    ------
+    InputError
+        For a bare name (no folder, no suffix) that is neither a file nor a built-in scenario.
+    """
+    path = Path(scenario)
+    if path.exists():
+        return path
+    builtins = builtin_scenarios()
+    if str(scenario) in builtins:
+        return builtins[str(scenario)]
+    if path.suffix == "" and len(path.parts) == 1:
+        raise InputError("scenario", str(scenario), "a scenario file, or a built-in scenario: " + ", ".join(builtins))
+    return path
+
+
 def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Scenario:
     """Read, validate and return a scenario file.
 
     Parameters
     ----------
     path : str or Path
-        YAML scenario file.
+        YAML scenario file, or the name of a built-in scenario (see :func:`builtin_scenarios`).
     registry : ParameterSet, optional
         Parameter registry to check overrides against (default: the packaged one).
 
@@ -333,6 +362,7 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
     InputError
         With the field, the value and what is allowed, for any problem.
     """
+    path = scenario_path(path)
     raw = read_yaml_mapping(path, "scenario")
     arrivals = raw.get("arrivals")
     if isinstance(arrivals, dict) and isinstance(arrivals.get("monthly_profile"), str):

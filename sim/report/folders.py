@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim.calibration.calibrate import (
     FIT_FIGURE,
@@ -21,21 +22,34 @@ from sim.calibration.calibrate import (
 )
 from sim.io.files import atomic_path, write_folder
 from sim.outcomes.resources import servers
-from sim.report.plots import (
-    plot_fit,
-    plot_flow,
-    plot_survival,
-    plot_utilisation,
-    plot_waits,
-)
+from sim.report.plots import plot_fit, plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
 from sim.simulation.results import Results
 
-FILES: tuple[str, ...] = (
-    "patients.parquet", "events.parquet", "summary.csv", "resources.csv", "run.json",
-    "survival.png", "flow.png", "utilisation.png", "waits.png",
-)
-"""The files of a run folder, in the order they are listed."""
+TABLE_FILES: tuple[str, ...] = ("patients.parquet", "events.parquet", "summary.csv", "resources.csv", "run.json")
+"""The tables and the record of a run folder."""
+PATIENT_FIGURES: tuple[str, ...] = ("survival.png", "flow.png")
+"""Figures every run draws."""
+CAPACITY_FIGURES: tuple[str, ...] = ("utilisation.png", "waits.png")
+"""Figures drawn only when the run has something to say about capacity (see ``Results.shows_capacity``)."""
 
+
+def run_figures(results: Results) -> dict[str, Callable[[], Figure]]:
+    """The figures of a run, by file name: survival and flow always; resource use and waits for an open
+    cohort or a limited resource (a closed cohort with unlimited capacity has no queues to show)."""
+    simulation = results.simulation
+    survival, flow = PATIENT_FIGURES
+    figures = {survival: lambda: plot_survival(simulation.patients), flow: lambda: plot_flow(simulation.patients)}
+    if results.shows_capacity:
+        utilisation, waits = CAPACITY_FIGURES
+        figures[utilisation] = lambda: plot_utilisation(
+            simulation.occupancy, servers(results.scenario.capacity), results.scenario.observation_window)
+        figures[waits] = lambda: plot_waits(simulation.patients)
+    return figures
+
+
+def run_files(results: Results) -> tuple[str, ...]:
+    """Every file of the run folder of ``results``, in the order they are listed."""
+    return (*TABLE_FILES, *run_figures(results))
 
 
 def write_results(results: Results, out_dir: str | Path, protected: Sequence[Path] = ()) -> Path:
@@ -61,11 +75,8 @@ def write_results(results: Results, out_dir: str | Path, protected: Sequence[Pat
         results.summary.to_csv(staging / "summary.csv", index=False, float_format="%.6g")
         results.resources.to_csv(staging / "resources.csv", index=False, float_format="%.6g")
         (staging / "run.json").write_text(json.dumps(results.run_info(), indent=2) + "\n", encoding="utf-8")
-        plot_survival(simulation.patients, staging / "survival.png")
-        plot_flow(simulation.patients, staging / "flow.png")
-        plot_utilisation(simulation.occupancy, servers(results.scenario.capacity),
-                         results.scenario.observation_window, staging / "utilisation.png")
-        plot_waits(simulation.patients, staging / "waits.png")
+        for name, draw in run_figures(results).items():
+            save_png(draw(), staging / name)
 
     return write_folder(out_dir, write, "run", protected)
 
@@ -78,11 +89,12 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
 
 def calibration_writers(calibration: Calibration) -> dict[str, Callable[[Path], None]]:
     """What ``cd7sim calibrate`` writes: file name → function writing that file to a given path
-    (the posterior, the fit table, the identifiability table and the fit figure)."""
+    (the posterior, stamped with the parameters.yaml and targets.csv it came from, the fit table, the
+    identifiability table and the fit figure)."""
     fit = calibration.fit_frame()
     return {
-        POSTERIOR_FILE: lambda path: calibration.posterior_frame().to_parquet(path, index=False),
+        POSTERIOR_FILE: lambda path: calibration.posterior().write(path),
         FIT_FILE: lambda path: fit.to_csv(path, index=False, float_format="%.6g"),
         IDENTIFIABILITY_FILE: lambda path: calibration.identifiability_frame().to_csv(path, index=False, float_format="%.6g"),
-        FIT_FIGURE: lambda path: plot_fit(fit, path),
+        FIT_FIGURE: lambda path: save_png(plot_fit(fit), path),
     }

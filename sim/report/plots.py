@@ -1,8 +1,9 @@
 """Figures: survival by strategy, the pathway flow, the calibration fit, and capacity (resource use
 over time, waiting-time distributions, the capacity sweep).
 
-Survival and flow read the patients table (columns of `sim.inputs.codes.PATIENT_COLUMNS`). Figures are drawn
-with the non-interactive Agg backend and written as PNG to the path given, whatever its suffix.
+Survival and flow read the patients table (columns of `sim.inputs.codes.PATIENT_COLUMNS`). Each function
+returns a matplotlib ``Figure`` made without pyplot (no global state: safe in a web app or a report);
+the caller saves it (:func:`save_png`) or shows it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy import stats
 
 from sim.inputs.codes import CR_RESPONSES, RESOURCES
@@ -25,11 +28,21 @@ from sim.outcomes.endpoints import (
 from sim.outcomes.estimators import kaplan_meier
 from sim.report.text import setting_label
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (pyplot after choosing the backend)
-
 DAYS_PER_MONTH = 30.4375
 DPI = 120
+"""Resolution of saved figures, dots per inch."""
+
+
+def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
+                **grid) -> tuple[Figure, np.ndarray | Axes]:
+    """A figure of ``nrows`` x ``ncols`` panels (as ``pyplot.subplots`` gives, without pyplot)."""
+    figure = Figure(figsize=figsize, layout=layout)
+    return figure, figure.subplots(nrows, ncols, **grid)
+
+
+def save_png(figure: Figure, path: str | Path) -> None:
+    """Write ``figure`` as a PNG at :data:`DPI` (whatever the suffix of ``path``)."""
+    figure.savefig(path, format="png", dpi=DPI)
 
 FLOW_STEPS: tuple[str, ...] = (
     "enrolled",
@@ -53,7 +66,7 @@ def _by_strategy(patients: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield (f"{scenario} / {strategy}" if several_scenarios else str(strategy)), rows
 
 
-def _plot_km(axes: plt.Axes, days: np.ndarray, event: np.ndarray, label: str) -> None:
+def _plot_km(axes: Axes, days: np.ndarray, event: np.ndarray, label: str) -> None:
     """Draw one Kaplan–Meier step curve of ``days`` (from infusion) against months; nothing if empty."""
     if days.size == 0:
         return
@@ -61,7 +74,7 @@ def _plot_km(axes: plt.Axes, days: np.ndarray, event: np.ndarray, label: str) ->
     axes.step(times / DAYS_PER_MONTH, survival, where="post", label=label)
 
 
-def _finish_survival_axes(axes: plt.Axes, title: str) -> None:
+def _finish_survival_axes(axes: Axes, title: str) -> None:
     """Limits, labels, title and (if any curve was drawn) a legend."""
     axes.set_ylim(0.0, 1.0)
     axes.set_xlim(left=0.0)
@@ -73,7 +86,7 @@ def _finish_survival_axes(axes: plt.Axes, title: str) -> None:
         axes.legend(loc="upper right", fontsize="small")
 
 
-def plot_survival(patients: pd.DataFrame, path: str | Path) -> None:
+def plot_survival(patients: pd.DataFrame) -> Figure:
     """Kaplan–Meier overall and disease-free survival by strategy, as one PNG with two panels.
 
     OS counts death among infused patients; DFS counts relapse or death among infused patients in CR.
@@ -84,21 +97,16 @@ def plot_survival(patients: pd.DataFrame, path: str | Path) -> None:
     ----------
     patients : pandas.DataFrame
         The patients table; days count from enrolment.
-    path : str or pathlib.Path
-        Where to write the PNG (written as PNG whatever the suffix).
     """
-    figure, (os_axes, dfs_axes) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
-    try:
-        for label, rows in _by_strategy(patients):
-            _plot_km(os_axes, *overall_survival_times(rows), label)
-            _plot_km(dfs_axes, *disease_free_survival_times(rows), label)
-        _finish_survival_axes(os_axes, "Overall survival (infused patients)")
-        _finish_survival_axes(dfs_axes, "Disease-free survival (patients in CR)")
-        figure.suptitle("Survival by strategy, Kaplan–Meier")
-        figure.tight_layout()
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    figure, (os_axes, dfs_axes) = _new_figure(1, 2, figsize=(11, 4.5), sharey=True)
+    for label, rows in _by_strategy(patients):
+        _plot_km(os_axes, *overall_survival_times(rows), label)
+        _plot_km(dfs_axes, *disease_free_survival_times(rows), label)
+    _finish_survival_axes(os_axes, "Overall survival (infused patients)")
+    _finish_survival_axes(dfs_axes, "Disease-free survival (patients in CR)")
+    figure.suptitle("Survival by strategy, Kaplan–Meier")
+    figure.tight_layout()
+    return figure
 
 
 def _flow_counts(rows: pd.DataFrame) -> np.ndarray:
@@ -126,7 +134,7 @@ def _count_label(count: float) -> str:
     return f"{count:.0f}" if float(count).is_integer() else f"{count:.1f}"
 
 
-def plot_flow(patients: pd.DataFrame, path: str | Path) -> None:
+def plot_flow(patients: pd.DataFrame) -> Figure:
     """Pathway flow: how many patients per replication reach each step, by strategy, as one PNG.
 
     Steps (`FLOW_STEPS`): enrolled; infused (start of the index treatment); alive at response
@@ -137,31 +145,26 @@ def plot_flow(patients: pd.DataFrame, path: str | Path) -> None:
     ----------
     patients : pandas.DataFrame
         The patients table; days count from enrolment.
-    path : str or pathlib.Path
-        Where to write the PNG (written as PNG whatever the suffix).
     """
     groups = [(label, _flow_counts(rows)) for label, rows in _by_strategy(patients)]
     positions = np.arange(len(FLOW_STEPS))
     height = 0.8 / max(len(groups), 1)
-    figure, axes = plt.subplots(figsize=(9, 1.5 + 0.25 * len(FLOW_STEPS) * max(len(groups), 1)))
-    try:
-        for index, (label, counts) in enumerate(groups):
-            bars = axes.barh(positions + (index - (len(groups) - 1) / 2) * height, counts, height, label=label)
-            axes.bar_label(bars, labels=[_count_label(count) for count in counts], padding=2, fontsize="small")
-        axes.set_yticks(positions, FLOW_STEPS)
-        axes.invert_yaxis()
-        axes.set_xlabel("Patients per replication")
-        axes.set_title("Patient pathway by strategy")
-        axes.margins(x=0.12)
-        if groups:
-            axes.legend(loc="lower right", fontsize="small")
-        figure.tight_layout()
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    figure, axes = _new_figure(figsize=(9, 1.5 + 0.25 * len(FLOW_STEPS) * max(len(groups), 1)))
+    for index, (label, counts) in enumerate(groups):
+        bars = axes.barh(positions + (index - (len(groups) - 1) / 2) * height, counts, height, label=label)
+        axes.bar_label(bars, labels=[_count_label(count) for count in counts], padding=2, fontsize="small")
+    axes.set_yticks(positions, FLOW_STEPS)
+    axes.invert_yaxis()
+    axes.set_xlabel("Patients per replication")
+    axes.set_title("Patient pathway by strategy")
+    axes.margins(x=0.12)
+    if groups:
+        axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    return figure
 
 
-def plot_fit(fit: pd.DataFrame, path: str | Path) -> None:
+def plot_fit(fit: pd.DataFrame) -> Figure:
     """Calibration fit: each target's reported value (and CI) beside the model's prior and posterior
     95% intervals of its expected probability, one row per target, as one PNG.
 
@@ -170,11 +173,9 @@ def plot_fit(fit: pd.DataFrame, path: str | Path) -> None:
     fit : pandas.DataFrame
         ``sim.calibration.calibrate.Calibration.fit_frame()``; medians appear as the probability 0.5 of the
         event by the reported median time.
-    path : str or pathlib.Path
-        Where to write the PNG.
     """
     rows = np.arange(len(fit))[::-1]
-    figure, axes = plt.subplots(figsize=(8.5, 1.2 + 0.28 * len(fit)))
+    figure, axes = _new_figure(figsize=(8.5, 1.2 + 0.28 * len(fit)))
     axes.hlines(rows, fit["posterior_lower"], fit["posterior_upper"], color="tab:blue", linewidth=4, alpha=0.6,
                 label="model, posterior 95% interval")
     axes.plot(fit["prior_mean"], rows, "|", color="grey", markersize=9, label="model, prior mean")
@@ -189,8 +190,7 @@ def plot_fit(fit: pd.DataFrame, path: str | Path) -> None:
     axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
     axes.set_title("Calibration targets beside the model", fontsize=10, pad=34)
     figure.tight_layout()
-    figure.savefig(path, format="png", dpi=DPI)
-    plt.close(figure)
+    return figure
 
 
 RESOURCE_LABELS: dict[str, str] = dict(zip(RESOURCES, (
@@ -221,18 +221,18 @@ def _strategy_colours(strategies: Iterable[object]) -> dict[str, str]:
     return {strategy: f"C{index % 10}" for index, strategy in enumerate(dict.fromkeys(map(str, strategies)))}
 
 
-def _panel_grid(count: int) -> tuple[plt.Figure, np.ndarray]:
+def _panel_grid(count: int) -> tuple[Figure, np.ndarray]:
     """A figure with ``count`` panels on a grid of up to 3 columns; spare cells are hidden."""
     columns = min(count, 3)
     rows = math.ceil(count / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
+    figure, axes = _new_figure(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
                                 layout="constrained")
     for spare in axes.ravel()[count:]:
         spare.set_axis_off()
     return figure, axes.ravel()[:count]
 
 
-def _figure_legend(figure: plt.Figure, panels: Iterable[plt.Axes]) -> None:
+def _figure_legend(figure: Figure, panels: Iterable[Axes]) -> None:
     """One legend below the panels with every labelled artist once (first occurrence wins)."""
     entries: dict[str, object] = {}
     for axes in panels:
@@ -243,18 +243,15 @@ def _figure_legend(figure: plt.Figure, panels: Iterable[plt.Axes]) -> None:
                       ncol=min(len(entries), 4), fontsize="small", frameon=False)
 
 
-def _write_message(text: str, path: str | Path) -> None:
-    """Write a small PNG holding only ``text``, centred, for runs with nothing to draw."""
-    figure, axes = plt.subplots(figsize=(6, 2))
-    try:
-        axes.set_axis_off()
-        axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+def _message_figure(text: str) -> Figure:
+    """A small figure holding only ``text``, centred, for runs with nothing to draw."""
+    figure, axes = _new_figure(figsize=(6, 2))
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
+    return figure
 
 
-def _mark_window(axes: plt.Axes, window: tuple[float, float], days: tuple[float, float]) -> None:
+def _mark_window(axes: Axes, window: tuple[float, float], days: tuple[float, float]) -> None:
     """Shade the warm-up (before ``window[0]``) and mark the end of observation ``window[1]`` if inside ``days``."""
     warm_up, end = window
     if warm_up > 0:
@@ -263,7 +260,7 @@ def _mark_window(axes: plt.Axes, window: tuple[float, float], days: tuple[float,
         axes.axvline(end / DAYS_PER_MONTH, color="0.3", linewidth=0.8, label="end of observation window")
 
 
-def _plot_occupancy(axes: plt.Axes, means: pd.DataFrame, column: str, colours: dict[str, str]) -> None:
+def _plot_occupancy(axes: Axes, means: pd.DataFrame, column: str, colours: dict[str, str]) -> None:
     """Draw ``column`` of the replication means against months, one line per strategy."""
     for strategy, rows in means.groupby("strategy", sort=False):
         rows = rows.sort_values("day")
@@ -271,8 +268,7 @@ def _plot_occupancy(axes: plt.Axes, means: pd.DataFrame, column: str, colours: d
     axes.grid(alpha=0.3)
 
 
-def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], window: tuple[float, float],
-                     path: str | Path) -> None:
+def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], window: tuple[float, float]) -> Figure:
     """Resource use over time: servers in use and patients waiting per resource, mean over replications.
 
     One row of panels per resource present (in `RESOURCE_LABELS` order), "in use" on the left with a
@@ -290,42 +286,36 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
         Servers per resource; None (or absent) means unlimited, drawn without a capacity line.
     window : tuple of float
         Start (end of warm-up) and end of the observation window, days from the start of the simulation.
-    path : str or pathlib.Path
-        Where to write the PNG (written as PNG whatever the suffix).
     """
     resources = _ordered_resources(occupancy["resource"].unique())
     if not resources:
-        _write_message("No resource use recorded in this run", path)
-        return
+        return _message_figure("No resource use recorded in this run")
     means = (occupancy.assign(strategy=occupancy["strategy"].astype(str))
              .groupby(["resource", "strategy", "day"], sort=False, observed=True)[["in_use", "queue"]]
              .mean().reset_index())
     colours = _strategy_colours(means["strategy"])
     days = (float(occupancy["day"].min()), float(occupancy["day"].max()))
     replications = occupancy["replication"].nunique()
-    figure, panels = plt.subplots(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
+    figure, panels = _new_figure(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
                                   squeeze=False, layout="constrained")
-    try:
-        for resource, (use_axes, wait_axes) in zip(resources, panels):
-            rows = means[means["resource"] == resource]
-            label = RESOURCE_LABELS.get(resource, resource)
-            _plot_occupancy(use_axes, rows, "in_use", colours)
-            _plot_occupancy(wait_axes, rows, "queue", colours)
-            capacity = servers.get(resource)
-            if capacity is not None:
-                use_axes.axhline(capacity, color="black", linestyle="--", linewidth=1, label="capacity")
-            for axes in (use_axes, wait_axes):
-                _mark_window(axes, window, days)
-                axes.set_ylim(0.0, max(axes.get_ylim()[1], 1.0))
-            use_axes.set(title=f"{label}: in use", ylabel="in use")
-            wait_axes.set(title=f"{label}: waiting", ylabel="patients waiting")
-        for axes in panels[-1]:
-            axes.set_xlabel("months since start of simulation")
-        _figure_legend(figure, panels.ravel())
-        figure.suptitle(f"Resource use over time (mean of {replications} replication{'s' * (replications != 1)})")
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    for resource, (use_axes, wait_axes) in zip(resources, panels):
+        rows = means[means["resource"] == resource]
+        label = RESOURCE_LABELS.get(resource, resource)
+        _plot_occupancy(use_axes, rows, "in_use", colours)
+        _plot_occupancy(wait_axes, rows, "queue", colours)
+        capacity = servers.get(resource)
+        if capacity is not None:
+            use_axes.axhline(capacity, color="black", linestyle="--", linewidth=1, label="capacity")
+        for axes in (use_axes, wait_axes):
+            _mark_window(axes, window, days)
+            axes.set_ylim(0.0, max(axes.get_ylim()[1], 1.0))
+        use_axes.set(title=f"{label}: in use", ylabel="in use")
+        wait_axes.set(title=f"{label}: waiting", ylabel="patients waiting")
+    for axes in panels[-1]:
+        axes.set_xlabel("months since start of simulation")
+    _figure_legend(figure, panels.ravel())
+    figure.suptitle(f"Resource use over time (mean of {replications} replication{'s' * (replications != 1)})")
+    return figure
 
 
 def _wait_steps(waits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -337,7 +327,7 @@ def _wait_steps(waits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days, share
 
 
-def plot_waits(patients: pd.DataFrame, path: str | Path) -> None:
+def plot_waits(patients: pd.DataFrame) -> Figure:
     """Waiting-time distributions: empirical CDF of each resource's wait by strategy, as one PNG.
 
     One panel per ``wait_<resource>_days`` column with data (in `RESOURCE_LABELS` order); among the
@@ -349,34 +339,28 @@ def plot_waits(patients: pd.DataFrame, path: str | Path) -> None:
     patients : pandas.DataFrame
         Column ``strategy`` and any of the ``wait_<resource>_days`` columns (days; NaN when the patient
         never asked for the resource).
-    path : str or pathlib.Path
-        Where to write the PNG (written as PNG whatever the suffix).
     """
     columns = [(resource, f"wait_{resource}_days") for resource in RESOURCE_LABELS]
     columns = [(resource, column) for resource, column in columns
                if column in patients and patients[column].notna().any()]
     if not columns:
-        _write_message("Nobody waited for a resource in this run", path)
-        return
+        return _message_figure("Nobody waited for a resource in this run")
     strategies = patients["strategy"].astype(str)
     colours = _strategy_colours(strategies)
     figure, panels = _panel_grid(len(columns))
-    try:
-        for axes, (resource, column) in zip(panels, columns):
-            for strategy, waits in patients[column].groupby(strategies, sort=False):
-                waits = waits.dropna().to_numpy(dtype=float)
-                if waits.size:
-                    axes.step(*_wait_steps(waits), where="post", color=colours[strategy], label=strategy)
-            axes.set_ylim(0.0, 1.02)
-            axes.set_xlim(left=0.0)
-            axes.set(title=f"{RESOURCE_LABELS[resource]} (n asked = {patients[column].notna().sum()})",
-                     xlabel="days waited", ylabel="share who waited at most x days")
-            axes.grid(alpha=0.3)
-        _figure_legend(figure, panels)
-        figure.suptitle("Waiting time for each resource, by strategy")
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    for axes, (resource, column) in zip(panels, columns):
+        for strategy, waits in patients[column].groupby(strategies, sort=False):
+            waits = waits.dropna().to_numpy(dtype=float)
+            if waits.size:
+                axes.step(*_wait_steps(waits), where="post", color=colours[strategy], label=strategy)
+        axes.set_ylim(0.0, 1.02)
+        axes.set_xlim(left=0.0)
+        axes.set(title=f"{RESOURCE_LABELS[resource]} (n asked = {patients[column].notna().sum()})",
+                 xlabel="days waited", ylabel="share who waited at most x days")
+        axes.grid(alpha=0.3)
+    _figure_legend(figure, panels)
+    figure.suptitle("Waiting time for each resource, by strategy")
+    return figure
 
 
 def _setting_categories(values: pd.Series) -> list[str]:
@@ -411,7 +395,7 @@ def _sweep_panels(table: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return panels
 
 
-def _plot_sweep_panel(axes: plt.Axes, rows: pd.DataFrame, categories: list[str], colours: dict[str, str],
+def _plot_sweep_panel(axes: Axes, rows: pd.DataFrame, categories: list[str], colours: dict[str, str],
                       styles: dict[str, str]) -> None:
     """Estimate with lower–upper error bars against the setting category, one line per strategy and
     combination of the other settings; strategies are dodged slightly apart."""
@@ -429,7 +413,7 @@ def _plot_sweep_panel(axes: plt.Axes, rows: pd.DataFrame, categories: list[str],
     axes.grid(alpha=0.3)
 
 
-def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: str | Path) -> None:
+def plot_sweep(sweep: pd.DataFrame, keys: list[str]) -> Figure:
     """Capacity sweep ("how many do we need?"): each metric against the first swept setting, as one PNG.
 
     Panels, on a grid of up to 3 columns: mean wait (days) for each resource with a non-zero mean
@@ -445,8 +429,6 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: str | Path) -> None:
         ``estimate``, ``lower``, ``upper`` and, for ``mean_wait_days`` rows, ``resource``.
     keys : list of str
         The swept settings, at least one; the first is the x axis.
-    path : str or pathlib.Path
-        Where to write the PNG (written as PNG whatever the suffix).
     """
     if not keys:
         raise ValueError("plot_sweep needs at least one swept setting in keys")
@@ -454,24 +436,20 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: str | Path) -> None:
                          combination=_combination_labels(sweep, keys[1:]), strategy=sweep["strategy"].astype(str))
     panels = _sweep_panels(table)
     if not panels:
-        _write_message("No capacity-sweep results to draw", path)
-        return
+        return _message_figure("No capacity-sweep results to draw")
     categories = _setting_categories(sweep[keys[0]])
     colours = _strategy_colours(table["strategy"])
     styles = {combination: _LINE_STYLES[index % len(_LINE_STYLES)]
               for index, combination in enumerate(dict.fromkeys(table["combination"]))}
-    legend = [plt.Line2D([], [], color=colour, marker="o", label=strategy) for strategy, colour in colours.items()]
+    legend = [Line2D([], [], color=colour, marker="o", label=strategy) for strategy, colour in colours.items()]
     if len(keys) > 1:
-        legend += [plt.Line2D([], [], color="0.3", linestyle=style, label=combination)
+        legend += [Line2D([], [], color="0.3", linestyle=style, label=combination)
                    for combination, style in styles.items()]
     figure, axes_list = _panel_grid(len(panels))
-    try:
-        for axes, (title, ylabel, rows) in zip(axes_list, panels):
-            _plot_sweep_panel(axes, rows, categories, colours, styles)
-            axes.set(title=title, xlabel=keys[0], ylabel=ylabel)
-        figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 4), fontsize="small",
-                      frameon=False)
-        figure.suptitle("Capacity sweep: " + ", ".join(keys))
-        figure.savefig(path, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    for axes, (title, ylabel, rows) in zip(axes_list, panels):
+        _plot_sweep_panel(axes, rows, categories, colours, styles)
+        axes.set(title=title, xlabel=keys[0], ylabel=ylabel)
+    figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 4), fontsize="small",
+                  frameon=False)
+    figure.suptitle("Capacity sweep: " + ", ".join(keys))
+    return figure

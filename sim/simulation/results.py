@@ -44,6 +44,12 @@ class Results:
         resources = summarise_resources(simulation.resources, scenario.name, scenario.capacity)
         return cls(scenario, params, engine, simulation, summarise(simulation.patients), resources)
 
+    @property
+    def shows_capacity(self) -> bool:
+        """Whether the run has anything to say about capacity: an open cohort or a limited resource.
+        A closed cohort with unlimited capacity has no queues and a load that is not a service's."""
+        return self.scenario.arrivals is not None or bool(self.scenario.capacity.limited())
+
     def warnings(self) -> list[str]:
         """Resources whose queues grow without bound under this load (see :func:`overload_warnings`)."""
         return overload_warnings(self.resources)

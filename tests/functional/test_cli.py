@@ -13,8 +13,11 @@ import pytest
 from sim.cli import main
 from sim.inputs.codes import PATIENT_COLUMNS, SUMMARY_COLUMNS
 from sim.io.files import MARKER
-from sim.report.folders import FILES
+from sim.report.folders import PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import BASE_SCENARIO
+
+FILES = (*TABLE_FILES, *PATIENT_FIGURES)
+"""What a run of the base scenario (closed cohort, unlimited capacity) writes."""
 
 REQUIRED_METRICS = (
     "cr_rate mrd_neg_cr_rate crs_any crs_grade3plus icans_any hsct_rate median_days_infusion_to_hsct "

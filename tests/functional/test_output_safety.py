@@ -17,6 +17,7 @@ import pytest
 
 from sim.cli import main
 from sim.io.files import (
+    LEGACY_RUN_FILES,
     MARKER,
     STAGING,
     check_output_folder,
@@ -24,8 +25,11 @@ from sim.io.files import (
     replace_folder,
     write_folder,
 )
-from sim.report.folders import FILES
+from sim.report.folders import PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import BASE_SCENARIO, REPO
+
+FILES = (*TABLE_FILES, *PATIENT_FIGURES)
+"""What a run of the base scenario (closed cohort, unlimited capacity) writes."""
 
 SMALL = ["--patients", "200", "--seed", "5"]
 
@@ -130,7 +134,7 @@ def test_empty_folder_and_cd7sims_own_folder_are_written(tmp_path):
 def test_a_version_0_1_run_folder_is_recognised(tmp_path):
     out = tmp_path / "old"
     out.mkdir()
-    for name in FILES:
+    for name in LEGACY_RUN_FILES:
         (out / name).write_text("")
     (out / "run.json").write_text(json.dumps({"version": "0.1.0", "scenario": {}, "engine": "des", "parameters": {}}))
     check_output_folder(out)

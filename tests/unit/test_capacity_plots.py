@@ -1,4 +1,4 @@
-"""sim.report.plots capacity figures (resource use over time, waits, capacity sweep) write readable PNGs with the
+"""sim.report.plots capacity figures (resource use over time, waits, capacity sweep) return figures with the
 expected panels, capacity lines, legends and axis categories."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import warnings
 from pathlib import Path
 
 import matplotlib.image
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from sim.report.plots import RESOURCE_LABELS, plot_sweep, plot_utilisation, plot_waits
+from sim.report.plots import RESOURCE_LABELS, plot_sweep, plot_utilisation, plot_waits, save_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")
@@ -23,24 +24,20 @@ SWEEP_KEYS = ["capacity.manufacturing_slots", "capacity.cart_beds"]
 
 
 @pytest.fixture
-def figures(monkeypatch) -> list[plt.Figure]:
-    """Every figure the plots close, in order, kept for inspection after it is written."""
-    closed = []
-    close = plt.close
-
-    def keep(figure: plt.Figure) -> None:
-        closed.append(figure)
-        close(figure)
-
-    monkeypatch.setattr(plt, "close", keep)
-    return closed
+def figures() -> list[Figure]:
+    """Every figure drawn by :func:`draw` in the test, in order, kept for inspection."""
+    return []
 
 
-def draw(plot, *args, path: Path, **kwargs) -> np.ndarray:
-    """Call ``plot(*args, path, **kwargs)`` with warnings as errors; check the PNG written and return it."""
+def draw(plot, *args, path: Path, figures: list[Figure] | None = None, **kwargs) -> np.ndarray:
+    """Call ``plot(*args, **kwargs)`` with warnings as errors, keep the figure it returns in ``figures``,
+    save it to ``path``; check the PNG written and return it."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot(*args, path, **kwargs)
+        figure = plot(*args, **kwargs)
+        save_png(figure, path)
+    if figures is not None:
+        figures.append(figure)
     assert path.read_bytes().startswith(PNG_MAGIC)
     image = matplotlib.image.imread(path, format="png")
     assert image.ndim == 3 and image.shape[2] in (3, 4)
@@ -48,23 +45,23 @@ def draw(plot, *args, path: Path, **kwargs) -> np.ndarray:
     return image
 
 
-def titles(figure: plt.Figure) -> list[str]:
+def titles(figure: Figure) -> list[str]:
     """Titles of the visible panels, row by row."""
     return [axes.get_title() for axes in figure.axes if axes.axison]
 
 
-def legend_labels(figure: plt.Figure) -> list[str]:
+def legend_labels(figure: Figure) -> list[str]:
     """Labels of the figure-level legend."""
     (legend,) = figure.legends
     return [text.get_text() for text in legend.get_texts()]
 
 
-def capacity_levels(axes: plt.Axes) -> list[float]:
+def capacity_levels(axes: Axes) -> list[float]:
     """Heights of the capacity lines on a panel."""
     return [float(line.get_ydata()[0]) for line in axes.get_lines() if line.get_label() == "capacity"]
 
 
-def message(figure: plt.Figure) -> str:
+def message(figure: Figure) -> str:
     """The only text of a message figure."""
     (axes,) = figure.axes
     (text,) = axes.texts
@@ -126,8 +123,8 @@ def test_resource_labels_cover_the_six_resources_in_drawing_order():
 
 
 def test_utilisation_draws_one_row_per_resource_in_resource_order(tmp_path: Path, figures):
-    one = draw(plot_utilisation, occupancy_frame(("cart_bed",)), SERVERS, WINDOW, path=tmp_path / "one.tmp")
-    two = draw(plot_utilisation, occupancy_frame(), SERVERS, WINDOW, path=tmp_path / "two.png")
+    one = draw(plot_utilisation, occupancy_frame(("cart_bed",)), SERVERS, WINDOW, figures=figures, path=tmp_path / "one.tmp")
+    two = draw(plot_utilisation, occupancy_frame(), SERVERS, WINDOW, figures=figures, path=tmp_path / "two.png")
     assert two.shape[0] > one.shape[0] and two.shape[1] == one.shape[1]
     figure = figures[-1]
     assert titles(figure) == ["CAR-T beds: in use", "CAR-T beds: waiting",
@@ -144,7 +141,7 @@ def test_utilisation_draws_one_row_per_resource_in_resource_order(tmp_path: Path
 def test_utilisation_capacity_line_at_the_servers_and_all_zero_values_draw(tmp_path: Path, figures):
     occupancy = occupancy_frame(("apheresis",))
     occupancy[["in_use", "queue"]] = 0.0
-    draw(plot_utilisation, occupancy, {**SERVERS, "apheresis": 1}, (0.0, 1000.0), path=tmp_path / "zeros.png")
+    draw(plot_utilisation, occupancy, {**SERVERS, "apheresis": 1}, (0.0, 1000.0), figures=figures, path=tmp_path / "zeros.png")
     use_axes, wait_axes = figures[-1].axes
     assert capacity_levels(use_axes) == [1.0]
     assert wait_axes.get_ylim()[0] == 0.0 and wait_axes.get_ylim()[1] >= 1.0
@@ -152,12 +149,12 @@ def test_utilisation_capacity_line_at_the_servers_and_all_zero_values_draw(tmp_p
 
 
 def test_utilisation_of_an_empty_frame_writes_a_message(tmp_path: Path, figures):
-    draw(plot_utilisation, occupancy_frame().iloc[:0], SERVERS, WINDOW, path=tmp_path / "empty.png")
+    draw(plot_utilisation, occupancy_frame().iloc[:0], SERVERS, WINDOW, figures=figures, path=tmp_path / "empty.png")
     assert message(figures[-1]) == "No resource use recorded in this run"
 
 
 def test_waits_draw_an_empirical_cdf_per_wait_with_data(tmp_path: Path, figures):
-    draw(plot_waits, patients_frame(), path=tmp_path / "waits.png")
+    draw(plot_waits, patients_frame(), figures=figures, path=tmp_path / "waits.png")
     figure = figures[-1]
     assert titles(figure) == ["Manufacturing slots (n asked = 24)", "CAR-T beds (n asked = 12)"]
     manufacturing, cart_bed = (axes for axes in figure.axes if axes.axison)
@@ -170,13 +167,13 @@ def test_waits_draw_an_empirical_cdf_per_wait_with_data(tmp_path: Path, figures)
 def test_waits_without_any_wait_write_the_nobody_waited_figure(tmp_path: Path, figures):
     patients = patients_frame()
     patients[["wait_manufacturing_days", "wait_cart_bed_days"]] = NAN
-    draw(plot_waits, patients, path=tmp_path / "nobody.png")
-    draw(plot_waits, patients[["strategy", "replication"]], path=tmp_path / "no_columns.png")
+    draw(plot_waits, patients, figures=figures, path=tmp_path / "nobody.png")
+    draw(plot_waits, patients[["strategy", "replication"]], figures=figures, path=tmp_path / "no_columns.png")
     assert [message(figure) for figure in figures] == ["Nobody waited for a resource in this run"] * 2
 
 
 def test_sweep_puts_unlimited_last_and_skips_resources_nobody_waited_for(tmp_path: Path, figures):
-    draw(plot_sweep, sweep_frame(), SWEEP_KEYS, path=tmp_path / "sweep.png")
+    draw(plot_sweep, sweep_frame(), SWEEP_KEYS, figures=figures, path=tmp_path / "sweep.png")
     figure = figures[-1]
     assert titles(figure) == ["Manufacturing slots: mean wait", "CAR-T beds: mean wait",
                               "Progressed before infusion while waiting", "Died while waiting",
@@ -192,13 +189,13 @@ def test_sweep_puts_unlimited_last_and_skips_resources_nobody_waited_for(tmp_pat
 def test_sweep_with_one_key_and_without_results(tmp_path: Path, figures):
     sweep = sweep_frame()
     one_key = sweep[(sweep["capacity.cart_beds"] == 2) & (sweep["metric"] == "itt_os_2y")]
-    draw(plot_sweep, one_key.drop(columns="capacity.cart_beds"), SWEEP_KEYS[:1], path=tmp_path / "one_key.png")
+    draw(plot_sweep, one_key.drop(columns="capacity.cart_beds"), SWEEP_KEYS[:1], figures=figures, path=tmp_path / "one_key.png")
     assert titles(figures[-1]) == ["2-year survival from referral"]
     assert legend_labels(figures[-1]) == list(STRATEGIES)
-    draw(plot_sweep, sweep.iloc[:0], SWEEP_KEYS[:1], path=tmp_path / "empty.png")
+    draw(plot_sweep, sweep.iloc[:0], SWEEP_KEYS[:1], figures=figures, path=tmp_path / "empty.png")
     assert message(figures[-1]) == "No capacity-sweep results to draw"
 
 
 def test_sweep_needs_a_key(tmp_path: Path):
     with pytest.raises(ValueError, match="swept setting"):
-        plot_sweep(sweep_frame(), [], tmp_path / "no_key.png")
+        plot_sweep(sweep_frame(), [])

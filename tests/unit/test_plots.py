@@ -1,4 +1,5 @@
-"""sim.report.plots writes PNG figures from a small patients table."""
+"""sim.report.plots survival and flow figures from a small patients table: their panels, curves and labels,
+and the PNG they save to."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.inputs.codes import PATIENT_COLUMNS, WAIT_COLUMNS
-from sim.report.plots import plot_flow, plot_survival
+from sim.report.plots import plot_flow, plot_survival, save_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")
@@ -51,7 +52,7 @@ def test_writes_png_even_without_png_suffix(plot, tmp_path: Path):
     path = tmp_path / "figure.tmp"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot(patients_table(), path)
+        save_png(plot(patients_table()), path)
     content = path.read_bytes()
     assert content.startswith(PNG_MAGIC)
     assert len(content) > 1000
@@ -63,5 +64,29 @@ def test_survival_plot_without_any_complete_response(tmp_path: Path):
     path = tmp_path / "survival.png"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot_survival(patients, path)
+        figure = plot_survival(patients)
+    save_png(figure, path)
     assert path.read_bytes().startswith(PNG_MAGIC)
+    os_axes, dfs_axes = figure.axes
+    assert len(os_axes.get_lines()) > 0
+    assert dfs_axes.get_legend() is None or not dfs_axes.get_legend().get_texts()
+
+
+def test_survival_plot_has_one_curve_per_strategy_in_each_panel():
+    """Two panels (OS of infused patients, DFS of patients in CR), months on the x axis, survival on y,
+    one labelled Kaplan-Meier curve per strategy."""
+    figure = plot_survival(patients_table())
+    os_axes, dfs_axes = figure.axes
+    assert "Overall survival" in os_axes.get_title() and "Disease-free survival" in dfs_axes.get_title()
+    for axes in (os_axes, dfs_axes):
+        assert "month" in axes.get_xlabel().lower()
+        labels = {line.get_label() for line in axes.get_lines() if not line.get_label().startswith("_")}
+        assert labels == {"cart_hsct", "cart_alone"}
+
+
+def test_flow_plot_labels_every_pathway_step():
+    from sim.report.plots import FLOW_STEPS
+
+    figure = plot_flow(patients_table())
+    texts = {label.get_text() for axes in figure.axes for label in axes.get_yticklabels()}
+    assert set(FLOW_STEPS) <= texts

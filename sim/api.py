@@ -1,0 +1,250 @@
+"""The library's face: load a scenario, run it, read and draw its results, validate the model.
+
+Everything a script, a notebook, the report or the teaching app needs goes through here; none of them
+reaches into the engines. Figures are returned as matplotlib ``Figure`` objects for the caller to show
+or save.
+
+Example
+-------
+>>> from sim import api
+>>> run = api.run("base", patients=500, seed=7)       # a built-in scenario, or a path to a YAML file
+>>> run.summary.query("metric == 'os_1y'")            # one row per strategy, with its 95% interval
+>>> figure = run.survival_figure()                    # matplotlib Figure; figure.savefig("os.png")
+>>> run.save("results/my_run")                        # the run folder, as `cd7sim run` writes it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from pydantic import ValidationError
+
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import ParameterSet
+from sim.inputs.scenario import Scenario, builtin_scenarios, load_scenario, scenario_path
+from sim.inputs.validation import first_error
+from sim.outcomes.resources import servers
+from sim.report.folders import run_figures, run_files, write_results
+from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
+from sim.report.text import format_headline, format_resources
+from sim.simulation.memory import check_run_size
+from sim.simulation.parallel import make_executor
+from sim.simulation.results import Results
+from sim.simulation.runner import simulate
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+ENGINES: tuple[str, ...] = ("des", "cohort")
+"""``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
+
+__all__ = ["ENGINES", "Run", "builtin_scenarios", "load", "run", "validate", "validated"]
+
+
+def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
+         seed: int | None = None, engine: str = "des") -> Scenario:
+    """A validated scenario, with the given sizes applied.
+
+    Parameters
+    ----------
+    scenario : str, Path or Scenario
+        A YAML file, the name of a built-in scenario (see :func:`builtin_scenarios`), or a scenario.
+    patients : int, optional
+        Patients per strategy and replication (closed cohort only).
+    replications : int, optional
+    seed : int, optional
+    engine : {"des", "cohort"}
+        The engine the run will use (the memory check depends on it).
+
+    Raises
+    ------
+    InputError
+        For a bad file or value, ``patients`` for an open cohort, or a run that would not fit in memory.
+    """
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if patients is not None and loaded.arrivals is not None:
+        raise InputError("--patients", patients, "not allowed for an open cohort: its size comes from arrivals.rate_per_year")
+    if engine not in ENGINES:
+        raise InputError("--engine", engine, "one of " + ", ".join(ENGINES) + " is required")
+    options = {k: v for k, v in {"patients": patients, "replications": replications, "seed": seed}.items() if v is not None}
+    if options:
+        loaded = validated(loaded, options)
+    check_run_size(loaded, engine)
+    return loaded
+
+
+def validated(scenario: Scenario, changes: dict[str, object]) -> Scenario:
+    """``scenario`` with ``changes`` (top-level fields), checked as a scenario file is.
+
+    Raises
+    ------
+    InputError
+        Naming the field, the value and what is allowed.
+    """
+    try:
+        return Scenario.model_validate({**scenario.model_dump(), **changes})
+    except ValidationError as error:
+        field, value, allowed = first_error(error, Scenario)
+        raise InputError(field, value, allowed) from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """The results of one run: the contract tables, the summary, the resource measures, and figures.
+
+    Attributes
+    ----------
+    results : Results
+        What the simulation layer produced (scenario, parameters, engine, tables, summary, resources).
+    """
+
+    results: Results
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as run."""
+        return self.results.scenario
+
+    @property
+    def parameters(self) -> ParameterSet:
+        """Every parameter value used."""
+        return self.results.params
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """``patients.parquet``: one row per patient, strategy and replication (README, "Output files")."""
+        return self.results.simulation.patients
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """``events.parquet``: the event log."""
+        return self.results.simulation.events
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """``summary.csv``: ``scenario, strategy, metric, estimate, lower, upper``."""
+        return self.results.summary
+
+    @property
+    def resources(self) -> pd.DataFrame:
+        """``resources.csv``: the resource measures over the observation window."""
+        return self.results.resources
+
+    @property
+    def wall_seconds(self) -> float:
+        """Seconds the simulation took (tables included, summary and figures not)."""
+        return self.results.simulation.wall_seconds
+
+    def warnings(self) -> list[str]:
+        """Resources whose queues grow without bound under this load."""
+        return self.results.warnings()
+
+    def headline(self) -> str:
+        """The headline table ``cd7sim run`` prints (and the resource table when capacity matters)."""
+        text = format_headline(self.summary)
+        if self.results.shows_capacity:
+            text += "\n\n" + format_resources(self.resources)
+        return text
+
+    def survival_figure(self) -> Figure:
+        """Kaplan–Meier overall and disease-free survival by strategy, with 95% bands."""
+        return plot_survival(self.patients)
+
+    def flow_figure(self) -> Figure:
+        """How many patients reach each step of the pathway, by strategy."""
+        return plot_flow(self.patients)
+
+    def utilisation_figure(self) -> Figure:
+        """Servers in use and patients waiting for each resource, week by week."""
+        return plot_utilisation(self.results.simulation.occupancy, servers(self.scenario.capacity),
+                                self.scenario.observation_window)
+
+    def waits_figure(self) -> Figure:
+        """The distribution of each wait."""
+        return plot_waits(self.patients)
+
+    def figures(self) -> dict[str, Figure]:
+        """The figures ``cd7sim run`` writes for this run, by file name (no capacity figures for a
+        closed cohort with unlimited capacity)."""
+        return {name: draw() for name, draw in run_figures(self.results).items()}
+
+    def files(self) -> tuple[str, ...]:
+        """The files :meth:`save` writes."""
+        return run_files(self.results)
+
+    def save(self, out_dir: str | Path, protected: Sequence[Path] = ()) -> Path:
+        """Write the run folder (tables, ``run.json``, figures): new, empty or cd7sim's own, replaced
+        atomically.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+        protected : sequence of Path
+            Inputs the folder must not contain (the scenario file).
+        """
+        return write_results(self.results, out_dir, protected)
+
+
+def run(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
+        seed: int | None = None, engine: str = "des", workers: int | None = None,
+        scheduler: str | None = None) -> Run:
+    """Simulate every strategy of a scenario.
+
+    Parameters
+    ----------
+    scenario : str, Path or Scenario
+        A YAML file, a built-in scenario's name, or a scenario (see :func:`load`).
+    patients, replications, seed : int, optional
+        Override the scenario's.
+    engine : {"des", "cohort"}
+    workers : int, optional
+        Local processes for replications (default: every core; 1 = serial).
+    scheduler : str, optional
+        Address of a Dask scheduler (overrides ``workers``).
+    """
+    loaded = load(scenario, patients=patients, replications=replications, seed=seed, engine=engine)
+    params = loaded.parameter_set()
+    simulation = simulate(loaded, params, engine, make_executor(workers, scheduler))
+    return Run(Results.from_simulation(loaded, params, engine, simulation))
+
+
+def validate(draws: int = 200, posterior: str | Path | None = None, workers: int | None = None) -> pd.DataFrame:
+    """The posterior predictive check: every study replayed at its own size under posterior draws.
+
+    Parameters
+    ----------
+    draws : int
+        Posterior draws to replay.
+    posterior : str or Path, optional
+        Posterior draws (default: the committed ``calibration/posterior.parquet``).
+    workers : int, optional
+        Local processes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: the reported value, the model's predictive mean and 95% interval, inside.
+    """
+    from sim.calibration.calibrate import POSTERIOR_FILE
+    from sim.calibration.predictive import posterior_predictive
+    from sim.calibration.studies import load_studies, load_targets
+    from sim.inputs.parameters import load_parameters, read_posterior
+    from sim.inputs.paths import CALIBRATION_DIR
+
+    path = Path(posterior) if posterior is not None else CALIBRATION_DIR / POSTERIOR_FILE
+    if not path.is_file():
+        raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
+    params = load_parameters()
+    table = read_posterior(path, params.registry)
+    targets = load_targets()
+    studies = load_studies(sorted({t.study for t in targets}))
+    return posterior_predictive(table, params, studies, targets, draws, make_executor(workers))
+
+
+def scenario_file(scenario: str | Path) -> Path:
+    """The file behind a scenario path or built-in name (see :func:`sim.inputs.scenario.scenario_path`)."""
+    return scenario_path(scenario)
