@@ -35,11 +35,13 @@ from sim.calibration import (
     DEFAULT_STAGES,
 )
 from sim.calibration.studies import (
+    TARGETS_PATH,
     StudyCohort,
     Target,
     expected_probability,
 )
-from sim.inputs.parameters import FixedDist, ParameterSet
+from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, FixedDist, ParameterSet
+from sim.inputs.posterior import Posterior, Stamp
 from sim.inputs.scenario import Scenario
 from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks
 
@@ -146,6 +148,19 @@ class Calibration:
         frame.insert(0, "source_draw", index)
         frame.insert(0, "draw", np.arange(index.size))
         return frame
+
+    def posterior(self, stamp: Stamp | None = None) -> Posterior:
+        """The posterior draws (:meth:`posterior_frame`) with their provenance stamp, ready to write.
+
+        Parameters
+        ----------
+        stamp : Stamp, optional
+            What the calibration used; default: the packaged ``parameters.yaml`` and ``targets.csv`` as
+            they are now (``cd7sim calibrate`` calibrates against those). Give the stamp taken when the
+            inputs were read to guard against files edited during a long calibration, or the stamp of
+            other files for a calibration against them.
+        """
+        return Posterior(self.posterior_frame(), stamp if stamp is not None else Stamp.of(DEFAULT_PARAMETERS_PATH, TARGETS_PATH))
 
     def fit_frame(self) -> pd.DataFrame:
         """Every target beside the model's prior and posterior expected probability (mean, 95% interval)."""

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PARAMETERS_PATH = CALIBRATION_DIR / "parameters.yaml"
 DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
-POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
+"""The committed posterior (see :mod:`sim.inputs.posterior`)."""
 
 MAX_RATE = 10.0
 """Largest rate in ``per_year`` or ``per_day``: a Gompertz slope of 10 a year over the 70 years
@@ -292,14 +292,20 @@ class ParameterSet(Mapping[str, float]):
     def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> ParameterSet:
         """A copy whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
 
+        Warns (once per file and reason in a process) with :class:`sim.inputs.posterior.StalePosteriorWarning`
+        when the posterior's stamp does not match the packaged ``parameters.yaml`` and ``targets.csv``, or
+        when it has no stamp.
+
         Raises
         ------
         InputError
-            When the posterior file is not a valid posterior (see :func:`read_posterior`).
+            When the posterior file is not a valid posterior (see :meth:`sim.inputs.posterior.Posterior.read`).
         """
-        frame = read_posterior(path, self._registry)
-        means = {name: float(frame[name].mean()) for name in frame.columns if name not in POSTERIOR_BOOKKEEPING}
-        return self.with_overrides(means, field=Path(path).name)
+        from sim.inputs.posterior import Posterior
+
+        posterior = Posterior.read(path, self._registry)
+        posterior.warn_if_stale(stacklevel=2, once=True)
+        return self.with_overrides(posterior.mean(), field=Path(path).name)
 
     def with_values(self, values: Mapping[str, float]) -> ParameterSet:
         """A copy with some values replaced, unchecked: for draws already inside each prior's support
@@ -337,62 +343,14 @@ def load_parameters(path: str | Path = DEFAULT_PARAMETERS_PATH) -> ParameterSet:
 
 
 def read_posterior(path: str | Path = DEFAULT_POSTERIOR_PATH, registry: Mapping[str, Parameter] | None = None) -> pd.DataFrame:
-    """Read and check posterior draws (``cd7sim calibrate``'s ``posterior.parquet``).
-
-    Parameters
-    ----------
-    path : str or Path
-        Parquet file: one row per draw, one column per calibrated parameter, and optionally the
-        bookkeeping columns :data:`POSTERIOR_BOOKKEEPING`.
-    registry : mapping of str to Parameter, optional
-        The parameters the columns must name (default: the packaged ``parameters.yaml``).
+    """Read and check posterior draws (``cd7sim calibrate``'s ``posterior.parquet``): the draws of
+    :meth:`sim.inputs.posterior.Posterior.read`, which documents the checks and raises ``InputError``.
 
     Returns
     -------
     pandas.DataFrame
-        The draws, as read.
-
-    Raises
-    ------
-    InputError
-        When the file is missing or not readable parquet, has no rows or no parameter column, names a
-        column that is neither a parameter nor bookkeeping, or holds a value that is not a finite
-        number inside its parameter's unit (a probability of 7, a ``NaN``).
+        The draws, as read (bookkeeping columns included).
     """
-    import pandas as pd
-    import pyarrow
+    from sim.inputs.posterior import Posterior
 
-    path = Path(path)
-    registry = registry if registry is not None else load_parameters().registry
-    if not path.is_file():
-        raise InputError("posterior file", str(path), "an existing file is required: run `cd7sim calibrate` first")
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as error:
-        raise InputError("posterior file", str(path), f"a parquet file of posterior draws is required ({type(error).__name__})") from None
-    if frame.empty:
-        raise InputError("posterior file", str(path), "at least one draw (row) is required")
-    known = [*POSTERIOR_BOOKKEEPING, *registry]
-    for column in frame.columns:
-        if column not in known:
-            raise InputError(f"{path.name}:{column}", column, f"a column must be a parameter or bookkeeping; allowed: {key_list(known)}")
-        _check_posterior_column(frame[column], f"{path.name}:{column}", registry.get(column))
-    if not any(column in registry for column in frame.columns):
-        raise InputError("posterior file", str(path), "at least one parameter column is required")
-    return frame
-
-
-def _check_posterior_column(column: pd.Series, field: str, parameter: Parameter | None) -> None:
-    """Refuse a posterior column that is not numeric, or a value that is not finite or outside the
-    parameter's unit (bookkeeping columns, ``parameter`` None, need finite numbers only)."""
-    import pandas as pd
-
-    if not (pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)):
-        raise InputError(field, column.iloc[0], "numbers are required")
-    values = column.to_numpy(dtype=float)
-    allowed = np.isfinite(values) if parameter is None else within_unit(parameter.unit, values)
-    if not allowed.all():
-        row = int(np.flatnonzero(~allowed)[0])
-        what = "a finite number is required" if parameter is None else allowed_values(parameter.unit)
-        raise InputError(f"{field} row {row + 1}", values[row], what)
-
+    return Posterior.read(path, registry).draws

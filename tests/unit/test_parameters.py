@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.inputs.errors import InputError
-from sim.inputs.parameters import BetaCounts, FixedDist, UniformDist, load_parameters
+from sim.inputs.parameters import BetaCounts, FixedDist, UniformDist, load_parameters, read_posterior
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
 
@@ -68,3 +68,13 @@ def test_bad_registry_entries_are_refused(tmp_path):
     bad.write_text("x:\n  value: 0.2\n  unit: probability\n  distribution: {type: fixed}\n  evidence: [assumption]\n  description: d\n")
     with pytest.raises(InputError, match="an assumption needs a reason and a range"):
         load_parameters(bad)
+
+
+def test_posterior_means_come_from_the_committed_posterior(params):
+    from sim.inputs.posterior import Posterior
+
+    posterior = Posterior.read()
+    means = params.with_posterior_means()
+    assert {name: means[name] for name in posterior.names} == posterior.mean()
+    assert all(means[name] == params[name] for name in params if name not in posterior.names)
+    assert read_posterior().equals(posterior.draws)
