@@ -34,13 +34,9 @@ from sim.calibration import (
     DEFAULT_STAGE_DRAWS,
     DEFAULT_STAGES,
 )
-from sim.calibration.studies import (
-    TARGETS_PATH,
-    StudyCohort,
-    Target,
-    expected_probability,
-)
+from sim.calibration.studies import StudyCohort, Target, expected_probability
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, FixedDist, ParameterSet
+from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import Posterior, Stamp
 from sim.inputs.scenario import Scenario
 from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks

@@ -27,14 +27,13 @@ from sim.disease.patients import PatientAttributes, build_cohort
 from sim.disease.transplant import CHIMERISM_AUTOLOGOUS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
-from sim.inputs.paths import CALIBRATION_DIR, SCENARIOS_DIR
+from sim.inputs.paths import SCENARIOS_DIR, TARGETS_PATH
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.validation import first_error
 from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
 from sim.simulation.runner import follow_strategy
 
 STUDIES_DIR = SCENARIOS_DIR / "studies"
-TARGETS_PATH = CALIBRATION_DIR / "targets.csv"
 
 Columns = dict[str, np.ndarray]
 

@@ -6,7 +6,9 @@ import math
 from typing import Any
 
 MAX_SHOWN = 80
-"""Longest value shown in a message, characters."""
+"""Longest list or mapping shown in a message, characters."""
+MAX_SHOWN_TEXT = 400
+"""Longest text shown in a message, characters (long enough for a file path)."""
 
 
 class _Missing:
@@ -24,7 +26,8 @@ def show_value(value: Any) -> str:
     """A value as the user wrote it, for a one-line message (YAML-like, never a Python repr).
 
     Strings are quoted, numbers keep their spelling (``.nan``, ``.inf`` as in YAML), lists and
-    mappings are written in YAML flow style; long values are cut to :data:`MAX_SHOWN` characters.
+    mappings are written in YAML flow style; long values are cut (texts at :data:`MAX_SHOWN_TEXT`
+    characters, lists and mappings at :data:`MAX_SHOWN`).
 
     Parameters
     ----------
@@ -32,7 +35,8 @@ def show_value(value: Any) -> str:
         The value given.
     """
     shown = _flow(value)
-    return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 3] + "..."
+    limit = MAX_SHOWN_TEXT if isinstance(value, str) else MAX_SHOWN
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
 
 
 def _flow(value: Any, nested: bool = False) -> str:

@@ -12,5 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the package and its inputs (the repository root)."""
 CALIBRATION_DIR = ROOT / "calibration"
 """Parameters, targets, the committed posterior and fit."""
+TARGETS_PATH = CALIBRATION_DIR / "targets.csv"
+"""The calibration targets: every reported figure the model is calibrated and validated against."""
 SCENARIOS_DIR = ROOT / "scenarios"
 """The base case, the study replays and the capacity examples."""

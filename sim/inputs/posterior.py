@@ -44,15 +44,13 @@ from sim.inputs.parameters import (
     load_parameters,
     within_unit,
 )
-from sim.inputs.paths import CALIBRATION_DIR, ROOT
+from sim.inputs.paths import ROOT, TARGETS_PATH
 from sim.inputs.validation import key_list
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow
 
-DEFAULT_TARGETS_PATH = CALIBRATION_DIR / "targets.csv"
-"""The calibration targets (the same file as ``sim.calibration.studies.TARGETS_PATH``)."""
 POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
 """Columns of a posterior file that are not parameters: the draw's number, the row of the calibration's
 draws it was resampled from, and that draw's log-likelihood."""
@@ -103,7 +101,7 @@ class Stamp:
 
     @classmethod
     def of(cls, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-           targets_path: str | Path = DEFAULT_TARGETS_PATH) -> Stamp:
+           targets_path: str | Path = TARGETS_PATH) -> Stamp:
         """The stamp of the files as they are now, with this cd7sim's version."""
         return cls(file_sha256(parameters_path, "parameters"), file_sha256(targets_path, "targets"), __version__)
 
@@ -253,7 +251,7 @@ class Posterior:
     # -- provenance ---------------------------------------------------------------------------------
 
     def staleness(self, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-                  targets_path: str | Path = DEFAULT_TARGETS_PATH) -> str | None:
+                  targets_path: str | Path = TARGETS_PATH) -> str | None:
         """Why the posterior may not belong to the given input files, in one sentence; None when its stamp
         matches them.
 
@@ -277,12 +275,12 @@ class Posterior:
                 f"calibration, re-stamp it with `{RESTAMP}`)")
 
     def is_stale(self, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-                 targets_path: str | Path = DEFAULT_TARGETS_PATH) -> bool:
+                 targets_path: str | Path = TARGETS_PATH) -> bool:
         """Whether the stamp does not match the given files (a posterior without a stamp is stale)."""
         return self.staleness(parameters_path, targets_path) is not None
 
     def warn_if_stale(self, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-                      targets_path: str | Path = DEFAULT_TARGETS_PATH, stacklevel: int = 1, once: bool = False) -> None:
+                      targets_path: str | Path = TARGETS_PATH, stacklevel: int = 1, once: bool = False) -> None:
         """Emit a :class:`StalePosteriorWarning` when :meth:`staleness` finds a reason.
 
         Parameters
@@ -359,7 +357,7 @@ class Posterior:
 
 
 def restamp(path: str | Path = DEFAULT_POSTERIOR_PATH, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-            targets_path: str | Path = DEFAULT_TARGETS_PATH) -> Stamp:
+            targets_path: str | Path = TARGETS_PATH) -> Stamp:
     """Stamp a posterior file for the given input files without touching its draws.
 
     For a posterior of unknown provenance, or after a change to ``parameters.yaml`` or ``targets.csv``
@@ -434,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "and targets.csv without touching its draws.")
     parser.add_argument("posterior", nargs="?", type=Path, default=DEFAULT_POSTERIOR_PATH)
     parser.add_argument("--parameters", type=Path, default=DEFAULT_PARAMETERS_PATH, help="the parameters.yaml to stamp")
-    parser.add_argument("--targets", type=Path, default=DEFAULT_TARGETS_PATH, help="the targets.csv to stamp")
+    parser.add_argument("--targets", type=Path, default=TARGETS_PATH, help="the targets.csv to stamp")
     args = parser.parse_args(argv)
     try:
         stamp = restamp(args.posterior, args.parameters, args.targets)

@@ -266,12 +266,12 @@ def test_the_committed_calibration_is_not_written_by_default(tmp_path, capsys):
 
 
 def test_an_internal_error_is_one_line_with_a_log(tmp_path, capsys, monkeypatch):
-    import sim.simulation.runner
+    import sim.api
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(sim.simulation.runner, "simulate", broken)
+    monkeypatch.setattr(sim.api, "simulate", broken)
     status = run(tmp_path, str(BASE_SCENARIO), "--out", str(tmp_path / "out"), *SMALL)
     err = capsys.readouterr().err.strip()
     assert status == 1

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.calibration.calibrate import POSTERIOR_FILE, Calibration
-from sim.calibration.studies import TARGETS_PATH
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import (
     DEFAULT_PARAMETERS_PATH,
@@ -21,8 +20,8 @@ from sim.inputs.parameters import (
     UniformDist,
     within_unit,
 )
+from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import (
-    DEFAULT_TARGETS_PATH,
     STAMP_KEY,
     Posterior,
     StalePosteriorWarning,
@@ -39,7 +38,7 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
     """Copies of the packaged parameters.yaml and targets.csv, free to edit."""
     parameters, targets = tmp_path / "parameters.yaml", tmp_path / "targets.csv"
     shutil.copyfile(DEFAULT_PARAMETERS_PATH, parameters)
-    shutil.copyfile(DEFAULT_TARGETS_PATH, targets)
+    shutil.copyfile(TARGETS_PATH, targets)
     return parameters, targets
 
 
@@ -48,10 +47,6 @@ def correlated_frame(draws: int = 50) -> pd.DataFrame:
     x = np.linspace(0.2, 0.95, draws) ** 2
     return pd.DataFrame({"draw": np.arange(draws), "source_draw": np.arange(draws) * 3,
                          "log_likelihood": -np.arange(draws, dtype=float), X: x, Y: 0.5 * x})
-
-
-def test_default_targets_path_is_the_calibrations():
-    assert DEFAULT_TARGETS_PATH == TARGETS_PATH
 
 
 def test_stamp_round_trips_through_the_parquet_metadata(tmp_path, params, inputs):

@@ -27,6 +27,7 @@ from sim.inputs.parameters import (
     load_parameters,
     read_posterior,
 )
+from sim.inputs.posterior import StalePosteriorWarning
 from sim.inputs.scenario import Arrivals, load_scenario
 from sim.simulation.memory import (
     BYTES_PER_TRAJECTORY,
@@ -270,7 +271,8 @@ def test_posterior_means_refuse_a_bad_posterior(params, tmp_path):
     with pytest.raises(InputError, match=r"^posterior\.parquet:crs_any row 2: got 7; "):
         params.with_posterior_means(path)
     GOOD_POSTERIOR.to_parquet(path, index=False)
-    assert params.with_posterior_means(path)["manufacturing_days"] == 42.5
+    with pytest.warns(StalePosteriorWarning, match="no provenance stamp"):
+        assert params.with_posterior_means(path)["manufacturing_days"] == 42.5
 
 
 def test_huge_but_finite_monthly_weights_give_the_referral_rate_without_overflow():
