@@ -158,7 +158,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     # Patients interact only through queues, so without them (the cohort engine) they are resolved
     # in blocks that stay in the processor's cache; the SimPy engine takes the cohort whole.
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
-    for start in range(0, n, block_size):
+    for start in range(0, max(n, 1), block_size):  # one empty block when nobody was referred
         part = slice(start, min(start + block_size, n))
         block_draws, block_attributes, shared = draws.block(part), attributes.block(part), {}
         for strategy in scenario.strategies:

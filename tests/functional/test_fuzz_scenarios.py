@@ -31,10 +31,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sim.arrivals import referral_days
 from sim.cli import main
-from sim.errors import InputError
-from sim.scenario import load_scenario
+from sim.engines.arrivals import referral_days
+from sim.inputs.errors import InputError
+from sim.inputs.scenario import load_scenario
 from tests.conftest import BASE_SCENARIO
 
 REGIONAL_SCENARIO = BASE_SCENARIO.parent / "capacity" / "regional_centre.yaml"
@@ -201,8 +201,6 @@ def test_a_mutated_scenario_runs_or_stops_with_one_line(tmp_path_factory, capfd,
     check_summary(pd.read_csv(out / "summary.csv"))
 
 
-@pytest.mark.xfail(strict=True, reason="known bug outside the input checks: sim.runner.simulate_replication fails on a "
-                   "replication without referrals (np.concatenate of no blocks in sim.tables.patients_frame)")
 def test_a_replication_without_referrals(tmp_path, capfd):
     """2.5 referrals a year over half a year is a valid open cohort, yet at this seed no one is referred.
     The run must end like any other: results (exit 0) or one line (exit 2), never an internal error."""
