@@ -21,9 +21,9 @@ CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
 Platform = Literal["none", "haplo_no_prophylaxis", "conventional"]
 
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-"""Names of scenarios and strategies: letters, digits, ``_``, ``.`` and ``-`` (they become file and
-column names)."""
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+"""Names of scenarios and strategies: letters, digits, ``_``, ``.`` and ``-``, not starting with a dot
+(they become folder and column names: ``.`` or ``..`` would name the results folder or its parent)."""
 
 
 class Strategy(StrictModel):

@@ -22,6 +22,7 @@ _ALLOWED_BY_TYPE = {
     "float_type": "a number is required",
     "int_type": "a whole number is required",
     "string_type": "text is required",
+    "string_pattern_mismatch": "a name of letters, digits, _, . and - is required, not starting with a dot",
     "list_type": "a list is required",
     "dict_type": "a mapping of keys to values is required",
     "model_type": "a mapping of keys to values is required",

@@ -181,6 +181,10 @@ CASES = [
     Case("key twice in parameters.yaml", parameters_text(f"x:\n  value: 0.2\n  value: 0.3\n{PARAMETER_ENTRY}"),
          "parameters file", r"parameters file: got '[^;]*; each key may appear once in a mapping: 'value' is given at "
          r"line 2 and again at line 3"),
+    Case("dot as scenario name", load(lambda d: d.update(name=".")), "name",
+         r"name: got '\.'; a name of letters, digits, _, \. and - is required, not starting with a dot"),
+    Case("parent as scenario name", load(lambda d: d.update(name="..")), "name",
+         r"name: got '\.\.'; a name of letters, digits, _, \. and - is required, not starting with a dot"),
     Case("true as patients", load(lambda d: d.update(patients=True)), "patients", r"patients: got true; a whole number is required"),
     Case("true as a probability", load(lambda d: d["case_mix"].update(prior_hsct=True)),
          "case_mix.prior_hsct", r"case_mix\.prior_hsct: got true; a number is required"),
