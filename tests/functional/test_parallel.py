@@ -54,3 +54,27 @@ def test_make_executor_defaults():
     assert isinstance(make_executor(1), SerialExecutor)
     assert isinstance(make_executor(2), LocalExecutor)
     assert [list(c) for c in chunks(list(range(5)), 2)] == [[0, 1], [2, 3], [4]]
+
+
+def _refuse(task: int) -> int:
+    """A task that meets bad input in its worker process."""
+    if task == 2:
+        raise InputError("capacity.icu_beds", 0, "Input should be greater than or equal to 1")
+    return task
+
+
+def test_an_input_error_in_a_worker_process_reaches_the_caller_whole():
+    """The one-line error raised in a worker (local processes; Dask pickles the same way) is the same
+    InputError in the caller, not a broken pool."""
+    with pytest.raises(InputError) as caught:
+        LocalExecutor(2).map(_refuse, [0, 1, 2, 3])
+    assert str(caught.value) == "capacity.icu_beds: got 0; Input should be greater than or equal to 1"
+    assert (caught.value.field, caught.value.value) == ("capacity.icu_beds", 0)
+
+
+def test_an_input_error_survives_cloudpickle_as_dask_sends_it():
+    cloudpickle = pytest.importorskip("cloudpickle")
+    error = InputError("arrivals.rate_per_year", float("inf"), "a finite number is required")
+    again = cloudpickle.loads(cloudpickle.dumps(error))
+    assert isinstance(again, InputError) and str(again) == str(error) == (
+        "arrivals.rate_per_year: got .inf; a finite number is required")
