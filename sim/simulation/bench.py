@@ -14,7 +14,11 @@ import json
 import platform
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -36,16 +40,30 @@ PSA_SETS, PSA_PATIENTS = 1000, 10_000
 
 @dataclass(frozen=True)
 class BenchPlan:
-    """What a benchmark run measures: repeats per (engine, patients), and PSA parameter sets."""
+    """What a benchmark run measures: repeats per (engine, patients), PSA parameter sets, and repeats of
+    the default command."""
 
     sizes: tuple[tuple[str, int, int], ...]
     psa_sets: int
+    command_repeats: int
 
 
 FULL = BenchPlan(sizes=(("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5), ("cohort", 100_000, 5),
-                   ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS)
+                   ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5)
 QUICK = BenchPlan(sizes=(("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3), ("cohort", 100_000, 3),
-                    ("cohort", 1_000_000, 1)), psa_sets=50)
+                    ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3)
+
+DEFAULT_COMMAND: tuple[str, ...] = ("run", "base")
+"""The command users wait for most: the base-case comparison as the README's quick start runs it."""
+TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    ("des_patients_per_second", "SimPy engine, trajectories/s per core (100k)", ">=", 100_000),
+    ("cohort_patients_per_second", "cohort engine, trajectories/s per core (1M)", ">=", 2_000_000),
+    ("cohort_1m_over_100k_time", "cohort engine, time of 1M over 100k", "<=", 12),
+    ("peak_memory_mb_1m", "peak memory, 1M patients x 4 strategies, MB", "<=", 2048),
+    ("psa_workload_seconds", "PSA workload on every core, s", "<=", 60),
+    ("run_base_median_seconds", "`cd7sim run base`, whole command, median s", "<=", 2),
+)
+"""The project's performance targets: result key, what it measures, direction and bound."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,43 @@ def psa_workload(parameter_sets: int, scenario_path: Path = BASE_SCENARIO) -> tu
     return time.perf_counter() - started, workers
 
 
+def command_seconds(arguments: Sequence[str], repeats: int) -> list[float]:
+    """Whole-process wall time of ``cd7sim ARGUMENTS`` (interpreter start, imports, simulation, files),
+    each repeat in a fresh process and a fresh temporary folder.
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        The command's arguments, e.g. ``("run", "base")``.
+    repeats : int
+    """
+    seconds = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="cd7sim-bench-") as folder:
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sim.cli", *arguments], cwd=folder, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def target_rows(result: dict) -> list[tuple[str, str, str]]:
+    """Each target of :data:`TARGETS` with the value measured and ``met`` or ``missed``."""
+    rows = []
+    for key, what, direction, bound in TARGETS:
+        if key not in result:
+            continue
+        value = result[key]
+        met = value >= bound if direction == ">=" else value <= bound
+        rows.append((f"{what} {direction} {_number(bound)}", _number(value), "met" if met else "missed"))
+    return rows
+
+
+def _number(value: float) -> str:
+    """``1,019,996`` for large or whole values, ``8.98`` for small ones."""
+    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
+
+
 def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, progress=print) -> dict:
     """Run every measurement; return the results as a JSON-ready dictionary."""
     plan = QUICK if quick else FULL
@@ -130,6 +185,8 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
     progress(f"  PSA workload: {plan.psa_sets} parameter sets x {PSA_PATIENTS:,} patients, cohort engine, all cores ...")
     psa_seconds, workers = psa_workload(plan.psa_sets, scenario_path)
     scale = PSA_SETS / plan.psa_sets
+    progress(f"  cd7sim {' '.join(DEFAULT_COMMAND)}, whole command x {plan.command_repeats} ...")
+    command = command_seconds(DEFAULT_COMMAND, plan.command_repeats)
 
     def find(engine: str, patients: int) -> Measurement:
         return next(m for m in measurements if m.engine == engine and m.patients == patients)
@@ -151,6 +208,9 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
             "scaled": scale != 1.0,
         },
         "peak_memory_mb_1m": cohort.peak_memory_mb,
+        "run_base_median_seconds": round(statistics.median(command), 2),
+        "run_base_seconds": {"min": round(min(command), 2), "median": round(statistics.median(command), 2),
+                             "max": round(max(command), 2), "repeats": len(command)},
         "measurements": [
             {**asdict(m), "median_seconds": round(m.median_seconds, 4), "per_second": round(m.per_second)}
             for m in measurements
@@ -178,6 +238,12 @@ def format_report(result: dict) -> str:
         f"PSA workload ({psa['parameter_sets']:,} sets x {psa['patients']:,} patients x 4 strategies, cohort, "
         f"{psa['workers']} cores): {result['psa_workload_seconds']} s ({how})",
     ]
+    command = result["run_base_seconds"]
+    lines.append(f"cd7sim {' '.join(DEFAULT_COMMAND)} (whole command, {command['repeats']} fresh processes): median "
+                 f"{command['median']} s (min {command['min']}, max {command['max']})")
+    rows = target_rows(result)
+    width = max(len(target) for target, _, _ in rows)
+    lines += ["", "targets:", *(f"  {target:<{width}}  {value:>12}  {verdict}" for target, value, verdict in rows)]
     return "\n".join(lines)
 
 

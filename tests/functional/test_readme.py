@@ -277,11 +277,15 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
     (peak,) = find(r"peak memory.*: ([\d,]+) MB")
     sets, patients, workers, seconds = find(r"PSA workload \(([\d,]+) sets x ([\d,]+) patients .* (\d+) cores\): "
                                             r"([\d.]+) s \(measured\)")
+    repeats, median, low, high = find(r"cd7sim run base \(whole command, (\d+) fresh processes\): median ([\d.]+) s "
+                                      r"\(min ([\d.]+), max ([\d.]+)\)")
     return {
         "des_patients_per_second": int(number(des)), "cohort_patients_per_second": int(number(cohort)),
         "engine_ratio_at_100k": float(ratio), "cohort_1m_over_100k_time": float(cohort_linear),
         "des_100k_over_10k_time": float(des_linear), "peak_memory_mb_1m": number(peak),
         "psa_workload_seconds": float(seconds),
+        "run_base_median_seconds": float(median),
+        "run_base_seconds": {"min": float(low), "median": float(median), "max": float(high), "repeats": int(repeats)},
         "psa_workload": {"parameter_sets": int(number(sets)), "patients": int(number(patients)), "workers": int(workers),
                          "measured_parameter_sets": int(number(sets)), "measured_seconds": float(seconds), "scaled": False},
         "measurements": measurements,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sim.simulation.bench import format_report, measure, write_json
+from sim.simulation.bench import command_seconds, format_report, measure, target_rows, write_json
 
 
 def test_measure_counts_trajectories_and_memory():
@@ -24,9 +24,23 @@ def test_report_and_json_keys(tmp_path):
         "psa_workload": {"parameter_sets": 1000, "patients": 10000, "workers": 2, "measured_parameter_sets": 50,
                          "measured_seconds": 1.0, "scaled": True},
         "peak_memory_mb_1m": 1500.0, "measurements": [measurement],
+        "run_base_median_seconds": 2.5, "run_base_seconds": {"min": 2.1, "median": 2.5, "max": 3.0, "repeats": 3},
     }
     text = format_report(result)
     assert "scaled x20" in text and "400" in text
+    assert "median 2.5 s (min 2.1, max 3.0)" in text
     write_json(result, tmp_path / "b.json")
     loaded = json.loads((tmp_path / "b.json").read_text())
     assert {"des_patients_per_second", "cohort_patients_per_second", "psa_workload_seconds", "peak_memory_mb_1m"} <= set(loaded)
+
+
+def test_each_target_is_met_or_missed_by_its_bound():
+    result = {"des_patients_per_second": 150_000, "cohort_patients_per_second": 1_500_000, "cohort_1m_over_100k_time": 9.0,
+              "peak_memory_mb_1m": 2048.0, "psa_workload_seconds": 61.0, "run_base_median_seconds": 2.0}
+    """Bounds are inclusive: 2,048 MB and 2.0 s meet their targets; 61 s and 1.5M/s miss theirs."""
+    assert [verdict for _, _, verdict in target_rows(result)] == ["met", "missed", "met", "met", "missed", "met"]
+
+
+def test_the_default_command_is_timed_as_a_whole_process():
+    seconds = command_seconds(("--version",), 2)
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
