@@ -44,6 +44,7 @@ def test_dask_cluster_equals_serial(scenario, params):
     assert_same(simulate(scenario, params, "cohort"), on_dask)
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_clear_error():
     pytest.importorskip("distributed")
     with pytest.raises(InputError, match=r"^--scheduler: got 'tcp://127\.0\.0\.1:1'; a reachable Dask scheduler is required"):

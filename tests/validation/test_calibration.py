@@ -47,6 +47,7 @@ def test_log_likelihood_peaks_at_the_reported_proportion():
     assert grid[np.argmax(log_likelihood(grid, [target])), 0] == pytest.approx(0.7)
 
 
+@pytest.mark.slow
 def test_parameters_are_recovered_from_targets_the_model_generated():
     """Targets simulated at known parameter values (a prior draw), with each study's own sample
     sizes, are recovered: every parameter the targets inform has its true value inside the 90%

@@ -153,6 +153,7 @@ def test_erlang_c_matches_the_closed_form(servers: int, offered_load: float) -> 
     assert erlang_c(servers, offered_load) == pytest.approx(closed_form, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_mean_wait_matches_erlang_c(queue: tuple[Setting, dict[str, float]]) -> None:
     """The mean wait for a slot is the M/M/c steady-state mean wait Wq = C(c, λ/μ) / (cμ - λ),
     within 5%: the FIFO pool, the calendar and the wait measurement together are a correct
@@ -162,6 +163,7 @@ def test_mean_wait_matches_erlang_c(queue: tuple[Setting, dict[str, float]]) -> 
     assert metrics["mean_wait_days"] == pytest.approx(expected, rel=WAIT_TOLERANCE)
 
 
+@pytest.mark.slow
 def test_utilisation_is_offered_load_per_server(queue: tuple[Setting, dict[str, float]]) -> None:
     """The share of slot time in use is ρ = λ E[S] / c: in steady state the slots serve all the
     work that arrives (nobody leaves the queue), λ E[S] slot-days a day spread over c slots."""
@@ -169,6 +171,7 @@ def test_utilisation_is_offered_load_per_server(queue: tuple[Setting, dict[str, 
     assert metrics["utilisation"] == pytest.approx(setting.load, rel=UTILISATION_TOLERANCE)
 
 
+@pytest.mark.slow
 def test_littles_law_holds_for_the_queue(queue: tuple[Setting, dict[str, float]]) -> None:
     """Little's law L = λW for the queue: the time-average number waiting equals the rate of
     requests in the window times their mean wait (a sample-path identity, up to the requests
@@ -179,6 +182,7 @@ def test_littles_law_holds_for_the_queue(queue: tuple[Setting, dict[str, float]]
     assert metrics["mean_queue"] == pytest.approx(requests_per_day * metrics["mean_wait_days"], rel=LITTLE_TOLERANCE)
 
 
+@pytest.mark.slow
 def test_unlimited_capacity_is_an_infinite_server_queue(base_scenario: Scenario, params: ParameterSet) -> None:
     """With unlimited slots (M/M/∞) nobody waits and the mean number of slots in use is the
     offered load λ/μ (the mean of its Poisson steady state); 100 000 customers make the
