@@ -181,8 +181,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from sim.calibration.calibrate import calibrate
     from sim.calibration.studies import load_studies, load_targets
     from sim.inputs.parameters import load_parameters
+    from sim.inputs.posterior import Stamp
     from sim.report.folders import calibration_writers
 
+    stamp = Stamp.of()
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
     params = load_parameters()
@@ -193,7 +195,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     with _progress_bar(blocks, "simulating") as bar:
         result = calibrate(params, studies, targets, args.prior_draws, args.stages, args.stage_draws,
                            args.posterior_draws, args.seed, _executor(args), bar.update)
-    written = _write_outputs(out, calibration_writers(result), "calibrate")
+    written = _write_outputs(out, calibration_writers(result, stamp), "calibrate")
     fit = result.fit_frame()
     informed = result.identifiability_frame()
     print(f"\n{len(result.log_likelihood)} draws in {result.seconds:.0f} s; effective sample size "
@@ -217,15 +219,18 @@ def validate_command(args: argparse.Namespace) -> int:
         posterior_predictive,
     )
     from sim.calibration.studies import load_studies, load_targets
-    from sim.inputs.parameters import load_parameters, read_posterior
+    from sim.inputs.parameters import load_parameters
     from sim.inputs.paths import CALIBRATION_DIR
+    from sim.inputs.posterior import Posterior
 
     path = args.posterior or CALIBRATION_DIR / POSTERIOR_FILE
     if not Path(path).is_file():
         raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
     out = _check_out(args, "validation")
     params = load_parameters()
-    posterior = read_posterior(path, params.registry)
+    stamped = Posterior.read(path, params.registry)
+    stamped.warn_if_stale()
+    posterior = stamped.draws
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
     with _progress_bar(-(-min(args.draws, len(posterior)) // 10), "replaying") as bar:

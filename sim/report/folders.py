@@ -20,6 +20,7 @@ from sim.calibration.calibrate import (
     POSTERIOR_FILE,
     Calibration,
 )
+from sim.inputs.posterior import Stamp
 from sim.io.files import atomic_path, write_folder
 from sim.outcomes.resources import servers
 from sim.report.plots import plot_fit, plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
@@ -87,13 +88,20 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(temporary, index=False, float_format="%.6g")
 
 
-def calibration_writers(calibration: Calibration) -> dict[str, Callable[[Path], None]]:
+def calibration_writers(calibration: Calibration, stamp: Stamp | None = None) -> dict[str, Callable[[Path], None]]:
     """What ``cd7sim calibrate`` writes: file name → function writing that file to a given path
     (the posterior, stamped with the parameters.yaml and targets.csv it came from, the fit table, the
-    identifiability table and the fit figure)."""
+    identifiability table and the fit figure).
+
+    Parameters
+    ----------
+    calibration : Calibration
+    stamp : Stamp, optional
+        The inputs' fingerprint taken when the calibration read them (default: taken now).
+    """
     fit = calibration.fit_frame()
     return {
-        POSTERIOR_FILE: lambda path: calibration.posterior().write(path),
+        POSTERIOR_FILE: lambda path: calibration.posterior(stamp).write(path),
         FIT_FILE: lambda path: fit.to_csv(path, index=False, float_format="%.6g"),
         IDENTIFIABILITY_FILE: lambda path: calibration.identifiability_frame().to_csv(path, index=False, float_format="%.6g"),
         FIT_FIGURE: lambda path: save_png(plot_fit(fit), path),
