@@ -141,8 +141,9 @@ class _Simulation:
     def _referrals(self) -> Generator[simpy.Event, object, None]:
         """Bring patients to their first request in order of its calendar day (ties together)."""
         p = self.p
-        first = self.enrol + self.plan.request_day
-        reaching = np.flatnonzero(self.plan.request_day < self.plan.pre_infusion_exit_day)
+        before = self.plan.before
+        first = self.enrol + before.request_day
+        reaching = np.flatnonzero(before.request_day < before.exit_day)
         order = reaching[np.argsort(first[reaching], kind="stable")]
         boundaries = np.flatnonzero(np.diff(first[order])) + 1
         for group in np.split(order, boundaries) if order.size else []:
@@ -219,7 +220,7 @@ class _Simulation:
         """The product is released and lymphodepletion given (or chemotherapy is due) on ``day``."""
         if not day < self.p.pre_infusion_exit[i]:
             return
-        if self.plan.needs_cart_bed:
+        if self.plan.care.needs_cart_bed:
             self._at(i, day, self._cart_bed, day)
         else:
             self._infused(i, day)
@@ -306,21 +307,22 @@ class _PatientRecords:
     """Per-patient scalars from a plan, as Python lists for fast access inside processes."""
 
     def __init__(self, plan: Plan) -> None:
-        self.request_day = plan.request_day.tolist()
-        self.pre_infusion_exit = plan.pre_infusion_exit_day.tolist()
-        self.dropout = plan.dropout_day.tolist()
-        self.background = plan.background_death_day.tolist()
-        self.needs_slot = plan.needs_slot.tolist()
-        self.slot_days = plan.slot_days.tolist()
-        self.release_to_infusion = plan.release_to_infusion_days.tolist()
-        self.failed = plan.manufacturing_failed.tolist()
-        self.cart_stay = plan.cart_stay_days.tolist()
-        self.early_death = plan.early_death_after_infusion.tolist()
-        self.icu_need = plan.icu_need_after_infusion.tolist()
-        self.icu_wait_death = plan.icu_wait_death_after_request.tolist()
-        self.icu_stay = plan.icu_stay_days
-        self.candidate = plan.hsct_candidate.tolist()
-        self.interval = plan.hsct_interval.tolist()
-        self.relapse_pre = plan.relapse_pre_after_infusion.tolist()
+        before, toxicity, care = plan.before, plan.toxicity, plan.care
+        self.request_day = before.request_day.tolist()
+        self.pre_infusion_exit = before.exit_day.tolist()
+        self.dropout = before.dropout_day.tolist()
+        self.background = before.background_death_day.tolist()
+        self.needs_slot = before.needs_slot.tolist()
+        self.slot_days = before.slot_days.tolist()
+        self.release_to_infusion = before.release_to_infusion_days.tolist()
+        self.failed = before.manufacturing_failed.tolist()
+        self.cart_stay = care.cart_stay_days.tolist()
+        self.early_death = toxicity.early_death_after_infusion.tolist()
+        self.icu_need = care.icu_need_after_infusion.tolist()
+        self.icu_wait_death = care.icu_wait_death_after_request.tolist()
+        self.icu_stay = care.icu_stay_days
+        self.candidate = plan.decision.candidate.tolist()
+        self.interval = plan.decision.interval.tolist()
+        self.relapse_pre = plan.response.relapse_after_infusion.tolist()
         self.post_hsct_death = plan.post_hsct_death_after_hsct.tolist()
-        self.hsct_stay = plan.hsct_stay_days
+        self.hsct_stay = care.hsct_stay_days

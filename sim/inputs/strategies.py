@@ -8,6 +8,7 @@ scenario can add its own, starting from a built-in one (``base``) and changing f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -67,18 +68,66 @@ class Strategy(StrictModel):
         return self
 
     @property
-    def parameter_suffix(self) -> str:
-        """Suffix of the parameter names for this strategy's transplant platform and index therapy."""
-        if self.hsct_platform == "haplo_no_prophylaxis":
-            return "haplo_no_prophylaxis"
-        return f"conventional_after_{self.index_therapy}"
+    def transplant_parameters(self) -> TransplantParameters:
+        """Names of the parameters of this strategy's transplant platform after its index therapy.
 
-    @property
-    def interval_parameter(self) -> str:
-        """Name of the parameter holding the default infusion-to-HSCT median."""
-        if self.hsct_platform == "haplo_no_prophylaxis":
-            return "hsct_interval_haplo_days"
-        return "hsct_interval_conventional_days" if self.index_therapy == "cart" else "hsct_interval_chemo_days"
+        Raises
+        ------
+        KeyError
+            For a strategy without transplant (``hsct_platform`` ``none``).
+        """
+        return TRANSPLANT_PARAMETERS[(self.hsct_platform, self.index_therapy)]
+
+
+@dataclass(frozen=True)
+class TransplantParameters:
+    """Names of the parameters that depend on the transplant platform and the index therapy before it.
+
+    Attributes
+    ----------
+    uptake : str
+        Probability that an eligible patient in CR is transplanted.
+    interval_days : str
+        Median days from infusion (or chemotherapy start) to HSCT.
+    autologous_recovery, graft_failure : str
+        Probabilities of autologous recovery and of graft failure.
+    agvhd2plus, agvhd3plus_given_2plus, cgvhd : str
+        Probabilities of acute GVHD grade >= 2, of grade >= 3 given >= 2, and of chronic GVHD.
+    relapse, nrm : str
+        Probabilities of relapse (with a full-donor graft) and of non-relapse death after HSCT.
+    """
+
+    uptake: str
+    interval_days: str
+    autologous_recovery: str
+    graft_failure: str
+    agvhd2plus: str
+    agvhd3plus_given_2plus: str
+    cgvhd: str
+    relapse: str
+    nrm: str
+
+
+_HAPLO_GRAFT = {"autologous_recovery": "autologous_recovery_haplo", "graft_failure": "graft_failure_haplo",
+                "agvhd2plus": "agvhd2plus_haplo_no_prophylaxis",
+                "agvhd3plus_given_2plus": "agvhd3plus_given_2plus_haplo_no_prophylaxis", "cgvhd": "cgvhd_haplo_no_prophylaxis"}
+_CONVENTIONAL_GRAFT = {"autologous_recovery": "autologous_recovery_conventional", "graft_failure": "graft_failure_conventional",
+                       "agvhd2plus": "agvhd2plus_conventional", "agvhd3plus_given_2plus": "agvhd3plus_given_2plus_conventional",
+                       "cgvhd": "cgvhd_conventional"}
+TRANSPLANT_PARAMETERS: dict[tuple[Platform, IndexTherapy], TransplantParameters] = {
+    ("haplo_no_prophylaxis", "cart"): TransplantParameters(
+        uptake="hsct_uptake_haplo_no_prophylaxis", interval_days="hsct_interval_haplo_days", **_HAPLO_GRAFT,
+        relapse="relapse_haplo_no_prophylaxis", nrm="nrm_haplo_no_prophylaxis"),
+    ("conventional", "cart"): TransplantParameters(
+        uptake="hsct_uptake_conventional_after_cart", interval_days="hsct_interval_conventional_days", **_CONVENTIONAL_GRAFT,
+        relapse="relapse_conventional_after_cart", nrm="nrm_conventional_after_cart"),
+    ("conventional", "chemo"): TransplantParameters(
+        uptake="hsct_uptake_conventional_after_chemo", interval_days="hsct_interval_chemo_days", **_CONVENTIONAL_GRAFT,
+        relapse="relapse_conventional_after_chemo", nrm="nrm_conventional_after_chemo"),
+}
+"""The parameter names of each (transplant platform, index therapy) a strategy may combine (a
+strategy without transplant has none; haplo-HSCT without prophylaxis needs CAR-T first). A new
+platform adds its row here and its parameters to ``calibration/parameters.yaml``."""
 
 
 BUILTIN_STRATEGIES: dict[str, Strategy] = {

@@ -1,0 +1,582 @@
+"""The steps of the patient pathway (DESIGN.md section 3), one function and one record each.
+
+Each step applies its clinical rules (:mod:`sim.disease.cart`, :mod:`sim.disease.transplant`,
+:mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients at once and returns a frozen
+record of numpy arrays (one value per patient) or of constants: what the step decided, before any
+waiting. :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
+:class:`sim.disease.course.Plan`.
+
+=========================  ===============================  ===========================================
+step                       function                         record
+=========================  ===============================  ===========================================
+before infusion (1-2)      :func:`plan_before_infusion`     :class:`BeforeInfusion`
+toxicity (3-5)             :func:`plan_toxicity`            :class:`Toxicity`
+response (6, 9-10)         :func:`plan_response`            :class:`Response`
+transplant decision (7)    :func:`plan_transplant_decision` :class:`TransplantDecision`
+transplant (8)             :func:`plan_transplant`          :class:`Transplant`
+after transplant (9)       :func:`plan_after_transplant`    :class:`AfterTransplant`
+hospital care              :func:`plan_care`                :class:`Care`
+=========================  ===============================  ===========================================
+
+Competing latent times are named, never numbered: :func:`first_of` takes them by name and returns
+the earliest with the code of its name (a death cause by default).
+
+Every step takes ``once``, which computes a rule that does not depend on the strategy once per set
+of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it just calls the
+rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from sim.disease import care, cart, survival, transplant
+from sim.disease.draws import PatientDraws, weibull_time
+from sim.disease.patients import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
+from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
+from sim.inputs.parameters import ParameterSet
+from sim.inputs.strategies import Strategy
+
+HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier
+DEATH_CODE = {cause: code for code, cause in enumerate(DEATH_CAUSES)}
+"""Code of each death cause of ``sim.inputs.codes.DEATH_CAUSES``."""
+
+Once = Callable[..., Any]
+"""``once(rule, *args)``: ``rule(*args)``, possibly remembered for the same patients and arguments."""
+
+
+def _call(rule: Callable[..., Any], *args: Any) -> Any:
+    """``rule(*args)``: the default ``once`` (nothing remembered)."""
+    return rule(*args)
+
+
+def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The earliest of competing latent times, and the label of the one that came first.
+
+    Parameters
+    ----------
+    candidates : list of (days, label)
+        Latent days (``inf`` or NaN = never) and their label (an int, or an int array per patient);
+        on ties the earlier candidate in the list wins.
+
+    Returns
+    -------
+    days, label : ndarray
+        ``inf`` and the first label where nothing happens.
+    """
+    days = np.full(candidates[0][0].shape, np.inf)
+    label = np.zeros(days.shape, dtype=np.int8)
+    for candidate, code in candidates:
+        earlier = candidate < days
+        days = np.where(earlier, candidate, days)
+        label = np.where(earlier, np.int8(code) if np.isscalar(code) else code.astype(np.int8), label)
+    return days, label
+
+
+def first_of(risks: Mapping[str, np.ndarray], codes: Mapping[str, int] = DEATH_CODE) -> tuple[np.ndarray, np.ndarray]:
+    """The earliest of competing latent times given by name, and the code of the one that came first.
+
+    Parameters
+    ----------
+    risks : mapping of str to ndarray
+        Latent days of each risk (``inf`` or NaN = never), in order of precedence on ties.
+    codes : mapping of str to int
+        The code of each risk's name; by default the names are death causes and the codes their
+        index into ``sim.inputs.codes.DEATH_CAUSES``.
+
+    Returns
+    -------
+    days : ndarray
+        Days of the first event; ``inf`` where none happens.
+    code : ndarray of int8
+        Code of the risk that came first; the first risk's code where none happens.
+    """
+    return first_event([(days, codes[name]) for name, days in risks.items()])
+
+
+def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndarray:
+    """The CAR-T product each patient gets under ``strategy``.
+
+    Returns
+    -------
+    ndarray of int8
+        Index into ``sim.inputs.codes.CART_PRODUCTS``: the patient's source from the case mix when the
+        strategy's ``cart_source`` is ``case_mix``, the strategy's source otherwise, ``none`` under
+        chemotherapy.
+    """
+    if strategy.index_therapy != "cart":
+        return np.full(attributes.n, CART_PRODUCTS.index("none"), dtype=np.int8)
+    if strategy.cart_source == "case_mix":
+        return attributes.cart_source
+    return np.full(attributes.n, CART_PRODUCTS.index(strategy.cart_source), dtype=np.int8)
+
+
+# --- 1-2. before infusion -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BeforeInfusion:
+    """From enrolment to infusion (or chemotherapy start); days from enrolment.
+
+    Attributes
+    ----------
+    needs_slot : ndarray of bool
+        The product is manufactured for the patient (apheresis and a manufacturing slot).
+    request_day : ndarray
+        Day of asking for apheresis (or of the universal product's or chemotherapy's availability).
+    slot_days : ndarray
+        Days a manufacturing slot is held (0 without manufacturing).
+    release_to_infusion_days : ndarray
+        Days from product release to readiness for infusion (lymphodepletion).
+    manufacturing_failed : ndarray of bool
+        The product fails at release.
+    dropout_day, background_death_day : ndarray
+        Latent days of progression or death before infusion, and of background death.
+    """
+
+    needs_slot: np.ndarray
+    request_day: np.ndarray
+    slot_days: np.ndarray
+    release_to_infusion_days: np.ndarray
+    manufacturing_failed: np.ndarray
+    dropout_day: np.ndarray
+    background_death_day: np.ndarray
+
+    @cached_property
+    def exit_day(self) -> np.ndarray:
+        """Day the patient leaves the path to infusion (drop-out or background death)."""
+        return np.minimum(self.dropout_day, self.background_death_day)
+
+
+def plan_before_infusion(
+    p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, source: np.ndarray,
+    once: Once = _call,
+) -> BeforeInfusion:
+    """Apheresis and manufacturing (duration, failure), and the competing times before infusion.
+
+    Parameters
+    ----------
+    p : ParameterSet
+        Parameter values.
+    strategy : Strategy
+        The strategy followed.
+    attributes : PatientAttributes
+        The patients.
+    draws : PatientDraws
+        Their uniform draws.
+    source : ndarray of int8
+        The product each patient gets (:func:`product_source`).
+    once : callable
+        Computes the rules that do not depend on the strategy (see the module docstring).
+    """
+    n = attributes.n
+    uses_cart = strategy.index_therapy == "cart"
+    universal = source == UNIVERSAL
+    needs_slot = np.full(n, uses_cart) & ~universal
+    if uses_cart:
+        request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
+        manufacturing = once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
+                             p["manufacturing_days_sigma"])
+        slot_days = np.where(needs_slot, manufacturing, 0.0)
+        release_to_infusion = np.full(n, p["lymphodepletion_days"])
+        failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
+    else:
+        request_day = np.full(n, p["chemo_start_days"])
+        slot_days = np.zeros(n)
+        release_to_infusion = np.zeros(n)
+        failed = np.zeros(n, dtype=bool)
+    return BeforeInfusion(
+        needs_slot=needs_slot, request_day=request_day, slot_days=slot_days, release_to_infusion_days=release_to_infusion,
+        manufacturing_failed=failed,
+        dropout_day=once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
+        background_death_day=once(survival.background_death_day, draws["u_background"], attributes.age,
+                                  p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
+    )
+
+
+# --- 3-5. toxicity --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Toxicity:
+    """CRS, ICANS, CAR-T GVHD and infection during aplasia; days from infusion.
+
+    Attributes
+    ----------
+    crs_grade, icans_grade : ndarray of int8
+        Grades 0-5 (0 under chemotherapy).
+    crs_onset_after_infusion, icans_onset_after_infusion : float
+        Onset days.
+    severe_infection : ndarray of bool
+    infection_after_infusion : ndarray
+        Day of the severe infection (defined for everyone).
+    early_death_after_infusion : ndarray
+        Latent day of death from toxicity or infection (``inf``: none).
+    early_death_cause : ndarray of int8
+        Its cause (``DEATH_CODE`` of ``crs``, ``icans`` or ``infection``).
+    car_t_gvhd : ndarray of bool
+        Acute GVHD from a donor-derived product, before any transplant.
+    car_t_gvhd_after_infusion : float
+        Its onset day.
+    """
+
+    crs_grade: np.ndarray
+    crs_onset_after_infusion: float
+    icans_grade: np.ndarray
+    icans_onset_after_infusion: float
+    severe_infection: np.ndarray
+    infection_after_infusion: np.ndarray
+    early_death_after_infusion: np.ndarray
+    early_death_cause: np.ndarray
+    car_t_gvhd: np.ndarray
+    car_t_gvhd_after_infusion: float
+
+
+def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray, once: Once = _call) -> Toxicity:
+    """CRS and ICANS grades (none under chemotherapy), severe infection, and early death: the first
+    of fatal CRS, fatal ICANS and fatal infection (parameters as for :func:`plan_before_infusion`)."""
+    n = source.shape[0]
+    uses_cart = strategy.index_therapy == "cart"
+    if uses_cart:
+        crs = once(cart.crs_grade, draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
+                   p["crs_grade4plus_given_3plus"], p["crs_grade5_given_4plus"])
+        icans = once(cart.icans_grade, draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"],
+                     p["icans_grade5_given_3plus"])
+    else:
+        crs, icans = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    infected, infection_day, infection_fatal = cart.severe_infection(
+        draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
+        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"],
+        p["aplasia_window_days"],
+    )
+    early_death, early_cause = first_of({
+        "crs": np.where(crs == 5, p["crs_death_days"], np.inf),
+        "icans": np.where(icans == 5, p["icans_death_days"], np.inf),
+        "infection": np.where(infection_fatal, infection_day, np.inf),
+    })
+    return Toxicity(
+        crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
+        icans_grade=icans, icans_onset_after_infusion=p["icans_onset_days"],
+        severe_infection=infected, infection_after_infusion=infection_day,
+        early_death_after_infusion=early_death, early_death_cause=early_cause,
+        car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
+        car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
+    )
+
+
+# --- 6, 9-10. response, relapse without transplant, survival with disease -------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """Response at assessment, relapse from remission without transplant, and survival with disease.
+
+    Attributes
+    ----------
+    response_after_infusion : ndarray
+        Day of the assessment: day 28, or the planned HSCT if earlier.
+    response_code : ndarray of int8
+        ``cart.RESPONSE_CR_MRD_NEG``, ``RESPONSE_CR_MRD_POS`` or ``RESPONSE_NONE``.
+    cd7_negative_escape : ndarray of bool
+        Non-response through CD7-negative escape.
+    relapse_after_infusion : ndarray
+        Latent day of relapse from remission without transplant (``inf``: never).
+    relapse_cd7_negative : ndarray of bool
+        That relapse is CD7-negative.
+    relapse_cd7_share : float
+        Share of relapses that are CD7-negative after this index therapy (before the strategy's multiplier).
+    survival_with_refractory_disease, survival_after_relapse : ndarray
+        Days from progression, or from relapse, to death from disease.
+    """
+
+    response_after_infusion: np.ndarray
+    response_code: np.ndarray
+    cd7_negative_escape: np.ndarray
+    relapse_after_infusion: np.ndarray
+    relapse_cd7_negative: np.ndarray
+    relapse_cd7_share: float
+    survival_with_refractory_disease: np.ndarray
+    survival_after_relapse: np.ndarray
+
+    @cached_property
+    def in_cr(self) -> np.ndarray:
+        """In complete remission at assessment (if assessed)."""
+        return self.response_code != cart.RESPONSE_NONE
+
+
+def plan_response(
+    p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, hsct_interval: np.ndarray,
+    once: Once = _call,
+) -> Response:
+    """Response (CR rates by index therapy and disease), relapse from remission counted from the
+    assessment, and survival with disease.
+
+    Parameters
+    ----------
+    hsct_interval : ndarray
+        Planned days from infusion to HSCT (:func:`planned_hsct_interval`): an earlier transplant
+        brings the assessment forward.
+
+    Other parameters are as for :func:`plan_before_infusion`.
+    """
+    if strategy.index_therapy == "cart":
+        p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
+        escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
+        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
+    else:
+        p_cr = p["cr_chemo"] * np.where(attributes.primary_refractory, p["cr_chemo_primary_refractory_multiplier"], 1.0)
+        escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
+        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
+    multiplier = strategy.cd7_negative_multiplier
+    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg)
+    response_after = np.minimum(p["response_assessment_days"], hsct_interval)
+    positive, negative = survival.split_by_cd7(p["relapse_no_consolidation"], relapse_cd7_share, multiplier)
+    relapse_days, relapse_negative = survival.relapse(
+        draws["u_relapse_pre"], draws["u_relapse_pre_time"], positive, negative,
+        p["relapse_no_consolidation_median_days"], p["relapse_time_shape"],
+    )
+    return Response(
+        response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
+        relapse_after_infusion=response_after + relapse_days, relapse_cd7_negative=relapse_negative,
+        relapse_cd7_share=relapse_cd7_share,
+        survival_with_refractory_disease=once(survival.survival_with_disease, draws.normal("u_refractory"),
+                                              p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        survival_after_relapse=once(survival.survival_with_disease, draws.normal("u_post_relapse"),
+                                    p["post_relapse_median_days"], p["post_relapse_sigma"]),
+    )
+
+
+# --- 7. transplant decision -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransplantDecision:
+    """Who is planned for HSCT, and when.
+
+    Attributes
+    ----------
+    candidate : ndarray of bool
+        Eligible (in CR, donor, fit) and taking up transplant; being alive and in remission on the
+        day is checked when the course is resolved.
+    interval : ndarray
+        Planned days from infusion (or chemotherapy start) to HSCT (``inf`` without transplant).
+    """
+
+    candidate: np.ndarray
+    interval: np.ndarray
+
+
+def planned_hsct_interval(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> np.ndarray:
+    """Planned days from infusion to HSCT around the strategy's median (its own, or the platform's
+    parameter); ``inf`` for a strategy without transplant."""
+    if strategy.hsct_platform == "none":
+        return np.full(draws.n_patients, np.inf)
+    median = strategy.hsct_interval_days or p[strategy.transplant_parameters.interval_days]
+    return transplant.hsct_interval_days(draws.normal("u_hsct_interval"), median, p["hsct_interval_sigma"])
+
+
+def plan_transplant_decision(
+    p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, response: Response,
+    hsct_interval: np.ndarray,
+) -> TransplantDecision:
+    """Eligibility (in CR, donor, fit after a prior HSCT) and uptake (the strategy's, or the platform's
+    parameter), with the planned interval (:func:`planned_hsct_interval`)."""
+    if strategy.hsct_platform == "none":
+        return TransplantDecision(candidate=np.zeros(attributes.n, dtype=bool), interval=hsct_interval)
+    uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else p[strategy.transplant_parameters.uptake]
+    candidate = transplant.hsct_candidate(
+        response.in_cr, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"], p["fit_after_prior_hsct"],
+        draws["u_hsct_uptake"], uptake,
+    )
+    return TransplantDecision(candidate=candidate, interval=hsct_interval)
+
+
+# --- 8. transplant --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transplant:
+    """Engraftment and GVHD, should the patient be transplanted; days from HSCT.
+
+    Attributes
+    ----------
+    chimerism : ndarray of int8
+        ``transplant.CHIMERISM_FULL_DONOR``, ``CHIMERISM_AUTOLOGOUS`` or ``CHIMERISM_GRAFT_FAILURE``.
+    graft_failure_death_after_hsct : ndarray
+        Latent day of death from graft failure (``inf``: none).
+    agvhd_grade : ndarray of int8
+        Acute GVHD grade 0-4 (0 without a full-donor graft).
+    agvhd_after_hsct : float
+        Its onset day.
+    cgvhd : ndarray of bool
+        Chronic GVHD (full-donor graft only).
+    cgvhd_after_hsct : float
+        Its onset day.
+    """
+
+    chimerism: np.ndarray
+    graft_failure_death_after_hsct: np.ndarray
+    agvhd_grade: np.ndarray
+    agvhd_after_hsct: float
+    cgvhd: np.ndarray
+    cgvhd_after_hsct: float
+
+    @cached_property
+    def full_donor(self) -> np.ndarray:
+        """Full donor chimerism (the graft, and its GVHD and anti-leukaemic effect, took)."""
+        return self.chimerism == transplant.CHIMERISM_FULL_DONOR
+
+
+def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> Transplant:
+    """Chimerism (and death from graft failure), acute and chronic GVHD under the strategy's platform;
+    nothing for a strategy without transplant (parameters as for :func:`plan_before_infusion`)."""
+    n = draws.n_patients
+    if strategy.hsct_platform == "none":
+        return Transplant(chimerism=np.zeros(n, np.int8), graft_failure_death_after_hsct=np.full(n, np.inf),
+                          agvhd_grade=np.zeros(n, np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
+                          cgvhd=np.zeros(n, bool), cgvhd_after_hsct=p["cgvhd_onset_days"])
+    names = strategy.transplant_parameters
+    chimerism = transplant.chimerism(draws["u_chimerism"], p[names.autologous_recovery], p[names.graft_failure])
+    full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
+    agvhd = transplant.acute_gvhd_grade(draws["u_agvhd_grade"], p[names.agvhd2plus], p[names.agvhd3plus_given_2plus],
+                                        p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"])
+    fatal_failure = (chimerism == transplant.CHIMERISM_GRAFT_FAILURE) & (draws["u_graft_failure_death"] < p["graft_failure_mortality"])
+    return Transplant(
+        chimerism=chimerism,
+        graft_failure_death_after_hsct=np.where(fatal_failure, p["graft_failure_death_days"], np.inf),
+        agvhd_grade=np.where(full_donor, agvhd, 0).astype(np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
+        cgvhd=full_donor & transplant.chronic_gvhd(draws["u_cgvhd"], p[names.cgvhd]), cgvhd_after_hsct=p["cgvhd_onset_days"],
+    )
+
+
+# --- 9. after transplant --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AfterTransplant:
+    """Relapse and non-relapse death after HSCT, as competing latent times; days from HSCT.
+
+    Attributes
+    ----------
+    nrm_after_hsct : ndarray
+        Latent day of non-relapse death (``inf``: never).
+    nrm_cause_draw : ndarray
+        The uniform draw that picks its cause (:func:`survival.non_relapse_cause`).
+    nrm_gvhd_share_if_gvhd, nrm_infection_share : float
+        Shares of non-relapse deaths from GVHD (with severe GVHD) and from infection.
+    relapse_after_hsct : ndarray
+        Latent day of relapse (``inf``: never).
+    relapse_cd7_negative : ndarray of bool
+        That relapse is CD7-negative.
+    """
+
+    nrm_after_hsct: np.ndarray
+    nrm_cause_draw: np.ndarray
+    nrm_gvhd_share_if_gvhd: float
+    nrm_infection_share: float
+    relapse_after_hsct: np.ndarray
+    relapse_cd7_negative: np.ndarray
+
+
+def plan_after_transplant(
+    p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, graft: Transplant,
+    response: Response,
+) -> AfterTransplant:
+    """Relapse after HSCT (the platform's rate with a full-donor graft, raised by high marrow blasts;
+    the rate and timing without consolidation otherwise) and non-relapse death.
+
+    Parameters
+    ----------
+    graft : Transplant
+        Its chimerism decides the relapse risk.
+    response : Response
+        Gives the CD7-negative share of relapse after the index therapy.
+
+    Other parameters are as for :func:`plan_before_infusion`.
+    """
+    n = attributes.n
+    shares = {"nrm_gvhd_share_if_gvhd": p["nrm_gvhd_share_if_gvhd"], "nrm_infection_share": p["nrm_infection_share"]}
+    if strategy.hsct_platform == "none":
+        never = np.full(n, np.inf)
+        return AfterTransplant(nrm_after_hsct=never, nrm_cause_draw=np.zeros(n), relapse_after_hsct=never,
+                               relapse_cd7_negative=np.zeros(n, bool), **shares)
+    names = strategy.transplant_parameters
+    high_blasts = attributes.marrow_blasts > HIGH_BLASTS_PERCENT
+    p_relapse_graft = np.minimum(p[names.relapse] * np.where(high_blasts, p["relapse_high_blasts_multiplier"], 1.0), 1.0)
+    p_relapse = np.where(graft.full_donor, p_relapse_graft, p["relapse_no_consolidation"])
+    positive, negative = survival.split_by_cd7(p_relapse, response.relapse_cd7_share, strategy.cd7_negative_multiplier)
+    relapse_days, relapse_negative = survival.relapse(
+        draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, p["relapse_post_hsct_median_days"], 1.0,
+    )
+    without_graft_days = weibull_time(draws["u_relapse_post_time"], p["relapse_no_consolidation_median_days"], p["relapse_time_shape"])
+    return AfterTransplant(
+        nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], p[names.nrm], p["nrm_median_days"]),
+        nrm_cause_draw=draws["u_nrm_cause"],
+        relapse_after_hsct=np.where(graft.full_donor | np.isinf(relapse_days), relapse_days, without_graft_days),
+        relapse_cd7_negative=relapse_negative, **shares,
+    )
+
+
+# --- hospital care --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Care:
+    """The beds the pathway needs (capacity planning); days from infusion, or from HSCT.
+
+    Attributes
+    ----------
+    needs_cart_bed : bool
+        The index treatment is given on a CAR-T ward (every CAR-T strategy).
+    cart_stay_days : ndarray
+        Days a CAR-T bed is held from infusion (before death cuts it short).
+    icu_need_after_infusion : ndarray
+        Day of the first severe toxicity or severe infection (``inf``: none).
+    icu_cause : ndarray of int8
+        What it is (``DEATH_CODE`` of ``crs``, ``icans`` or ``infection``).
+    icu_stay_days : float
+        Days an ICU bed is held.
+    icu_wait_death_after_request : ndarray
+        Latent days from asking for an ICU bed to death while still waiting.
+    hsct_stay_days : float
+        Days a transplant bed is held.
+    """
+
+    needs_cart_bed: bool
+    cart_stay_days: np.ndarray
+    icu_need_after_infusion: np.ndarray
+    icu_cause: np.ndarray
+    icu_stay_days: float
+    icu_wait_death_after_request: np.ndarray
+    hsct_stay_days: float
+
+
+def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity, once: Once = _call) -> Care:
+    """CAR-T bed stays by toxicity grade, and the ICU need: the first of severe CRS, severe ICANS and
+    severe infection.
+
+    Parameters
+    ----------
+    toxicity : Toxicity
+        The grades and infections that drive the stays.
+
+    Other parameters are as for :func:`plan_before_infusion`.
+    """
+    crs, icans = toxicity.crs_grade, toxicity.icans_grade
+    icu_need, icu_cause = first_of({
+        "crs": np.where(crs >= care.SEVERE_GRADE, p["crs_onset_days"], np.inf),
+        "icans": np.where(icans >= care.SEVERE_GRADE, p["icans_onset_days"], np.inf),
+        "infection": np.where(toxicity.severe_infection, toxicity.infection_after_infusion, np.inf),
+    })
+    return Care(
+        needs_cart_bed=strategy.index_therapy == "cart",
+        cart_stay_days=care.cart_stay_days(crs, icans, p["cart_stay_days"], p["cart_stay_extra_days_per_grade"]),
+        icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
+        icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
+        hsct_stay_days=p["hsct_stay_days"],
+    )

@@ -1,0 +1,203 @@
+"""The steps of the patient pathway (sim.disease.steps) on hand-built patients and draws, and the
+named competing-risk helper."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.special import ndtri
+
+from sim.disease import cart, steps
+from sim.disease import transplant as transplant_rules
+from sim.disease.course import plan_course
+from sim.disease.draws import DRAW_NAMES, PatientDraws
+from sim.disease.patients import DONOR_DERIVED, UNIVERSAL, PatientAttributes, build_cohort
+from sim.inputs.codes import CART_SOURCES, DEATH_CAUSES
+from sim.inputs.strategies import BUILTIN_STRATEGIES, TRANSPLANT_PARAMETERS
+
+CART_ALONE, HAPLO, BRIDGE, CHEMO = (BUILTIN_STRATEGIES[name] for name in
+                                    ("cart_alone", "cart_haplo_no_prophylaxis", "cart_bridge_allo", "chemo_allo"))
+NEVER = np.inf
+
+
+class HandDraws(dict):
+    """Uniform draws written by hand: 0.5 for every draw not given (the interface of PatientDraws)."""
+
+    def __init__(self, n: int, **given: list[float]) -> None:
+        super().__init__({name: np.full(n, 0.5) for name in DRAW_NAMES})
+        self.update({name: np.asarray(values, dtype=float) for name, values in given.items()})
+        self.n_patients = n
+
+    def normal(self, name: str) -> np.ndarray:
+        return ndtri(self[name])
+
+
+def patients(n: int, **given: list) -> PatientAttributes:
+    """``n`` T-ALL patients aged 40, relapsed, without prior HSCT, 5% blasts, autologous, with a donor."""
+    values = dict(disease=np.full(n, 1, np.int8), age=np.full(n, 40.0), primary_refractory=np.zeros(n, bool),
+                  prior_hsct=np.zeros(n, bool), marrow_blasts=np.full(n, 5.0),
+                  cart_source=np.full(n, CART_SOURCES.index("autologous"), np.int8), donor_available=np.ones(n, bool))
+    values.update({name: np.asarray(v, dtype=values[name].dtype) for name, v in given.items()})
+    return PatientAttributes(**values)
+
+
+def test_first_of_returns_the_earliest_time_and_its_death_cause():
+    days, code = steps.first_of({
+        "crs": np.array([10.0, NEVER, 3.0, NEVER]),
+        "icans": np.array([14.0, 14.0, 3.0, NEVER]),
+        "infection": np.array([5.0, np.nan, 9.0, NEVER]),
+    })
+    np.testing.assert_array_equal(days, [5.0, 14.0, 3.0, NEVER])
+    # a tie goes to the risk named first; where nothing happens the day is inf
+    assert [DEATH_CAUSES[c] for c in code[:3]] == ["infection", "icans", "crs"]
+
+
+def test_first_of_takes_codes_of_its_own():
+    risks = {"late": np.array([9.0, 1.0]), "early": np.array([2.0, 5.0])}
+    days, code = steps.first_of(risks, {"late": 7, "early": 4})
+    np.testing.assert_array_equal(days, [2.0, 1.0])
+    np.testing.assert_array_equal(code, [4, 7])
+
+
+def test_first_of_refuses_a_risk_without_a_code():
+    with pytest.raises(KeyError):
+        steps.first_of({"meteorite": np.array([1.0])})
+
+
+def test_universal_product_needs_no_apheresis_or_manufacturing(params):
+    source = np.array([CART_SOURCES.index("autologous"), UNIVERSAL], np.int8)
+    before = steps.plan_before_infusion(params, CART_ALONE, patients(2), HandDraws(2, u_manufacturing_failure=[1e-9, 1e-9]), source)
+    np.testing.assert_array_equal(before.needs_slot, [True, False])
+    assert before.slot_days[0] > 0 and before.slot_days[1] == 0
+    np.testing.assert_array_equal(before.manufacturing_failed, [True, False])  # only a manufactured product fails
+    np.testing.assert_array_equal(before.request_day, [params["apheresis_delay_days"], params["universal_product_days"]])
+    np.testing.assert_array_equal(before.exit_day, np.minimum(before.dropout_day, before.background_death_day))
+
+
+def test_chemotherapy_needs_no_product(params):
+    source = steps.product_source(CHEMO, patients(2))
+    before = steps.plan_before_infusion(params, CHEMO, patients(2), HandDraws(2), source)
+    assert not before.needs_slot.any() and not before.manufacturing_failed.any()
+    np.testing.assert_array_equal(before.request_day, params["chemo_start_days"])
+    np.testing.assert_array_equal(before.release_to_infusion_days, 0.0)
+
+
+def test_early_death_is_the_first_fatal_toxicity(params):
+    # patient 0: fatal CRS (day 10) and a fatal infection on day 3; patient 1: fatal CRS only; patient 2: nothing
+    draws = HandDraws(3, u_crs_grade=[1 - 1e-9, 1 - 1e-9, 1e-9], u_infection=[1e-9, 1.0 - 1e-9, 1.0 - 1e-9],
+                      u_infection_death=[1e-9, 1e-9, 1e-9], u_infection_time=[0.1, 0.1, 0.1])
+    toxicity = steps.plan_toxicity(params, CART_ALONE, draws, np.zeros(3, np.int8))
+    np.testing.assert_array_equal(toxicity.crs_grade, [5, 5, 0])
+    np.testing.assert_allclose(toxicity.early_death_after_infusion, [0.1 * params["aplasia_window_days"], params["crs_death_days"], NEVER])
+    assert [DEATH_CAUSES[c] for c in toxicity.early_death_cause[:2]] == ["infection", "crs"]
+
+
+def test_chemotherapy_has_no_cart_toxicity(params):
+    draws = HandDraws(2, u_crs_grade=[1 - 1e-9] * 2, u_icans_grade=[1 - 1e-9] * 2, u_cart_gvhd=[1e-9] * 2)
+    source = np.full(2, DONOR_DERIVED, np.int8)
+    assert steps.plan_toxicity(params, HAPLO, draws, source).car_t_gvhd.all()
+    toxicity = steps.plan_toxicity(params, CHEMO, draws, source)
+    assert not toxicity.crs_grade.any() and not toxicity.icans_grade.any() and not toxicity.car_t_gvhd.any()
+
+
+def test_an_early_transplant_brings_the_response_assessment_forward(params):
+    draws = HandDraws(3, u_response=[1 - 1e-9, 1 - 1e-9, 1e-9], u_relapse_pre=[1e-9, 1 - 1e-9, 1e-9])
+    response = steps.plan_response(params, CART_ALONE, patients(3), draws, np.array([10.0, NEVER, NEVER]))
+    np.testing.assert_array_equal(response.response_after_infusion, [10.0, params["response_assessment_days"],
+                                                                     params["response_assessment_days"]])
+    np.testing.assert_array_equal(response.in_cr, [True, True, False])
+    assert response.response_code[2] == cart.RESPONSE_NONE
+    # relapse from remission counts from the assessment; the cured never relapse
+    assert response.relapse_after_infusion[0] > 10.0 and response.relapse_after_infusion[1] == NEVER
+
+
+def test_transplant_candidates_are_in_remission_with_a_donor(params):
+    attributes = patients(3, donor_available=[True, False, True])
+    draws = HandDraws(3, u_response=[1 - 1e-9, 1 - 1e-9, 1e-9], u_hsct_uptake=[1e-9] * 3)
+    interval = steps.planned_hsct_interval(params, BRIDGE, draws)
+    response = steps.plan_response(params, BRIDGE, attributes, draws, interval)
+    decision = steps.plan_transplant_decision(params, BRIDGE, attributes, draws, response, interval)
+    np.testing.assert_array_equal(decision.candidate, [True, False, False])
+    np.testing.assert_allclose(decision.interval, params["hsct_interval_conventional_days"])  # the median at u = 0.5
+    no_hsct_interval = steps.planned_hsct_interval(params, CART_ALONE, draws)
+    no_hsct = steps.plan_transplant_decision(params, CART_ALONE, attributes, draws, response, no_hsct_interval)
+    assert not no_hsct.candidate.any() and np.isinf(no_hsct.interval).all()
+
+
+def test_gvhd_needs_a_full_donor_graft(params):
+    # chimerism by draw: full donor, autologous recovery, graft failure; every GVHD draw at its worst
+    autologous = params["autologous_recovery_haplo"]
+    u_chimerism = [1e-9, 1 - params["graft_failure_haplo"] - autologous / 2, 1 - 1e-9]
+    draws = HandDraws(3, u_chimerism=u_chimerism, u_agvhd_grade=[1 - 1e-9] * 3, u_cgvhd=[1e-9] * 3, u_graft_failure_death=[1e-9] * 3)
+    graft = steps.plan_transplant(params, HAPLO, draws)
+    np.testing.assert_array_equal(graft.chimerism, [transplant_rules.CHIMERISM_FULL_DONOR, transplant_rules.CHIMERISM_AUTOLOGOUS,
+                                                    transplant_rules.CHIMERISM_GRAFT_FAILURE])
+    np.testing.assert_array_equal(graft.agvhd_grade, [4, 0, 0])
+    np.testing.assert_array_equal(graft.cgvhd, [True, False, False])
+    np.testing.assert_array_equal(graft.graft_failure_death_after_hsct, [NEVER, NEVER, params["graft_failure_death_days"]])
+    nothing = steps.plan_transplant(params, CART_ALONE, draws)
+    assert not nothing.agvhd_grade.any() and not nothing.cgvhd.any() and np.isinf(nothing.graft_failure_death_after_hsct).all()
+
+
+def test_relapse_after_transplant_without_a_graft_is_relapse_without_consolidation(params):
+    p = params.with_overrides({"relapse_haplo_no_prophylaxis": 0.0, "relapse_no_consolidation": 1.0})
+    draws = HandDraws(2, u_chimerism=[1e-9, 1 - 1e-9])  # full donor; graft failure
+    graft = steps.plan_transplant(p, HAPLO, draws)
+    response = steps.plan_response(p, HAPLO, patients(2), draws, np.full(2, 25.0))
+    after = steps.plan_after_transplant(p, HAPLO, patients(2), draws, graft, response)
+    assert after.relapse_after_hsct[0] == NEVER
+    assert after.relapse_after_hsct[1] == pytest.approx(p["relapse_no_consolidation_median_days"])  # Weibull median at u = 0.5
+    never = steps.plan_after_transplant(p, CART_ALONE, patients(2), draws, graft, response)
+    assert np.isinf(never.relapse_after_hsct).all() and np.isinf(never.nrm_after_hsct).all()
+
+
+def test_high_blasts_raise_relapse_after_a_graft(params):
+    p = params.with_overrides({"relapse_high_blasts_multiplier": 2.0})
+    u_relapse = 1.5 * p["relapse_haplo_no_prophylaxis"]  # relapses at twice the rate, not at the rate
+    draws = HandDraws(2, u_chimerism=[1e-9] * 2, u_relapse_post=[u_relapse] * 2)
+    attributes = patients(2, marrow_blasts=[5.0, 50.0])
+    response = steps.plan_response(p, HAPLO, attributes, draws, np.full(2, 25.0))
+    after = steps.plan_after_transplant(p, HAPLO, attributes, draws, steps.plan_transplant(p, HAPLO, draws), response)
+    np.testing.assert_array_equal(np.isfinite(after.relapse_after_hsct), [False, True])
+
+
+def test_icu_need_is_the_first_severe_toxicity_and_stays_grow_with_grade(params):
+    toxicity = steps.plan_toxicity(params, CART_ALONE, HandDraws(
+        3, u_crs_grade=[1e-9, 1e-9, 0.999], u_icans_grade=[1e-9, 0.999, 1e-9], u_infection=[1e-9, 1.0 - 1e-9, 1.0 - 1e-9],
+        u_infection_death=[1.0 - 1e-9] * 3, u_infection_time=[0.01, 0.5, 0.5]), np.zeros(3, np.int8))
+    assert (toxicity.crs_grade[0], toxicity.icans_grade[0]) == (0, 0) and toxicity.crs_grade[2] >= 3 and toxicity.icans_grade[1] >= 3
+    care = steps.plan_care(params, CART_ALONE, HandDraws(3), toxicity)
+    np.testing.assert_allclose(care.icu_need_after_infusion, [0.3, params["icans_onset_days"], params["crs_onset_days"]])
+    assert [DEATH_CAUSES[c] for c in care.icu_cause] == ["infection", "icans", "crs"]
+    assert care.cart_stay_days[0] == params["cart_stay_days"] and (care.cart_stay_days[1:] > params["cart_stay_days"]).all()
+    assert care.needs_cart_bed and not steps.plan_care(params, CHEMO, HandDraws(3), toxicity).needs_cart_bed
+
+
+def test_plan_composes_the_steps_and_replaces_one_step_attribute(params, base_scenario):
+    draws = PatientDraws(3, 0, 200)
+    attributes = build_cohort(base_scenario.case_mix, draws)
+    plan = plan_course(params, HAPLO, attributes, draws)
+    assert plan.request_day is plan.before.request_day and plan.icu_cause is plan.care.icu_cause
+    assert (plan.cart_source == DONOR_DERIVED).all()  # the strategy's product, not the case mix's
+    days = np.full(200, 3.0)
+    changed = dataclasses.replace(plan, slot_days=days)
+    assert changed.before.slot_days is days and changed.toxicity is plan.toxicity
+    assert changed.before.request_day is plan.before.request_day and plan.before.slot_days is not days
+    with pytest.raises(TypeError, match="no step"):
+        dataclasses.replace(plan, shoe_size=days)
+
+
+@pytest.mark.parametrize("key", list(TRANSPLANT_PARAMETERS))
+def test_every_transplant_parameter_name_is_a_parameter(params, key):
+    names = TRANSPLANT_PARAMETERS[key]
+    for field in dataclasses.fields(names):
+        assert 0.0 <= params[getattr(names, field.name)] < float("inf")
+
+
+def test_a_strategy_without_transplant_has_no_transplant_parameters():
+    with pytest.raises(KeyError):
+        _ = CART_ALONE.transplant_parameters
+    assert HAPLO.transplant_parameters.nrm == "nrm_haplo_no_prophylaxis"
+    assert BRIDGE.transplant_parameters.nrm != CHEMO.transplant_parameters.nrm
