@@ -3,7 +3,9 @@
 A study scenario (``scenarios/studies/*.yaml``) carries a :class:`sim.inputs.scenario.StudyDesign`: who
 the study reported on, the time origin of its endpoints and its follow-up. This module simulates
 the study's strategy with the cohort engine, keeps the patients the study would have reported, and
-computes each calibration target two ways:
+computes each calibration target two ways. Populations, events, time origins and censoring are those
+of :mod:`sim.outcomes.endpoints` (the summary of a run uses the same definitions); this module only says
+which of them each target's metric is, and among which reported patients:
 
 - :func:`expected_probability` — the model's probability for the target, from a large simulated
   population with complete follow-up (used by the likelihood);
@@ -21,21 +23,41 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sim.disease.cart import RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE
 from sim.disease.draws import PatientDraws, uniform_stream
 from sim.disease.patients import PatientAttributes, build_cohort
-from sim.disease.transplant import CHIMERISM_AUTOLOGOUS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.paths import SCENARIOS_DIR, TARGETS_PATH
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.validation import first_error
+from sim.outcomes.endpoints import (
+    EVENT,
+    ORIGINS,
+    OS_FROM_HSCT,
+    Columns,
+    Events,
+    TimeToEvent,
+    agvhd_grade2plus,
+    autologous_recovery,
+    cgvhd,
+    crs_any,
+    crs_grade3plus,
+    crs_mild,
+    death,
+    death_before_relapse,
+    icans_any,
+    in_complete_response,
+    infused,
+    mrd_negative_cr,
+    progression_or_death,
+    relapse_before_death,
+    relapse_or_death,
+    transplanted,
+)
 from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
 from sim.simulation.runner import follow_strategy
 
 STUDIES_DIR = SCENARIOS_DIR / "studies"
-
-Columns = dict[str, np.ndarray]
 
 
 class Target(BaseModel):
@@ -156,15 +178,16 @@ class StudyCohort:
         draws = PatientDraws(scenario.seed, replication, n)
         return cls(scenario, replication, draws, build_cohort(scenario.case_mix, draws))
 
-    def simulate(self, params: ParameterSet) -> Columns:
-        """Resolved course columns of every simulated patient, plus ``selected`` and ``origin_day``."""
+    def simulate(self, params: ParameterSet) -> dict[str, np.ndarray]:
+        """Resolved course columns of every simulated patient (see `sim.outcomes.endpoints.Columns`),
+        plus ``selected``: the patients the study reported on (its ``population``)."""
         scenario = self.scenario
         _, course = follow_strategy(params, scenario.strategies[0], self.attributes, self.draws, scenario, "cohort")
         columns = dict(course.columns)
-        in_cr = np.isin(columns["response"], (RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS))
-        design = scenario.study
-        columns["selected"] = columns["infused"] if design.population == "infused" else (in_cr & columns["hsct"])
-        columns["in_cr"] = in_cr
+        if scenario.study.population == "infused":
+            columns["selected"] = infused(columns)
+        else:
+            columns["selected"] = _transplanted_in_cr(columns)
         return columns
 
     def follow_up_end(self, columns: Columns) -> np.ndarray:
@@ -172,83 +195,80 @@ class StudyCohort:
         after its time origin (administrative censoring from staggered entry)."""
         window = self.scenario.study.follow_up_days
         u = uniform_stream(self.scenario.seed, self.replication, "u_follow_up", self.attributes.n)
-        origin = columns["hsct_day"] if self.scenario.study.origin == "hsct" else columns["infusion_day"]
-        return origin + window.low + u * (window.high - window.low)
+        return ORIGINS[self.scenario.study.origin](columns) + window.low + u * (window.high - window.low)
 
 
-def _origin(columns: Columns, target: Target) -> np.ndarray:
-    return columns["hsct_day"] if target.origin == "hsct" else columns["infusion_day"]
-
-
-def _first_day(*days: np.ndarray) -> np.ndarray:
-    return np.fmin.reduce(np.stack(days), axis=0)
-
-
-def _event_days(columns: Columns, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Day of the first event of ``kind`` (NaN if none) and its cause code (1 = the event of
-    interest, 2 = a competing event) for survival-type metrics."""
-    death = columns["death_day"]
-    relapse = columns["relapse_day"]
-    if kind == "os":
-        return death, np.ones(death.shape, dtype=np.int8)
-    if kind == "pfs":
-        progression = np.where(columns["response"] == RESPONSE_NONE, columns["response_day"], np.nan)
-        return _first_day(progression, relapse, death), np.ones(death.shape, dtype=np.int8)
-    if kind == "lfs":
-        return _first_day(relapse, death), np.ones(death.shape, dtype=np.int8)
-    first = _first_day(relapse, death)
-    relapsed_first = ~np.isnan(relapse)
-    interest = relapsed_first if kind == "cir" else ~relapsed_first
-    return first, np.where(interest, 1, 2).astype(np.int8)
-
-
-SURVIVAL_KINDS = {"os": "os", "pfs": "pfs", "lfs": "lfs", "nrm": "nrm", "cir": "cir", "median_os": "os",
-                  "median_pfs": "pfs", "os_hsct": "os", "os_no_hsct": "os", "pfs_hsct": "pfs", "pfs_no_hsct": "pfs"}
-"""Survival-type metrics and the event they count."""
-INCIDENCE_KINDS = {"nrm", "cir"}
+SURVIVAL: dict[str, Callable[[Columns, np.ndarray], Events]] = {
+    "os": death, "pfs": progression_or_death, "lfs": relapse_or_death, "nrm": death_before_relapse,
+    "cir": relapse_before_death, "median_os": death, "median_pfs": progression_or_death,
+    "os_hsct": death, "os_no_hsct": death, "pfs_hsct": progression_or_death, "pfs_no_hsct": progression_or_death,
+}
+"""Survival-type metrics and the first event each counts (from the target's ``origin``)."""
+INCIDENCES = {"nrm", "cir"}
+"""Metrics that are a cumulative incidence (competing risks), not a survival probability."""
 EVENT_BY_TIME = {"median_os", "median_pfs"}
 """Metrics whose modelled probability is that of the event (not of surviving it) by the time point."""
 
 
+def _endpoint(target: Target) -> TimeToEvent:
+    """The time-to-event endpoint of a survival-type ``target``."""
+    return TimeToEvent(target.origin, SURVIVAL[target.metric])
+
+
+def _transplanted_in_cr(c: Columns) -> np.ndarray:
+    return in_complete_response(c) & transplanted(c)
+
+
+def _in_cr_not_transplanted(c: Columns) -> np.ndarray:
+    return in_complete_response(c) & ~transplanted(c)
+
+
+SUBPOPULATIONS: dict[str, Callable[[Columns], np.ndarray]] = {
+    "hsct_among_cr": in_complete_response,
+    "early_death_after_hsct": transplanted, "autologous_recovery": transplanted, "cgvhd": transplanted,
+    "os_hsct": _transplanted_in_cr, "pfs_hsct": _transplanted_in_cr,
+    "os_no_hsct": _in_cr_not_transplanted, "pfs_no_hsct": _in_cr_not_transplanted,
+}
+"""Metrics counted among some of the reported patients only, and which."""
+
+
 def _population(columns: Columns, metric: str) -> np.ndarray:
     """Patients in the denominator of ``metric``, among those the study reported."""
-    selected = columns["selected"]
-    transplanted = selected & columns["hsct"]
-    return {
-        "hsct_among_cr": selected & columns["in_cr"],
-        "early_death_after_hsct": transplanted, "autologous_recovery": transplanted, "cgvhd": transplanted,
-        "os_hsct": transplanted & columns["in_cr"], "pfs_hsct": transplanted & columns["in_cr"],
-        "os_no_hsct": selected & columns["in_cr"] & ~columns["hsct"],
-        "pfs_no_hsct": selected & columns["in_cr"] & ~columns["hsct"],
-    }.get(metric, selected)
+    among = SUBPOPULATIONS.get(metric)
+    return columns["selected"] if among is None else columns["selected"] & among(columns)
 
 
 PROPORTIONS: dict[str, Callable[[Columns, Target], np.ndarray]] = {
-    "cr": lambda c, t: c["in_cr"],
-    "mrd_negative": lambda c, t: c["response"] == RESPONSE_CR_MRD_NEG,
-    "crs_any": lambda c, t: c["crs_grade"] >= 1,
-    "crs_grade3plus": lambda c, t: c["crs_grade"] >= 3,
-    "crs_mild": lambda c, t: (c["crs_grade"] >= 1) & (c["crs_grade"] <= 2),
-    "icans_any": lambda c, t: c["icans_grade"] >= 1,
-    "hsct": lambda c, t: c["hsct"],
-    "hsct_among_cr": lambda c, t: c["hsct"],
-    "autologous_recovery": lambda c, t: c["chimerism"] == CHIMERISM_AUTOLOGOUS,
-    "agvhd_grade2plus": lambda c, t: c["agvhd_grade"] >= 2,
-    "cgvhd": lambda c, t: c["cgvhd"],
-    "early_death_after_hsct": lambda c, t: c["death"] & (c["death_day"] - c["hsct_day"] <= t.time_days),
+    "cr": lambda c, t: in_complete_response(c),
+    "mrd_negative": lambda c, t: mrd_negative_cr(c),
+    "crs_any": lambda c, t: crs_any(c),
+    "crs_grade3plus": lambda c, t: crs_grade3plus(c),
+    "crs_mild": lambda c, t: crs_mild(c),
+    "icans_any": lambda c, t: icans_any(c),
+    "hsct": lambda c, t: transplanted(c),
+    "hsct_among_cr": lambda c, t: transplanted(c),
+    "autologous_recovery": lambda c, t: autologous_recovery(c),
+    "agvhd_grade2plus": lambda c, t: agvhd_grade2plus(c),
+    "cgvhd": lambda c, t: cgvhd(c),
+    "early_death_after_hsct": lambda c, t: OS_FROM_HSCT.within(c, t.time_days),
 }
-"""Count metrics: which patients of the denominator have the event (``early_death_after_hsct``
-within the target's ``time_days`` of HSCT)."""
+"""Count metrics: which patients of the denominator have the event (``early_death_after_hsct``:
+death within the target's ``time_days`` of HSCT)."""
 
-METRICS: tuple[str, ...] = (*PROPORTIONS, *SURVIVAL_KINDS)
+METRICS: tuple[str, ...] = (*PROPORTIONS, *SURVIVAL)
 
 
 def _denominator(columns: Columns, target: Target) -> np.ndarray:
     """Patients in ``target``'s denominator; for survival-type metrics only those who reached its origin."""
     population = _population(columns, target.metric)
-    if target.metric in SURVIVAL_KINDS:
-        population = population & ~np.isnan(_origin(columns, target))
+    if target.metric in SURVIVAL:
+        population = population & _endpoint(target).population(columns)
     return population
+
+
+def _share(flags: np.ndarray, population: np.ndarray) -> float:
+    """Share of the (non-empty) ``population`` with ``flags`` set."""
+    return np.count_nonzero(flags & population) / np.count_nonzero(population)
 
 
 def _counted(columns: Columns, target: Target) -> tuple[np.ndarray, float | None]:
@@ -258,7 +278,7 @@ def _counted(columns: Columns, target: Target) -> tuple[np.ndarray, float | None
     if not population.any():
         return population, float("nan")
     if target.metric in PROPORTIONS:
-        return population, float(PROPORTIONS[target.metric](columns, target)[population].mean())
+        return population, _share(PROPORTIONS[target.metric](columns, target), population)
     return population, None
 
 
@@ -273,11 +293,8 @@ def expected_probability(columns: Columns, target: Target) -> float:
     population, share = _counted(columns, target)
     if share is not None:
         return share
-    kind = SURVIVAL_KINDS[target.metric]
-    day, cause = _event_days(columns, kind)
-    by_time = (day - _origin(columns, target) <= target.time_days) & (cause == 1)
-    share = float(by_time[population].mean())
-    return share if kind in INCIDENCE_KINDS or target.metric in EVENT_BY_TIME else 1.0 - share
+    share = _share(_endpoint(target).within(columns, target.time_days), population)
+    return share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
 
 
 def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, size: int) -> float:
@@ -299,16 +316,10 @@ def _estimate(sample: Columns, follow_up_end: np.ndarray, target: Target) -> flo
     population, share = _counted(sample, target)
     if share is not None:
         return share
-    kind = SURVIVAL_KINDS[target.metric]
-    day, cause = _event_days(sample, kind)
-    origin = _origin(sample, target)[population]
-    end = np.minimum(follow_up_end[population], sample["last_day"][population])
-    event_day = day[population]
-    observed = ~np.isnan(event_day) & (event_day <= end)
-    time = np.where(observed, event_day, end) - origin
-    if kind in INCIDENCE_KINDS:
-        return float(cumulative_incidence(time, np.where(observed, cause[population], 0), 1).incidence_at(target.time_days))
-    curve = kaplan_meier(time, observed)
+    observed = _endpoint(target).observe(sample, population, np.minimum(follow_up_end, sample["last_day"]))
+    if target.metric in INCIDENCES:
+        return float(cumulative_incidence(observed.time, observed.cause, EVENT).incidence_at(target.time_days))
+    curve = kaplan_meier(observed.time, observed.event)
     if target.metric in EVENT_BY_TIME:
         return float(curve.median().estimate)
     return float(curve.survival_at(target.time_days))

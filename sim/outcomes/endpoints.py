@@ -1,30 +1,45 @@
-"""Endpoints, each defined once over the patients table: response, toxicity, transplant, survival
-(OS, PFS, DFS from infusion; OS, LFS, NRM, CIR from HSCT; OS from enrolment), CD7-negative relapse and
-the shares lost while waiting; and the summary table of a run.
+"""Endpoints, each defined once over columns of the patients table, and the summary table of a run.
 
-This module reads the patients table only (the columns of `sim.inputs.codes.PATIENT_COLUMNS`), never engine
-internals. All days in the table count from the patient's enrolment; endpoints move the time origin
-to infusion (index treatment), to HSCT or keep enrolment, as each metric states.
+Every population, event, time origin and censoring rule that the summary (`summarise`), the study
+replays (`sim.calibration.studies`) and the figures (`sim.report.plots`) report is defined here, as a
+small function over ``Columns``: arrays keyed by the names of `sim.inputs.codes.PATIENT_COLUMNS`, one
+entry per patient. Days count from each patient's enrolment and ``NaN`` marks an event that did not
+happen (by ``last_day``); categories are integer codes, the positions of their labels in the tuples of
+`sim.inputs.codes` (``response`` in ``RESPONSES``, ``chimerism`` in ``CHIMERISM``, ``waiting_exit`` in
+``WAITING_EXITS``) — the engine's resolved course columns are such columns already, and
+`patient_columns` makes them from a patients table.
+
+- Populations and binary events (`infused`, `in_complete_response`, `crs_any`, ...) give one flag per
+  patient; a proportion is the share of a population with an event (`PROPORTIONS` for the summary).
+- Time-to-event endpoints (`TimeToEvent`) join a time origin (`ORIGINS`), the first event counted
+  (`death`, `progression_or_death`, `relapse_or_death`, and the competing-risk pair
+  `relapse_before_death` / `death_before_relapse`), and a population: the patients who reached the
+  origin, optionally only those of a further population. Follow-up is censored at ``last_day``, or at
+  an earlier day (a study's administrative censoring); an event after the end of follow-up is not seen.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from sim.inputs.codes import (
+    CHIMERISM,
     CR_RESPONSES,
     PATIENT_COLUMNS,
+    RESPONSES,
     SUMMARY_COLUMNS,
     WAITING_EXITS,
 )
 from sim.outcomes.estimators import (
     Estimate,
+    KMResult,
     cumulative_incidence,
     kaplan_meier,
     median_with_ci,
@@ -36,6 +51,340 @@ _NAN = float("nan")
 SIX_MONTHS_DAYS = 182.625
 ONE_YEAR_DAYS = 365.25
 TWO_YEARS_DAYS = 730.5
+
+Columns = Mapping[str, np.ndarray]
+"""Columns of the patients table as arrays, one entry per patient (see the module docstring)."""
+
+CR_CODES: tuple[int, ...] = tuple(RESPONSES.index(response) for response in CR_RESPONSES)
+"""Codes of ``response`` that are a complete remission (MRD-negative or positive)."""
+MRD_NEGATIVE_CR_CODE = RESPONSES.index("cr_mrd_neg")
+NO_RESPONSE_CODE = RESPONSES.index("no_response")
+AUTOLOGOUS_RECOVERY_CODE = CHIMERISM.index("autologous_recovery")
+
+CENSORED, EVENT, COMPETING_EVENT = 0, 1, 2
+"""Causes of a time-to-event endpoint: censored, its event of interest, a competing event."""
+
+
+def patient_columns(patients: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns the endpoints read, from a patients table.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patients table (columns of `sim.inputs.codes.PATIENT_COLUMNS`); categories as labels, plain or
+        categorical.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Flags as bool, grades as int, days (from enrolment) as float with ``NaN`` where the event's flag
+        is False, and ``response``, ``chimerism`` and ``waiting_exit`` as codes (-1 for a label the
+        codes do not know).
+    """
+    def days(column: str, happened: np.ndarray | None = None) -> np.ndarray:
+        values = patients[column].to_numpy(dtype=float, na_value=_NAN)
+        return values if happened is None else np.where(happened, values, _NAN)
+
+    def flags(column: str) -> np.ndarray:
+        return patients[column].to_numpy(dtype=bool)
+
+    def codes(column: str, labels: tuple[str, ...]) -> np.ndarray:
+        return pd.Categorical(patients[column], categories=list(labels)).codes
+
+    infused, hsct, relapse, death = flags("infused"), flags("hsct"), flags("relapse"), flags("death")
+    return {
+        "infused": infused,
+        "infusion_day": days("infusion_day", infused),
+        "crs_grade": patients["crs_grade"].to_numpy(dtype=int),
+        "icans_grade": patients["icans_grade"].to_numpy(dtype=int),
+        "response": codes("response", RESPONSES),
+        "response_day": days("response_day"),
+        "hsct": hsct,
+        "hsct_day": days("hsct_day", hsct),
+        "agvhd_grade": patients["agvhd_grade"].to_numpy(dtype=int),
+        "cgvhd": flags("cgvhd"),
+        "relapse": relapse,
+        "relapse_day": days("relapse_day", relapse),
+        "relapse_cd7_negative": flags("relapse_cd7_negative"),
+        "death": death,
+        "death_day": days("death_day", death),
+        "last_day": days("last_day"),
+        "chimerism": codes("chimerism", CHIMERISM),
+        "waiting_exit": codes("waiting_exit", WAITING_EXITS),
+    }
+
+
+def subset(columns: Columns, selection: np.ndarray) -> dict[str, np.ndarray]:
+    """The patients picked by a boolean mask or an index array, every column."""
+    return {name: values[selection] for name, values in columns.items()}
+
+
+# Populations and binary events: one flag per patient.
+
+def everyone(c: Columns) -> np.ndarray:
+    """Every patient enrolled."""
+    return np.ones(c["last_day"].shape, dtype=bool)
+
+
+def infused(c: Columns) -> np.ndarray:
+    """Patients who started the index treatment (CAR-T infusion, or chemotherapy)."""
+    return c["infused"]
+
+
+def transplanted(c: Columns) -> np.ndarray:
+    """Patients who received an allo-HSCT (by ``last_day``)."""
+    return c["hsct"]
+
+
+def relapsed(c: Columns) -> np.ndarray:
+    """Patients who relapsed (by ``last_day``)."""
+    return c["relapse"]
+
+
+def in_complete_response(c: Columns) -> np.ndarray:
+    """Patients in complete remission at the response assessment, MRD-negative or positive."""
+    response = c["response"]
+    return functools.reduce(np.logical_or, [response == code for code in CR_CODES])
+
+
+def mrd_negative_cr(c: Columns) -> np.ndarray:
+    """Patients in MRD-negative complete remission at the response assessment."""
+    return c["response"] == MRD_NEGATIVE_CR_CODE
+
+
+def crs_any(c: Columns) -> np.ndarray:
+    """Cytokine release syndrome of any grade (1 or more)."""
+    return c["crs_grade"] >= 1
+
+
+def crs_grade3plus(c: Columns) -> np.ndarray:
+    """Cytokine release syndrome of grade 3 or more."""
+    return c["crs_grade"] >= 3
+
+
+def crs_mild(c: Columns) -> np.ndarray:
+    """Cytokine release syndrome of grade 1 or 2."""
+    return (c["crs_grade"] >= 1) & (c["crs_grade"] <= 2)
+
+
+def icans_any(c: Columns) -> np.ndarray:
+    """ICANS of any grade (1 or more)."""
+    return c["icans_grade"] >= 1
+
+
+def agvhd_grade2plus(c: Columns) -> np.ndarray:
+    """Acute GVHD of grade 2 or more (after HSCT, or CAR-T-related)."""
+    return c["agvhd_grade"] >= 2
+
+
+def agvhd_grade3plus(c: Columns) -> np.ndarray:
+    """Acute GVHD of grade 3 or more."""
+    return c["agvhd_grade"] >= 3
+
+
+def cgvhd(c: Columns) -> np.ndarray:
+    """Chronic GVHD."""
+    return c["cgvhd"]
+
+
+def autologous_recovery(c: Columns) -> np.ndarray:
+    """Autologous haematopoietic recovery after HSCT (the graft did not take; ``chimerism``)."""
+    return c["chimerism"] == AUTOLOGOUS_RECOVERY_CODE
+
+
+def relapse_cd7_negative(c: Columns) -> np.ndarray:
+    """A relapse with CD7-negative disease."""
+    return c["relapse_cd7_negative"]
+
+
+def left_while_waiting(c: Columns, exit_: str) -> np.ndarray:
+    """Patients who left the pathway from a queue for ``exit_`` (a category of `WAITING_EXITS`)."""
+    return c["waiting_exit"] == WAITING_EXITS.index(exit_)
+
+
+def infusion_to_hsct_days(c: Columns) -> np.ndarray:
+    """Days from infusion to HSCT; ``NaN`` unless both happened."""
+    return c["hsct_day"] - c["infusion_day"]
+
+
+# Time-to-event endpoints.
+
+ORIGINS: dict[str, Callable[[Columns], np.ndarray]] = {
+    "enrolment": lambda c: np.zeros(c["last_day"].shape),
+    "infusion": lambda c: c["infusion_day"],
+    "hsct": lambda c: c["hsct_day"],
+}
+"""Time origins: day (from enrolment) each patient reached it, ``NaN`` if never."""
+
+
+class Events(NamedTuple):
+    """The first event a time-to-event endpoint counts, per patient.
+
+    Each event definition below is a function ``events(columns, origin_day) -> Events``, where
+    ``origin_day`` is the day (from enrolment) the endpoint's time origin was reached (see `ORIGINS`).
+
+    Attributes
+    ----------
+    day : numpy.ndarray
+        Day (from enrolment) of the first event counted, ``NaN`` if none.
+    cause : numpy.ndarray
+        `EVENT` for the endpoint's event, `COMPETING_EVENT` for a competing one (int8).
+    """
+
+    day: np.ndarray
+    cause: np.ndarray
+
+
+def _first_day(*days: np.ndarray) -> np.ndarray:
+    """Earliest of the days per patient, ignoring ``NaN`` (``NaN`` if all are)."""
+    return functools.reduce(np.fmin, days)
+
+
+def _only(day: np.ndarray) -> Events:
+    """A single event kind: every event is the endpoint's event."""
+    return Events(day, np.full(day.shape, EVENT, dtype=np.int8))
+
+
+def _relapse_since(c: Columns, origin: np.ndarray) -> np.ndarray:
+    """Day of relapse on or after ``origin``; an earlier relapse is not an event of an endpoint from it."""
+    return np.where(c["relapse_day"] >= origin, c["relapse_day"], _NAN)
+
+
+def death(c: Columns, origin: np.ndarray) -> Events:
+    """Death from any cause (overall survival)."""
+    return _only(c["death_day"])
+
+
+def progression_or_death(c: Columns, origin: np.ndarray) -> Events:
+    """Progression — no response at the response assessment (on its day), or relapse — or death
+    (progression-free survival)."""
+    no_response_day = np.where(c["response"] == NO_RESPONSE_CODE, c["response_day"], _NAN)
+    return _only(_first_day(no_response_day, _relapse_since(c, origin), c["death_day"]))
+
+
+def relapse_or_death(c: Columns, origin: np.ndarray) -> Events:
+    """Relapse or death (disease-free survival among patients in CR; leukaemia-free survival)."""
+    return _only(_first_day(_relapse_since(c, origin), c["death_day"]))
+
+
+def relapse_before_death(c: Columns, origin: np.ndarray) -> Events:
+    """Relapse (cumulative incidence of relapse), with death without relapse as the competing event."""
+    relapse_day = _relapse_since(c, origin)
+    first = _first_day(relapse_day, c["death_day"])
+    relapse_first = np.isfinite(relapse_day) & ~(c["death_day"] < relapse_day)
+    return Events(first, np.where(relapse_first, EVENT, COMPETING_EVENT).astype(np.int8))
+
+
+def death_before_relapse(c: Columns, origin: np.ndarray) -> Events:
+    """Death without relapse (non-relapse mortality), with relapse as the competing event."""
+    first, cause = relapse_before_death(c, origin)
+    return Events(first, (EVENT + COMPETING_EVENT - cause).astype(np.int8))
+
+
+class Observed(NamedTuple):
+    """Follow-up data of a time-to-event endpoint, one entry per patient of its population.
+
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Days from the origin to the first event counted, or to the end of follow-up.
+    cause : numpy.ndarray
+        `CENSORED`, `EVENT` or `COMPETING_EVENT`.
+    """
+
+    time: np.ndarray
+    cause: np.ndarray
+
+    @property
+    def event(self) -> np.ndarray:
+        """True where the endpoint's event was observed (for Kaplan–Meier)."""
+        return self.cause == EVENT
+
+
+@dataclass(frozen=True)
+class TimeToEvent:
+    """A time-to-event endpoint: time origin, first event counted, population.
+
+    Attributes
+    ----------
+    origin : str
+        Key of `ORIGINS`.
+    events : callable
+        ``events(columns, origin_day) -> Events``: the first event counted (for example `death`).
+    among : callable, optional
+        ``among(columns) -> mask``: the population, within the patients who reached the origin
+        (default: all of those).
+    """
+
+    origin: str
+    events: Callable[[Columns, np.ndarray], Events]
+    among: Callable[[Columns], np.ndarray] | None = None
+
+    def origin_day(self, c: Columns) -> np.ndarray:
+        """Day (from enrolment) each patient reached the origin, ``NaN`` if never."""
+        return ORIGINS[self.origin](c)
+
+    def population(self, c: Columns) -> np.ndarray:
+        """The patients counted: those who reached the origin (and are in ``among``)."""
+        reached = ~np.isnan(self.origin_day(c))
+        return reached if self.among is None else reached & self.among(c)
+
+    def observe(self, c: Columns, population: np.ndarray | None = None,
+                end_day: np.ndarray | None = None) -> Observed:
+        """Follow-up from the origin, censored at the end of follow-up.
+
+        Parameters
+        ----------
+        c : Columns
+            The patients.
+        population : numpy.ndarray of bool, optional
+            The patients to return (default: the endpoint's `population`); a caller counting fewer
+            (a study's reported patients) passes a mask within it.
+        end_day : numpy.ndarray, optional
+            Day (from enrolment) each patient's follow-up ends (default ``last_day``); an event after
+            it is censored there.
+
+        Returns
+        -------
+        Observed
+            Days from the origin and the cause, one entry per patient of ``population``.
+        """
+        population = self.population(c) if population is None else population
+        origin = self.origin_day(c)
+        day, cause = self.events(c, origin)
+        day, cause, origin = day[population], cause[population], origin[population]
+        end = (c["last_day"] if end_day is None else end_day)[population]
+        seen = day <= end
+        return Observed(np.where(seen, day, end) - origin, np.where(seen, cause, CENSORED).astype(np.int8))
+
+    def within(self, c: Columns, days: float) -> np.ndarray:
+        """Whether each patient had the endpoint's event within ``days`` (days) of the origin, under
+        complete follow-up (censored only at ``last_day``, where the columns end); False for patients
+        who never reached the origin."""
+        origin = self.origin_day(c)
+        day, cause = self.events(c, origin)
+        return (day - origin <= days) & (cause == EVENT)
+
+
+OS_FROM_ENROLMENT = TimeToEvent("enrolment", death)
+"""Overall survival from enrolment, every patient (intention to treat)."""
+OS_FROM_INFUSION = TimeToEvent("infusion", death)
+"""Overall survival from infusion (start of the index treatment), infused patients."""
+PFS_FROM_INFUSION = TimeToEvent("infusion", progression_or_death)
+"""Progression-free survival from infusion, infused patients."""
+DFS_FROM_INFUSION = TimeToEvent("infusion", relapse_or_death, among=in_complete_response)
+"""Disease-free survival from infusion, infused patients in CR."""
+OS_FROM_HSCT = TimeToEvent("hsct", death)
+"""Overall survival from HSCT, transplanted patients."""
+LFS_FROM_HSCT = TimeToEvent("hsct", relapse_or_death)
+"""Leukaemia-free survival from HSCT, transplanted patients."""
+CIR_FROM_HSCT = TimeToEvent("hsct", relapse_before_death)
+"""Cumulative incidence of relapse from HSCT (competing: non-relapse mortality), transplanted patients."""
+NRM_FROM_HSCT = TimeToEvent("hsct", death_before_relapse)
+"""Non-relapse mortality from HSCT (competing: relapse), transplanted patients."""
+
+
+# The summary of a run.
 
 METRICS: tuple[str, ...] = (
     "n_patients", "infused_rate",
@@ -53,87 +402,22 @@ METRICS: tuple[str, ...] = (
 left the pathway from a queue (for a scarce resource, see ``waiting_for``) by progression before
 infusion, relapse before HSCT or death."""
 
-
-@dataclass(frozen=True)
-class _Cohort:
-    """The patients of one strategy and replication as numpy arrays; days from enrolment, ``NaN`` = none."""
-
-    infused: np.ndarray
-    infusion_day: np.ndarray
-    crs_grade: np.ndarray
-    icans_grade: np.ndarray
-    in_cr: np.ndarray
-    mrd_negative_cr: np.ndarray
-    no_response_day: np.ndarray
-    hsct: np.ndarray
-    hsct_day: np.ndarray
-    agvhd_grade: np.ndarray
-    cgvhd: np.ndarray
-    relapse: np.ndarray
-    relapse_day: np.ndarray
-    relapse_cd7_negative: np.ndarray
-    death: np.ndarray
-    death_day: np.ndarray
-    last_day: np.ndarray
-    waiting_exit: np.ndarray
-
-    @classmethod
-    def from_frame(cls, patients: pd.DataFrame) -> _Cohort:
-        """Arrays from a patients table; event days are ``NaN`` where the event flag is False."""
-        def days(column: str) -> np.ndarray:
-            return patients[column].to_numpy(dtype=float, na_value=_NAN)
-
-        def flags(column: str) -> np.ndarray:
-            return patients[column].to_numpy(dtype=bool)
-
-        response = patients["response"]
-        relapse, death = flags("relapse"), flags("death")
-        return cls(
-            infused=flags("infused"),
-            infusion_day=days("infusion_day"),
-            crs_grade=patients["crs_grade"].to_numpy(dtype=int),
-            icans_grade=patients["icans_grade"].to_numpy(dtype=int),
-            in_cr=response.isin(CR_RESPONSES).to_numpy(dtype=bool),
-            mrd_negative_cr=(response == "cr_mrd_neg").to_numpy(dtype=bool),
-            no_response_day=np.where(
-                (response == "no_response").to_numpy(dtype=bool), days("response_day"), _NAN,
-            ),
-            hsct=flags("hsct"),
-            hsct_day=days("hsct_day"),
-            agvhd_grade=patients["agvhd_grade"].to_numpy(dtype=int),
-            cgvhd=flags("cgvhd"),
-            relapse=relapse,
-            relapse_day=np.where(relapse, days("relapse_day"), _NAN),
-            relapse_cd7_negative=flags("relapse_cd7_negative"),
-            death=death,
-            death_day=np.where(death, days("death_day"), _NAN),
-            last_day=days("last_day"),
-            waiting_exit=patients["waiting_exit"].astype(str).to_numpy(),
-        )
-
-    @property
-    def size(self) -> int:
-        """Number of patients."""
-        return int(self.infused.size)
-
-    def subset(self, selection: np.ndarray) -> _Cohort:
-        """The patients picked by a boolean mask or an index array."""
-        return _Cohort(**{field.name: getattr(self, field.name)[selection] for field in fields(self)})
-
-
-def _time_to_first_event(
-    origin: np.ndarray, last_day: np.ndarray, *event_days: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Time from ``origin`` to the first of ``event_days`` (``NaN`` = none), else to ``last_day``.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Time (days) and the event flag (False = censored at ``last_day``).
-    """
-    first = np.fmin.reduce(np.vstack(event_days), axis=0)
-    event = np.isfinite(first)
-    return np.where(event, first, last_day) - origin, event
+PROPORTIONS: dict[str, tuple[Callable[[Columns], np.ndarray], Callable[[Columns], np.ndarray]]] = {
+    "infused_rate": (everyone, infused),
+    "cr_rate": (infused, in_complete_response),
+    "mrd_neg_cr_rate": (infused, mrd_negative_cr),
+    "crs_any": (infused, crs_any),
+    "crs_grade3plus": (infused, crs_grade3plus),
+    "icans_any": (infused, icans_any),
+    "hsct_rate": (infused, transplanted),
+    "agvhd_grade2plus": (transplanted, agvhd_grade2plus),
+    "agvhd_grade3plus": (transplanted, agvhd_grade3plus),
+    "cgvhd": (transplanted, cgvhd),
+    "relapse_cd7_negative_share": (relapsed, relapse_cd7_negative),
+    **{f"{exit_}_while_waiting": (everyone, functools.partial(left_while_waiting, exit_=exit_))
+       for exit_ in WAITING_EXITS[1:]},
+}
+"""Proportion metrics of `summarise`: (population, event); the share of the population with the event."""
 
 
 class _Count(NamedTuple):
@@ -141,11 +425,6 @@ class _Count(NamedTuple):
 
     successes: int
     trials: int
-
-
-def _rate(flags: np.ndarray) -> _Count:
-    """Number of True values among all values."""
-    return _Count(int(np.count_nonzero(flags)), int(flags.size))
 
 
 def _as_estimate(value: Estimate | _Count, own_intervals: bool) -> Estimate:
@@ -157,76 +436,34 @@ def _as_estimate(value: Estimate | _Count, own_intervals: bool) -> Estimate:
     return Estimate(value.successes / value.trials, _NAN, _NAN)
 
 
-def _response_and_toxicity(infused: _Cohort) -> dict[str, Estimate | _Count]:
-    """Rates among infused patients, and the time from infusion to HSCT among those transplanted."""
-    transplanted = infused.subset(infused.hsct)
-    return {
-        "cr_rate": _rate(infused.in_cr),
-        "mrd_neg_cr_rate": _rate(infused.mrd_negative_cr),
-        "crs_any": _rate(infused.crs_grade >= 1),
-        "crs_grade3plus": _rate(infused.crs_grade >= 3),
-        "icans_any": _rate(infused.icans_grade >= 1),
-        "hsct_rate": _rate(infused.hsct),
-        "median_days_infusion_to_hsct": median_with_ci(transplanted.hsct_day - transplanted.infusion_day),
-    }
+def _survival(c: Columns, endpoint: TimeToEvent) -> KMResult:
+    """Kaplan–Meier estimate of ``endpoint`` (censored at ``last_day``)."""
+    observed = endpoint.observe(c)
+    return kaplan_meier(observed.time, observed.event)
 
 
-def _overall_survival_times(infused: _Cohort) -> tuple[np.ndarray, np.ndarray]:
-    """Days from infusion to death or censoring, and the death flag."""
-    return _time_to_first_event(infused.infusion_day, infused.last_day, infused.death_day)
+def _incidence(c: Columns, endpoint: TimeToEvent, days: float) -> Estimate:
+    """Aalen–Johansen cumulative incidence of ``endpoint``'s event by ``days`` from its origin."""
+    observed = endpoint.observe(c)
+    return cumulative_incidence(observed.time, observed.cause, EVENT).estimate_at(days)
 
 
-def _disease_free_survival_times(infused: _Cohort) -> tuple[np.ndarray, np.ndarray]:
-    """Among patients in CR: days from infusion to relapse, death or censoring, and the event flag."""
-    responders = infused.subset(infused.in_cr)
-    return _time_to_first_event(
-        responders.infusion_day, responders.last_day, responders.relapse_day, responders.death_day,
-    )
+def _cohort_metrics(c: Columns, own_intervals: bool) -> list[Estimate]:
+    """Every metric of `METRICS`, in order, for one strategy and replication.
 
-
-def overall_survival_times(patients: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Overall survival data among infused patients, from infusion (start of the index treatment).
-
-    Parameters
-    ----------
-    patients : pandas.DataFrame
-        Patients table (columns of `sim.inputs.codes.PATIENT_COLUMNS`).
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Days from infusion to death or censoring, and the death flag, one entry per infused patient.
+    Proportions get their Wilson interval only if ``own_intervals``; survival estimates always carry
+    theirs.
     """
-    cohort = _Cohort.from_frame(patients)
-    return _overall_survival_times(cohort.subset(cohort.infused))
-
-
-def disease_free_survival_times(patients: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Disease-free survival data among infused patients in CR, from infusion.
-
-    Parameters
-    ----------
-    patients : pandas.DataFrame
-        Patients table (columns of `sim.inputs.codes.PATIENT_COLUMNS`).
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Days from infusion to relapse, death or censoring, and the event flag, one entry per infused
-        patient in CR (MRD-negative or positive).
-    """
-    cohort = _Cohort.from_frame(patients)
-    return _disease_free_survival_times(cohort.subset(cohort.infused))
-
-
-def _survival_from_infusion(infused: _Cohort) -> dict[str, Estimate]:
-    """OS, PFS (non-response at assessment, relapse or death) and DFS (among CR) from infusion."""
-    overall = kaplan_meier(*_overall_survival_times(infused))
-    progression_free = kaplan_meier(*_time_to_first_event(
-        infused.infusion_day, infused.last_day, infused.no_response_day, infused.relapse_day, infused.death_day,
-    ))
-    disease_free = kaplan_meier(*_disease_free_survival_times(infused))
-    return {
+    overall, progression_free = _survival(c, OS_FROM_INFUSION), _survival(c, PFS_FROM_INFUSION)
+    after_hsct, intention_to_treat = _survival(c, OS_FROM_HSCT), _survival(c, OS_FROM_ENROLMENT)
+    counts = {}
+    for name, (population, event) in PROPORTIONS.items():
+        among = population(c)
+        counts[name] = _Count(int(np.count_nonzero(event(c)[among])), int(np.count_nonzero(among)))
+    metrics = {
+        "n_patients": Estimate(float(c["last_day"].size), _NAN, _NAN),
+        **counts,
+        "median_days_infusion_to_hsct": median_with_ci(infusion_to_hsct_days(c)[infused(c) & transplanted(c)]),
         "os_6m": overall.estimate_at(SIX_MONTHS_DAYS),
         "os_1y": overall.estimate_at(ONE_YEAR_DAYS),
         "os_2y": overall.estimate_at(TWO_YEARS_DAYS),
@@ -234,48 +471,13 @@ def _survival_from_infusion(infused: _Cohort) -> dict[str, Estimate]:
         "pfs_1y": progression_free.estimate_at(ONE_YEAR_DAYS),
         "median_os_days": overall.median(),
         "median_pfs_days": progression_free.median(),
-        "dfs_1y": disease_free.estimate_at(ONE_YEAR_DAYS),
-    }
-
-
-def _after_transplant(transplanted: _Cohort) -> dict[str, Estimate | _Count]:
-    """GVHD rates and OS, LFS, NRM and relapse incidence from HSCT among transplanted patients."""
-    origin = transplanted.hsct_day
-    relapse_day = np.where(transplanted.relapse_day >= origin, transplanted.relapse_day, _NAN)
-    overall = kaplan_meier(*_time_to_first_event(origin, transplanted.last_day, transplanted.death_day))
-    time, event = _time_to_first_event(origin, transplanted.last_day, relapse_day, transplanted.death_day)
-    relapsed = np.isfinite(relapse_day) & ~(transplanted.death_day < relapse_day)
-    cause = np.where(event, np.where(relapsed, 1, 2), 0)
-    return {
-        "agvhd_grade2plus": _rate(transplanted.agvhd_grade >= 2),
-        "agvhd_grade3plus": _rate(transplanted.agvhd_grade >= 3),
-        "cgvhd": _rate(transplanted.cgvhd),
-        "os_post_hsct_2y": overall.estimate_at(TWO_YEARS_DAYS),
-        "lfs_post_hsct_2y": kaplan_meier(time, event).estimate_at(TWO_YEARS_DAYS),
-        "nrm_post_hsct_2y": cumulative_incidence(time, cause, 2).estimate_at(TWO_YEARS_DAYS),
-        "cir_post_hsct_2y": cumulative_incidence(time, cause, 1).estimate_at(TWO_YEARS_DAYS),
-    }
-
-
-def _cohort_metrics(cohort: _Cohort, own_intervals: bool) -> list[Estimate]:
-    """Every metric of `METRICS`, in order, for one strategy and replication.
-
-    Proportions get their Wilson interval only if ``own_intervals``; survival estimates always carry
-    theirs.
-    """
-    infused = cohort.subset(cohort.infused)
-    enrolment = np.zeros(cohort.size)
-    intention_to_treat = kaplan_meier(*_time_to_first_event(enrolment, cohort.last_day, cohort.death_day))
-    metrics = {
-        "n_patients": Estimate(float(cohort.size), _NAN, _NAN),
-        "infused_rate": _rate(cohort.infused),
-        **_response_and_toxicity(infused),
-        **_survival_from_infusion(infused),
-        **_after_transplant(cohort.subset(cohort.hsct)),
+        "dfs_1y": _survival(c, DFS_FROM_INFUSION).estimate_at(ONE_YEAR_DAYS),
+        "os_post_hsct_2y": after_hsct.estimate_at(TWO_YEARS_DAYS),
+        "lfs_post_hsct_2y": _survival(c, LFS_FROM_HSCT).estimate_at(TWO_YEARS_DAYS),
+        "nrm_post_hsct_2y": _incidence(c, NRM_FROM_HSCT, TWO_YEARS_DAYS),
+        "cir_post_hsct_2y": _incidence(c, CIR_FROM_HSCT, TWO_YEARS_DAYS),
         "itt_os_1y": intention_to_treat.estimate_at(ONE_YEAR_DAYS),
         "itt_os_2y": intention_to_treat.estimate_at(TWO_YEARS_DAYS),
-        "relapse_cd7_negative_share": _rate(cohort.relapse_cd7_negative[cohort.relapse]),
-        **{f"{exit_}_while_waiting": _rate(cohort.waiting_exit == exit_) for exit_ in WAITING_EXITS[1:]},
     }
     return [_as_estimate(metrics[name], own_intervals) for name in METRICS]
 
@@ -307,7 +509,8 @@ def summarise(patients: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns `sim.inputs.codes.SUMMARY_COLUMNS`, one row per (scenario, strategy, metric of `METRICS`),
-        pairs in order of first appearance. Proportions are fractions 0–1, times are days. With one
+        pairs in order of first appearance. Proportions (`PROPORTIONS`) are fractions 0–1, times are
+        days; survival and incidence metrics use the `TimeToEvent` endpoints of this module. With one
         replication the interval is each estimator's own 95% CI (Wilson, Kaplan–Meier log-log,
         Aalen–Johansen log(-log), order-statistic for the median time to HSCT, Brookmeyer–Crowley for
         median survival; none for ``n_patients``). With several replications the estimate is the mean
@@ -317,10 +520,10 @@ def summarise(patients: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in PATIENT_COLUMNS if column not in patients.columns]
     if missing:
         raise ValueError(f"patients table lacks columns {missing}")
-    cohort = _Cohort.from_frame(patients)
+    columns = patient_columns(patients)
     records = []
     for scenario, strategy, replications in _groups(patients):
-        per_replication = [_cohort_metrics(cohort.subset(rows), len(replications) == 1) for rows in replications]
+        per_replication = [_cohort_metrics(subset(columns, rows), len(replications) == 1) for rows in replications]
         if len(per_replication) == 1:
             estimates = per_replication[0]
         else:

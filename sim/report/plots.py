@@ -19,11 +19,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from sim.inputs.codes import CR_RESPONSES, RESOURCES
+from sim.inputs.codes import RESOURCES
 from sim.outcomes.endpoints import (
+    DFS_FROM_INFUSION,
     ONE_YEAR_DAYS,
-    disease_free_survival_times,
-    overall_survival_times,
+    OS_FROM_INFUSION,
+    Observed,
+    in_complete_response,
+    infused,
+    patient_columns,
+    transplanted,
 )
 from sim.outcomes.estimators import kaplan_meier
 from sim.report.text import setting_label
@@ -66,11 +71,11 @@ def _by_strategy(patients: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield (f"{scenario} / {strategy}" if several_scenarios else str(strategy)), rows
 
 
-def _plot_km(axes: Axes, days: np.ndarray, event: np.ndarray, label: str) -> None:
-    """Draw one Kaplan–Meier step curve of ``days`` (from infusion) against months; nothing if empty."""
-    if days.size == 0:
+def _plot_km(axes: Axes, observed: Observed, label: str) -> None:
+    """Draw one Kaplan–Meier step curve of ``observed`` (days from infusion) against months; nothing if empty."""
+    if observed.time.size == 0:
         return
-    times, survival = kaplan_meier(days, event).step_curve()
+    times, survival = kaplan_meier(observed.time, observed.event).step_curve()
     axes.step(times / DAYS_PER_MONTH, survival, where="post", label=label)
 
 
@@ -89,9 +94,9 @@ def _finish_survival_axes(axes: Axes, title: str) -> None:
 def plot_survival(patients: pd.DataFrame) -> Figure:
     """Kaplan–Meier overall and disease-free survival by strategy, as one PNG with two panels.
 
-    OS counts death among infused patients; DFS counts relapse or death among infused patients in CR.
-    Both run from infusion (start of the index treatment), in months of 30.4375 days; replications are
-    pooled into one curve per strategy.
+    OS counts death among infused patients; DFS counts relapse or death among infused patients in CR
+    (`sim.outcomes.endpoints.OS_FROM_INFUSION`, `DFS_FROM_INFUSION`). Both run from infusion (start of
+    the index treatment), in months of 30.4375 days; replications are pooled into one curve per strategy.
 
     Parameters
     ----------
@@ -100,8 +105,9 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
     """
     figure, (os_axes, dfs_axes) = _new_figure(1, 2, figsize=(11, 4.5), sharey=True)
     for label, rows in _by_strategy(patients):
-        _plot_km(os_axes, *overall_survival_times(rows), label)
-        _plot_km(dfs_axes, *disease_free_survival_times(rows), label)
+        columns = patient_columns(rows)
+        _plot_km(os_axes, OS_FROM_INFUSION.observe(columns), label)
+        _plot_km(dfs_axes, DFS_FROM_INFUSION.observe(columns), label)
     _finish_survival_axes(os_axes, "Overall survival (infused patients)")
     _finish_survival_axes(dfs_axes, "Disease-free survival (patients in CR)")
     figure.suptitle("Survival by strategy, Kaplan–Meier")
@@ -110,21 +116,22 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
 
 
 def _flow_counts(rows: pd.DataFrame) -> np.ndarray:
-    """Patients reaching each step of `FLOW_STEPS`, averaged per replication."""
-    infused = rows["infused"].to_numpy(dtype=bool)
-    infusion_day = rows["infusion_day"].to_numpy(dtype=float)
-    since_infusion = rows["last_day"].to_numpy(dtype=float) - infusion_day
-    relapse_since_infusion = rows["relapse_day"].to_numpy(dtype=float) - infusion_day
-    relapsed_in_first_year = rows["relapse"].to_numpy(dtype=bool) & (relapse_since_infusion < ONE_YEAR_DAYS)
-    in_cr = infused & rows["response"].isin(CR_RESPONSES).to_numpy(dtype=bool)
+    """Patients reaching each step of `FLOW_STEPS`, averaged per replication.
+
+    "Alive in remission at 1 y" counts the infused patients in CR whose disease-free survival
+    (`sim.outcomes.endpoints.DFS_FROM_INFUSION`) lasts at least one year.
+    """
+    columns = patient_columns(rows)
+    treated = infused(columns)
+    disease_free_days = DFS_FROM_INFUSION.observe(columns).time
     reached = np.array([
         len(rows),
-        np.count_nonzero(infused),
-        np.count_nonzero(infused & (rows["response"] != "not_assessed").to_numpy(dtype=bool)),
-        np.count_nonzero(in_cr),
-        np.count_nonzero(rows["hsct"].to_numpy(dtype=bool)),
-        np.count_nonzero(in_cr & (since_infusion >= ONE_YEAR_DAYS) & ~relapsed_in_first_year),
-        np.count_nonzero(~rows["death"].to_numpy(dtype=bool)),
+        np.count_nonzero(treated),
+        np.count_nonzero(treated & (rows["response"] != "not_assessed").to_numpy(dtype=bool)),
+        np.count_nonzero(treated & in_complete_response(columns)),
+        np.count_nonzero(transplanted(columns)),
+        np.count_nonzero(disease_free_days >= ONE_YEAR_DAYS),
+        np.count_nonzero(~columns["death"]),
     ], dtype=float)
     return reached / rows["replication"].nunique()
 

@@ -1,4 +1,4 @@
-"""sim.outcomes.estimators.summarise and format_headline on small hand-built patients tables."""
+"""sim.outcomes.endpoints.summarise and format_headline on small hand-built patients tables."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from sim.calibration.studies import (
     load_targets,
     study_estimate,
 )
-from sim.disease.cart import RESPONSE_CR_MRD_NEG, RESPONSE_NONE
+from sim.inputs.codes import CHIMERISM, RESPONSES
 from sim.inputs.errors import InputError
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
@@ -68,17 +68,19 @@ def test_bad_target_rows_are_refused(tmp_path):
 
 
 def columns(**overrides):
-    """Four reported patients, infused at day 10, with hand-set courses."""
+    """Four reported patients, infused at day 10, with hand-set courses (three in CR)."""
     nan = math.nan
+    cr_mrd_neg, cr_mrd_pos, no_response = (RESPONSES.index(label) for label in ("cr_mrd_neg", "cr_mrd_pos", "no_response"))
     base = {
-        "selected": np.array([True, True, True, True]), "in_cr": np.array([True, True, True, False]),
+        "selected": np.array([True, True, True, True]),
         "infused": np.array([True, True, True, True]), "infusion_day": np.full(4, 10.0),
-        "response": np.array([RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_NEG, 1, RESPONSE_NONE]),
+        "response": np.array([cr_mrd_neg, cr_mrd_neg, cr_mrd_pos, no_response]),
         "response_day": np.full(4, 38.0), "crs_grade": np.array([0, 1, 2, 3]), "icans_grade": np.zeros(4, int),
         "hsct": np.array([True, True, False, False]), "hsct_day": np.array([40.0, 50.0, nan, nan]),
         "relapse_day": np.array([nan, 150.0, 90.0, nan]), "death_day": np.array([nan, 250.0, 190.0, 100.0]),
         "death": np.array([False, True, True, True]), "last_day": np.array([800.0, 250.0, 190.0, 100.0]),
-        "agvhd_grade": np.array([2, 0, 0, 0]), "cgvhd": np.zeros(4, bool), "chimerism": np.array([0, 1, 3, 3]),
+        "agvhd_grade": np.array([2, 0, 0, 0]), "cgvhd": np.zeros(4, bool),
+        "chimerism": np.array([CHIMERISM.index(label) for label in ("full_donor", "autologous_recovery", "none", "none")]),
     }
     return {**base, **overrides}
 
