@@ -6,24 +6,24 @@ record of numpy arrays (one value per patient) or of constants: what the step de
 waiting. :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
 :class:`sim.disease.course.Plan`.
 
-=========================  ===============================  ===========================================
-step                       function                         record
-=========================  ===============================  ===========================================
-before infusion (1-2)      :func:`plan_before_infusion`     :class:`BeforeInfusion`
-toxicity (3-5)             :func:`plan_toxicity`            :class:`Toxicity`
-response (6, 9-10)         :func:`plan_response`            :class:`Response`
-transplant decision (7)    :func:`plan_transplant_decision` :class:`TransplantDecision`
-transplant (8)             :func:`plan_transplant`          :class:`Transplant`
-after transplant (9)       :func:`plan_after_transplant`    :class:`AfterTransplant`
-hospital care              :func:`plan_care`                :class:`Care`
-=========================  ===============================  ===========================================
+=======================  ================================  ===========================
+step                     function                          record
+=======================  ================================  ===========================
+before infusion (1-2)    :func:`plan_before_infusion`      :class:`BeforeInfusion`
+toxicity (3-5)           :func:`plan_toxicity`             :class:`Toxicity`
+response (6, 9-10)       :func:`plan_response`             :class:`Response`
+transplant decision (7)  :func:`plan_transplant_decision`  :class:`TransplantDecision`
+transplant (8)           :func:`plan_transplant`           :class:`Transplant`
+after transplant (9)     :func:`plan_after_transplant`     :class:`AfterTransplant`
+hospital care            :func:`plan_care`                 :class:`Care`
+=======================  ================================  ===========================
 
 Competing latent times are named, never numbered: :func:`first_of` takes them by name and returns
 the earliest with the code of its name (a death cause by default).
 
-Every step takes ``once``, which computes a rule that does not depend on the strategy once per set
-of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it just calls the
-rule).
+The steps with rules that do not depend on the strategy take ``once``, which computes such a rule
+once per set of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it
+just calls the rule).
 """
 
 from __future__ import annotations
