@@ -59,6 +59,7 @@ CR_CODES: tuple[int, ...] = tuple(RESPONSES.index(response) for response in CR_R
 """Codes of ``response`` that are a complete remission (MRD-negative or positive)."""
 MRD_NEGATIVE_CR_CODE = RESPONSES.index("cr_mrd_neg")
 NO_RESPONSE_CODE = RESPONSES.index("no_response")
+NOT_ASSESSED_CODE = RESPONSES.index("not_assessed")
 AUTOLOGOUS_RECOVERY_CODE = CHIMERISM.index("autologous_recovery")
 
 CENSORED, EVENT, COMPETING_EVENT = 0, 1, 2
@@ -139,6 +140,11 @@ def transplanted(c: Columns) -> np.ndarray:
 def relapsed(c: Columns) -> np.ndarray:
     """Patients who relapsed (by ``last_day``)."""
     return c["relapse"]
+
+
+def response_assessed(c: Columns) -> np.ndarray:
+    """Patients whose response was assessed (alive at the assessment, by ``last_day`` or not)."""
+    return c["response"] != NOT_ASSESSED_CODE
 
 
 def in_complete_response(c: Columns) -> np.ndarray:

@@ -28,6 +28,7 @@ from sim.outcomes.endpoints import (
     in_complete_response,
     infused,
     patient_columns,
+    response_assessed,
     transplanted,
 )
 from sim.outcomes.estimators import kaplan_meier
@@ -127,7 +128,7 @@ def _flow_counts(rows: pd.DataFrame) -> np.ndarray:
     reached = np.array([
         len(rows),
         np.count_nonzero(treated),
-        np.count_nonzero(treated & (rows["response"] != "not_assessed").to_numpy(dtype=bool)),
+        np.count_nonzero(treated & response_assessed(columns)),
         np.count_nonzero(treated & in_complete_response(columns)),
         np.count_nonzero(transplanted(columns)),
         np.count_nonzero(disease_free_days >= ONE_YEAR_DAYS),

@@ -33,6 +33,7 @@ from sim.outcomes.endpoints import (
     left_while_waiting,
     mrd_negative_cr,
     patient_columns,
+    response_assessed,
     summarise,
 )
 from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
@@ -72,6 +73,7 @@ def test_codes_are_those_of_sim_inputs_codes_and_of_the_engine():
     c = {"response": response}
     assert list(in_complete_response(c)) == [label in CR_RESPONSES for label in RESPONSES] + [False]
     assert list(mrd_negative_cr(c)) == [label == "cr_mrd_neg" for label in RESPONSES] + [False]
+    assert list(response_assessed(c)) == [label != "not_assessed" for label in RESPONSES] + [True]
 
 
 def test_patient_columns_turn_labels_into_codes_and_blank_days_of_events_that_did_not_happen():
