@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.disease.draws import categorical, lognormal_time
+from sim.inputs.codes import RESPONSES
 
-RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = 0, 1, 2, 3
+RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = (
+    RESPONSES.index(r) for r in ("cr_mrd_neg", "cr_mrd_pos", "no_response", "not_assessed"))
+"""Codes of the responses (positions in :data:`sim.inputs.codes.RESPONSES`, the one definition)."""
 
 
 def manufacturing_days(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:

@@ -594,7 +594,7 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
         "death_day": np.where(died, death_day, np.nan),
         "death_cause": np.where(died, cause, DEATH_CODE["none"]).astype(np.int8),
         "last_day": last_day,
-        "chimerism": np.where(transplanted, graft.chimerism, len(transplant.CHIMERISM_LABELS)).astype(np.int8),
+        "chimerism": np.where(transplanted, graft.chimerism, transplant.CHIMERISM_NONE).astype(np.int8),
         "cart_source": plan.cart_source,
         "cart_stay_days": stay_days(use, "cart_bed", last_day),
         "icu_days": np.nan_to_num(stay_days(use, "icu_bed", last_day), nan=0.0),

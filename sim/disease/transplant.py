@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.disease.draws import categorical, lognormal_time
+from sim.inputs.codes import CHIMERISM
 
-CHIMERISM_FULL_DONOR, CHIMERISM_AUTOLOGOUS, CHIMERISM_GRAFT_FAILURE = 0, 1, 2
-CHIMERISM_LABELS: tuple[str, ...] = ("full_donor", "autologous_recovery", "graft_failure")
+CHIMERISM_FULL_DONOR, CHIMERISM_AUTOLOGOUS, CHIMERISM_GRAFT_FAILURE, CHIMERISM_NONE = (
+    CHIMERISM.index(c) for c in ("full_donor", "autologous_recovery", "graft_failure", "none"))
+"""Codes of the chimerism after HSCT (positions in :data:`sim.inputs.codes.CHIMERISM`, the one definition)."""
 
 
 def hsct_candidate(

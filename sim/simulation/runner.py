@@ -9,7 +9,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.disease.cart import RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS
 from sim.disease.course import Course, Plan, ResourceUse, plan_course, resolve_course
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes, build_cohort
@@ -20,13 +19,13 @@ from sim.inputs.codes import DAYS_PER_YEAR, EVENT_COLUMNS, RESOURCES
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
 from sim.inputs.strategies import Strategy
+from sim.outcomes.endpoints import CR_CODES
 from sim.outcomes.resources import occupancy, resource_metrics
 from sim.simulation.parallel import Executor, SerialExecutor, chunks
 from sim.simulation.tables import events_frame, patients_frame
 
 Engine = Literal["des", "cohort"]
 ENGINES = {"des": des_engine.simulate_services, "cohort": cohort_engine.simulate_services}
-CR_CODES = (RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS)
 COHORT_BLOCK = 65_536
 """Patients resolved together by the cohort engine (arrays of this length stay in cache)."""
 OCCUPANCY_STEP_DAYS = 7.0

@@ -7,7 +7,6 @@ import pandas as pd
 
 from sim.disease.course import Course, Plan
 from sim.disease.patients import PatientAttributes
-from sim.disease.transplant import CHIMERISM_LABELS
 from sim.inputs.codes import (
     ATTRIBUTE_COLUMNS,
     CART_PRODUCTS,
@@ -27,7 +26,7 @@ GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
 EVENT_DETAILS: tuple[str, ...] = (
     "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
     "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
-    *RESPONSES, *CHIMERISM_LABELS, "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
+    *RESPONSES, *(c for c in CHIMERISM if c != "none"), "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
     "cart_ward", "transplant",
 )
 """Every ``detail`` an event can carry (the categories of the column)."""
@@ -108,7 +107,7 @@ def events_frame(
     grade = np.array(GRADES, dtype=object)
     response_labels = np.array(RESPONSES, dtype=object)
     cause = np.array(DEATH_CAUSES, dtype=object)
-    hsct_detail = np.array(CHIMERISM_LABELS, dtype=object)[plan.chimerism]
+    hsct_detail = np.array(CHIMERISM, dtype=object)[plan.chimerism]
     log = course.log_days()
     rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
         ("enrolment", np.zeros(n), ""),
