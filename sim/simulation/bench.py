@@ -32,7 +32,7 @@ from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.scenario import load_scenario
 from sim.io.files import atomic_path
 from sim.simulation.parallel import LocalExecutor, local_cores
-from sim.simulation.runner import simulate, simulate_parameter_sets
+from sim.simulation.runner import Engine, simulate, simulate_parameter_sets
 
 BASE_SCENARIO = SCENARIOS_DIR / "base.yaml"
 PSA_SETS, PSA_PATIENTS = 1000, 10_000
@@ -43,7 +43,7 @@ class BenchPlan:
     """What a benchmark run measures: repeats per (engine, patients), PSA parameter sets, and repeats of
     the default command."""
 
-    sizes: tuple[tuple[str, int, int], ...]
+    sizes: tuple[tuple[Engine, int, int], ...]
     psa_sets: int
     command_repeats: int
 
@@ -81,6 +81,8 @@ class Measurement:
         Wall time of each repeat.
     peak_memory_mb : float
         Peak resident memory of the measuring process, MB.
+    table_seconds : list of float
+        Of each repeat, the seconds spent building the patients table.
     """
 
     engine: str
@@ -88,6 +90,7 @@ class Measurement:
     trajectories: int
     seconds: list[float]
     peak_memory_mb: float
+    table_seconds: list[float]
 
     @property
     def median_seconds(self) -> float:
@@ -99,26 +102,27 @@ class Measurement:
         return self.trajectories / self.median_seconds
 
 
-def _measure(task: tuple[str, str, int, int]) -> tuple[list[float], float, int]:
-    """In a fresh process: simulate the scenario ``repeats`` times; times, peak MB, strategies."""
+def _measure(task: tuple[str, Engine, int, int]) -> tuple[list[float], float, int, list[float]]:
+    """In a fresh process: simulate the scenario ``repeats`` times; times, peak MB, strategies, and the
+    time of building the patients table in each repeat."""
     scenario_path, engine, patients, repeats = task
     scenario = load_scenario(scenario_path)
     scenario = scenario.model_copy(update={"patients": patients, "replications": 1})
     params = scenario.parameter_set()
-    seconds = []
+    seconds, table_seconds = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        simulate(scenario, params, engine, with_events=False, with_resources=False)
+        table_seconds.append(simulate(scenario, params, engine, with_events=False, with_resources=False).table_seconds)
         seconds.append(time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return seconds, peak_mb, len(scenario.strategies)
+    return seconds, peak_mb, len(scenario.strategies), table_seconds
 
 
-def measure(engine: str, patients: int, repeats: int, scenario_path: Path = BASE_SCENARIO) -> Measurement:
+def measure(engine: Engine, patients: int, repeats: int, scenario_path: Path = BASE_SCENARIO) -> Measurement:
     """Measure one engine at one size in a fresh process."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        seconds, peak_mb, strategies = pool.submit(_measure, (str(scenario_path), engine, patients, repeats)).result()
-    return Measurement(engine, patients, patients * strategies, seconds, round(peak_mb, 1))
+        seconds, peak_mb, strategies, tables = pool.submit(_measure, (str(scenario_path), engine, patients, repeats)).result()
+    return Measurement(engine, patients, patients * strategies, seconds, round(peak_mb, 1), tables)
 
 
 def psa_workload(parameter_sets: int, scenario_path: Path = BASE_SCENARIO) -> tuple[float, int]:
@@ -170,6 +174,11 @@ def target_rows(result: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def find_median(result: dict, engine: str, patients: int) -> float:
+    """The median seconds of one measurement of a result."""
+    return next(m["median_seconds"] for m in result["measurements"] if m["engine"] == engine and m["patients"] == patients)
+
+
 def _number(value: float) -> str:
     """``1,019,996`` for large or whole values, ``8.98`` for small ones."""
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
@@ -208,6 +217,7 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
             "scaled": scale != 1.0,
         },
         "peak_memory_mb_1m": cohort.peak_memory_mb,
+        "table_seconds_1m": round(statistics.median(cohort.table_seconds), 3),
         "run_base_median_seconds": round(statistics.median(command), 2),
         "run_base_seconds": {"min": round(min(command), 2), "median": round(statistics.median(command), 2),
                              "max": round(max(command), 2), "repeats": len(command)},
@@ -238,6 +248,9 @@ def format_report(result: dict) -> str:
         f"PSA workload ({psa['parameter_sets']:,} sets x {psa['patients']:,} patients x 4 strategies, cohort, "
         f"{psa['workers']} cores): {result['psa_workload_seconds']} s ({how})",
     ]
+    table, whole = result["table_seconds_1m"], find_median(result, "cohort", 1_000_000)
+    lines.append(f"patients table, 1M patients x 4 strategies (cohort): built in {table:.2f} s of {whole:.2f} s "
+                 f"({100 * table / whole:.0f}%)")
     command = result["run_base_seconds"]
     lines.append(f"cd7sim {' '.join(DEFAULT_COMMAND)} (whole command, {command['repeats']} fresh processes): median "
                  f"{command['median']} s (min {command['min']}, max {command['max']})")

@@ -48,6 +48,8 @@ class Simulation:
         (see :data:`sim.outcomes.resources.RESOURCE_METRICS`); empty when not asked for.
     occupancy : pandas.DataFrame
         ``strategy, replication, resource, day, in_use, queue`` every week of the calendar.
+    table_seconds : float
+        Of the work, the seconds spent building the patients tables (summed over replications).
     """
 
     patients: pd.DataFrame
@@ -55,6 +57,7 @@ class Simulation:
     wall_seconds: float
     resources: pd.DataFrame
     occupancy: pd.DataFrame
+    table_seconds: float = 0.0
 
 
 def simulate(
@@ -96,6 +99,7 @@ def simulate(
         patients=patients, events=events, wall_seconds=time.perf_counter() - started,
         resources=pd.concat([r.resources for r in results], ignore_index=True),
         occupancy=pd.concat([r.occupancy for r in results], ignore_index=True),
+        table_seconds=sum(r.table_seconds for r in results),
     )
 
 
@@ -128,6 +132,7 @@ def follow_strategy(
 def enrolment_days(scenario: Scenario, replication: int) -> np.ndarray:
     """Calendar day of each patient's enrolment: the referrals of an open cohort, or day 0."""
     if scenario.arrivals is None:
+        assert scenario.patients is not None, "a closed cohort has its patients (Scenario._one_cohort)"
         return np.zeros(scenario.patients)
     return referral_days(scenario.arrivals, scenario.seed, replication)
 
@@ -140,6 +145,7 @@ class Replication:
     events: pd.DataFrame | None
     resources: pd.DataFrame
     occupancy: pd.DataFrame
+    table_seconds: float
 
 
 def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, bool]) -> Replication:
@@ -159,7 +165,8 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
     for start in range(0, max(n, 1), block_size):  # one empty block when nobody was referred
         part = slice(start, min(start + block_size, n))
-        block_draws, block_attributes, shared = draws.block(part), attributes.block(part), {}
+        block_draws, block_attributes = draws.block(part), attributes.block(part)
+        shared: dict[tuple, np.ndarray] = {}
         for strategy in scenario.strategies:
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
             columns[strategy.name].append({**course.columns, **course.wait_columns()})
@@ -167,7 +174,9 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
                 uses[strategy.name].append(course.resource_use)
             if with_events:
                 events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
+    table_started = time.perf_counter()
     patients = patients_frame(scenario.name, replication, attributes, columns, enrol)
+    table_seconds = time.perf_counter() - table_started
     log = pd.concat([f for name in names for f in events[name]], ignore_index=True) if with_events else None
     if first_kept:
         patients = patients[patients["patient_id"] >= first_kept].reset_index(drop=True)
@@ -176,7 +185,8 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
         resources, occupancy = _measure_resources(scenario, replication, enrol, uses)
     else:
         resources, occupancy = _empty_resources(), _empty_occupancy()
-    return Replication(patients=patients, events=log, resources=resources, occupancy=occupancy)
+    return Replication(patients=patients, events=log, resources=resources, occupancy=occupancy,
+                       table_seconds=table_seconds)
 
 
 def _measure_resources(
@@ -209,9 +219,11 @@ def _joined(parts: list[ResourceUse], n: int) -> ResourceUse:
                            np.zeros(n, np.int8), np.zeros(n, np.int8))
     if len(parts) == 1:
         return parts[0]
+    request, start, end = (
+        {r: np.concatenate([getattr(p, name)[r] for p in parts]) for r in RESOURCES} for name in ("request", "start", "end")
+    )
     return ResourceUse(
-        *({r: np.concatenate([getattr(p, name)[r] for p in parts]) for r in RESOURCES} for name in ("request", "start", "end")),
-        np.concatenate([p.left_queue for p in parts]), np.concatenate([p.left_reason for p in parts]),
+        request, start, end, np.concatenate([p.left_queue for p in parts]), np.concatenate([p.left_reason for p in parts]),
     )
 
 
@@ -270,6 +282,7 @@ def simulate_parameter_sets(
 
 def _parameter_set_task(task: tuple[Scenario, list[tuple[int, ParameterSet]]]) -> list[tuple]:
     scenario, numbered = task
+    assert scenario.patients is not None, "parameter sets are simulated on a closed cohort"
     draws = PatientDraws(scenario.seed, 0, scenario.patients)
     attributes = build_cohort(scenario.case_mix, draws)
     rows = []

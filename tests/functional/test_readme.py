@@ -275,6 +275,7 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
     cohort, ratio = find(r"cohort engine: ([\d,]+) trajectories.*; ([\d.]+)x")
     cohort_linear, des_linear = find(r"linearity: 1M takes ([\d.]+)x .* 100k takes ([\d.]+)x")
     (peak,) = find(r"peak memory.*: ([\d,]+) MB")
+    (table,) = find(r"patients table, 1M patients x 4 strategies \(cohort\): built in ([\d.]+) s of")
     sets, patients, workers, seconds = find(r"PSA workload \(([\d,]+) sets x ([\d,]+) patients .* (\d+) cores\): "
                                             r"([\d.]+) s \(measured\)")
     repeats, median, low, high = find(r"cd7sim run base \(whole command, (\d+) fresh processes\): median ([\d.]+) s "
@@ -282,7 +283,7 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
     return {
         "des_patients_per_second": int(number(des)), "cohort_patients_per_second": int(number(cohort)),
         "engine_ratio_at_100k": float(ratio), "cohort_1m_over_100k_time": float(cohort_linear),
-        "des_100k_over_10k_time": float(des_linear), "peak_memory_mb_1m": number(peak),
+        "des_100k_over_10k_time": float(des_linear), "peak_memory_mb_1m": number(peak), "table_seconds_1m": float(table),
         "psa_workload_seconds": float(seconds),
         "run_base_median_seconds": float(median),
         "run_base_seconds": {"min": float(low), "median": float(median), "max": float(high), "repeats": int(repeats)},
