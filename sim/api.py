@@ -15,7 +15,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +34,7 @@ from sim.report.text import format_headline, format_resources
 from sim.simulation.memory import check_run_size
 from sim.simulation.parallel import make_executor
 from sim.simulation.results import Results
-from sim.simulation.runner import simulate
+from sim.simulation.runner import Engine, simulate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,7 +46,7 @@ __all__ = ["ENGINES", "Run", "builtin_scenarios", "load", "run", "validate", "va
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
-         seed: int | None = None, engine: str = "des") -> Scenario:
+         seed: int | None = None, engine: Engine = "des") -> Scenario:
     """A validated scenario, with the given sizes applied.
 
     Parameters
@@ -77,7 +77,7 @@ def load(scenario: str | Path | Scenario, *, patients: int | None = None, replic
     return loaded
 
 
-def validated(scenario: Scenario, changes: dict[str, object]) -> Scenario:
+def validated(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
     """``scenario`` with ``changes`` (top-level fields), checked as a scenario file is.
 
     Raises
@@ -190,7 +190,7 @@ class Run:
 
 
 def run(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
-        seed: int | None = None, engine: str = "des", workers: int | None = None,
+        seed: int | None = None, engine: Engine = "des", workers: int | None = None,
         scheduler: str | None = None) -> Run:
     """Simulate every strategy of a scenario.
 

@@ -1,5 +1,5 @@
 """The house rules, checked by the test suite that CI runs: the import contracts of DESIGN.md section 2
-(lint-imports), ruff, and a command line that starts without the heavy libraries."""
+(lint-imports), ruff, mypy, and a command line that starts without the heavy libraries."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def test_import_contracts_are_kept():
 def test_ruff_is_clean():
     result = _run(str(BIN / "ruff"), "check", "sim", "tests")
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_package_type_checks():
+    """mypy over the package with the configuration of pyproject.toml ([tool.mypy])."""
+    result = _run(str(BIN / "mypy"))
+    assert result.returncode == 0, "\n".join((result.stdout + result.stderr).splitlines()[-40:])
 
 
 def test_the_command_line_imports_no_heavy_library():

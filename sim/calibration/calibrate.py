@@ -35,7 +35,7 @@ from sim.calibration import (
     DEFAULT_STAGES,
 )
 from sim.calibration.studies import StudyCohort, Target, expected_probability
-from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, FixedDist, ParameterSet
+from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, Distribution, FixedDist, ParameterSet
 from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import Posterior, Stamp
 from sim.inputs.scenario import Scenario
@@ -224,7 +224,8 @@ def calibrate(
     z = _logit(qmc.LatinHypercube(d=len(names), seed=rng).random(prior_draws))
     loglik, expected = _log_likelihood_at(params, names, z, studies, targets, executor, on_done)
     adaptive = _informative_dimensions(z, loglik)
-    expected_blocks, proposals = [expected], []
+    expected_blocks = [expected]
+    proposals: list[tuple[int, np.ndarray, np.ndarray]] = []
     for _ in range(stages):
         weights = _amis_weights(z[:, adaptive], loglik, prior_draws, proposals)
         mean, covariance = _proposal(z[:, adaptive], weights)
@@ -268,7 +269,13 @@ def _expit(z: np.ndarray) -> np.ndarray:
 def _values(params: ParameterSet, names: list[str], unit: np.ndarray) -> np.ndarray:
     """Parameter values at prior quantiles ``unit`` (one column per parameter)."""
     unit = np.clip(unit, 1e-12, 1 - 1e-12)
-    return np.column_stack([params.registry[name].distribution.ppf(unit[:, j]) for j, name in enumerate(names)])
+    return np.column_stack([_quantiles(params.registry[name].distribution, unit[:, j]) for j, name in enumerate(names)])
+
+
+def _quantiles(distribution: Distribution, unit: np.ndarray) -> np.ndarray:
+    if isinstance(distribution, FixedDist):
+        raise AssertionError("fixed parameters have no quantiles")  # uncertain_parameters leaves them out
+    return distribution.ppf(unit)
 
 
 def _log_likelihood_at(

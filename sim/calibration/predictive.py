@@ -9,6 +9,8 @@ interval. Small studies give wide intervals: that is the point.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +26,7 @@ PATIENTS_PER_REPORTED = 25
 
 
 def _study_patients(scenario: Scenario) -> int:
+    assert scenario.patients is not None and scenario.study is not None, "a study replay: a closed cohort with a study section"
     return min(scenario.patients, PATIENTS_PER_REPORTED * scenario.study.size)
 
 
@@ -33,6 +36,7 @@ def _predict_task(task: tuple[ParameterSet, list[tuple[int, dict[str, float]]], 
     for i, (draw, values) in enumerate(rows):
         params = base.with_values(values)
         for name, scenario in studies.items():
+            assert scenario.study is not None, "a study replay has a study section (load_studies)"
             cohort = StudyCohort.draw(scenario, replication=1 + draw, patients=_study_patients(scenario))
             columns = cohort.simulate(params)
             end = cohort.follow_up_end(columns)
@@ -94,6 +98,7 @@ def posterior_predictive(
 def format_validation(table: pd.DataFrame) -> str:
     """Printed table of the posterior predictive check, ending with ``N of M targets inside``."""
     lines = [f"{'study':<14}{'metric':<26}{'n':>5}  {'reported':>17}  {'model mean (95% interval)':>30}  inside"]
+    r: Any  # a row of the table (columns of posterior_predictive)
     for r in table.itertuples():
         ci = f" ({r.reported_lower:.3g}–{r.reported_upper:.3g})" if pd.notna(r.reported_lower) else ""
         reported = f"{r.reported:.3g}{ci}"

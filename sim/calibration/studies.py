@@ -108,6 +108,7 @@ class Target(BaseModel):
     def effective_counts(self) -> tuple[float, float]:
         """``(events, trials)`` for the binomial likelihood of this target."""
         if self.likelihood == "binomial":
+            assert self.events is not None, f"binomial target {self.label} without events"
             return float(self.events), float(self.n)
         if self.likelihood == "median":
             return 0.5 * self.n, float(self.n)
@@ -116,6 +117,12 @@ class Target(BaseModel):
             trials = self.value * (1 - self.value) / standard_error**2
             return self.value * trials, trials
         return self.value * self.n, float(self.n)
+
+    @property
+    def days(self) -> float:
+        """``time_days``, which a target of a time-bound metric has."""
+        assert self.time_days is not None, f"target {self.label} without time_days"
+        return self.time_days
 
     @property
     def modelled_value(self) -> float:
@@ -175,6 +182,7 @@ class StudyCohort:
     @classmethod
     def draw(cls, scenario: Scenario, replication: int = 0, patients: int | None = None) -> StudyCohort:
         n = patients or scenario.patients
+        assert n is not None, "a study replay is a closed cohort"
         draws = PatientDraws(scenario.seed, replication, n)
         return cls(scenario, replication, draws, build_cohort(scenario.case_mix, draws))
 
@@ -182,6 +190,7 @@ class StudyCohort:
         """Resolved course columns of every simulated patient (see `sim.outcomes.endpoints.Columns`),
         plus ``selected``: the patients the study reported on (its ``population``)."""
         scenario = self.scenario
+        assert scenario.study is not None, "a study replay has a study section (load_studies)"
         _, course = follow_strategy(params, scenario.strategies[0], self.attributes, self.draws, scenario, "cohort")
         columns = dict(course.columns)
         if scenario.study.population == "infused":
@@ -193,9 +202,11 @@ class StudyCohort:
     def follow_up_end(self, columns: Columns) -> np.ndarray:
         """Day (from enrolment) on which each patient's follow-up ends: uniform in the study's window
         after its time origin (administrative censoring from staggered entry)."""
-        window = self.scenario.study.follow_up_days
+        study = self.scenario.study
+        assert study is not None, "a study replay has a study section (load_studies)"
+        window = study.follow_up_days
         u = uniform_stream(self.scenario.seed, self.replication, "u_follow_up", self.attributes.n)
-        return ORIGINS[self.scenario.study.origin](columns) + window.low + u * (window.high - window.low)
+        return ORIGINS[study.origin](columns) + window.low + u * (window.high - window.low)
 
 
 SURVIVAL: dict[str, Callable[[Columns, np.ndarray], Events]] = {
@@ -250,7 +261,7 @@ PROPORTIONS: dict[str, Callable[[Columns, Target], np.ndarray]] = {
     "autologous_recovery": lambda c, t: autologous_recovery(c),
     "agvhd_grade2plus": lambda c, t: agvhd_grade2plus(c),
     "cgvhd": lambda c, t: cgvhd(c),
-    "early_death_after_hsct": lambda c, t: OS_FROM_HSCT.within(c, t.time_days),
+    "early_death_after_hsct": lambda c, t: OS_FROM_HSCT.within(c, t.days),
 }
 """Count metrics: which patients of the denominator have the event (``early_death_after_hsct``:
 death within the target's ``time_days`` of HSCT)."""
@@ -293,7 +304,7 @@ def expected_probability(columns: Columns, target: Target) -> float:
     population, share = _counted(columns, target)
     if share is not None:
         return share
-    share = _share(_endpoint(target).within(columns, target.time_days), population)
+    share = _share(_endpoint(target).within(columns, target.days), population)
     return share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
 
 
@@ -318,8 +329,8 @@ def _estimate(sample: Columns, follow_up_end: np.ndarray, target: Target) -> flo
         return share
     observed = _endpoint(target).observe(sample, population, np.minimum(follow_up_end, sample["last_day"]))
     if target.metric in INCIDENCES:
-        return float(cumulative_incidence(observed.time, observed.cause, EVENT).incidence_at(target.time_days))
+        return float(cumulative_incidence(observed.time, observed.cause, EVENT).incidence_at(target.days))
     curve = kaplan_meier(observed.time, observed.event)
     if target.metric in EVENT_BY_TIME:
         return float(curve.median().estimate)
-    return float(curve.survival_at(target.time_days))
+    return float(curve.survival_at(target.days))

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -68,6 +69,9 @@ from sim.disease.steps import first_event as first_event  # re-exported for its 
 from sim.inputs.codes import RESOURCES, WAITING_FOR
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True, init=False)
@@ -101,15 +105,17 @@ class Plan:
         toxicity: Toxicity, response: Response, decision: TransplantDecision, transplant: Transplant,
         after_transplant: AfterTransplant, care: Care, **step_attributes: np.ndarray | float,
     ) -> None:
-        steps = {"before": before, "toxicity": toxicity, "response": response, "decision": decision, "transplant": transplant,
-                 "after_transplant": after_transplant, "care": care}
+        steps: dict[str, DataclassInstance] = {
+            "before": before, "toxicity": toxicity, "response": response, "decision": decision, "transplant": transplant,
+            "after_transplant": after_transplant, "care": care,
+        }
         for name, value in step_attributes.items():
             owner = next((step for step, record in steps.items() if name in {f.name for f in fields(record)}), None)
             if owner is None:
                 raise TypeError(f"no step of the pathway has an attribute {name!r}")
             steps[owner] = replace(steps[owner], **{name: value})
-        for name, value in {"strategy": strategy, "attributes": attributes, "cart_source": cart_source, **steps}.items():
-            object.__setattr__(self, name, value)
+        for name, part in {"strategy": strategy, "attributes": attributes, "cart_source": cart_source, **steps}.items():
+            object.__setattr__(self, name, part)
 
     @cached_property
     def pre_hsct_exit_after_infusion(self) -> np.ndarray:

@@ -74,7 +74,7 @@ def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[
     for candidate, code in candidates:
         earlier = candidate < days
         days = np.where(earlier, candidate, days)
-        label = np.where(earlier, np.int8(code) if np.isscalar(code) else code.astype(np.int8), label)
+        label = np.where(earlier, code.astype(np.int8) if isinstance(code, np.ndarray) else np.int8(code), label)
     return days, label
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
@@ -172,7 +172,7 @@ class Parameter(StrictModel):
             if not isinstance(self.distribution, BetaCounts):
                 raise ValueError("value is required unless the distribution is a Beta from counts")
             object.__setattr__(self, "value", self.distribution.mean())
-        check_value(self.unit, float(self.value))
+        check_value(self.unit, float(cast(float, self.value)))  # set just above when it was None
         if "assumption" in self.evidence and (self.reason is None or self.range is None):
             raise ValueError("an assumption needs a reason and a range")
         if self.range is not None and not self.range[0] <= self.range[1]:

@@ -410,7 +410,7 @@ def _check_column(column: pd.Series, field: str, parameter: Parameter | None) ->
         raise InputError(field, column.iloc[0], "numbers are required")
     values = column.to_numpy(dtype=float)
     allowed = np.isfinite(values) if parameter is None else within_unit(parameter.unit, values)
-    if not allowed.all():
+    if not np.all(allowed):
         row = int(np.flatnonzero(~allowed)[0])
         what = "a finite number is required" if parameter is None else allowed_values(parameter.unit)
         raise InputError(f"{field} row {row + 1}", values[row], what)

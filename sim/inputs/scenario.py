@@ -129,6 +129,7 @@ class CaseMix(StrictModel):
     @field_validator("age", "marrow_blasts")
     @classmethod
     def _within_bounds(cls, value: TruncatedNormal | Uniform, info: ValidationInfo) -> TruncatedNormal | Uniform:
+        assert info.field_name is not None  # always set for a field validator
         low, high, what = ATTRIBUTE_BOUNDS[info.field_name]
         if value.low < low or value.high > high:
             raise ValueError(f"{what} must lie between {low} and {high}")

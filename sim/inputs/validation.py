@@ -42,6 +42,10 @@ class StrictModel(BaseModel):
 class OrderedRange:
     """Mixin for models with ``low`` and ``high`` fields: refuses ``low >= high``."""
 
+    if typing.TYPE_CHECKING:  # the fields of the models it is mixed into (not fields of its own)
+        low: float
+        high: float
+
     @model_validator(mode="after")
     def _ordered(self):
         if not self.low < self.high:

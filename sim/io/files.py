@@ -210,7 +210,7 @@ def remove_stale_staging(out_dir: Path) -> list[Path]:
         The folders removed.
     """
     pattern = re.compile(re.escape(f".{out_dir.name}{STAGING}-") + r"(\d+)-")
-    removed = []
+    removed: list[Path] = []
     if not out_dir.parent.is_dir():
         return removed
     for entry in out_dir.parent.iterdir():

@@ -462,11 +462,11 @@ def _cohort_metrics(c: Columns, own_intervals: bool) -> list[Estimate]:
     """
     overall, progression_free = _survival(c, OS_FROM_INFUSION), _survival(c, PFS_FROM_INFUSION)
     after_hsct, intention_to_treat = _survival(c, OS_FROM_HSCT), _survival(c, OS_FROM_ENROLMENT)
-    counts = {}
+    counts: dict[str, _Count] = {}
     for name, (population, event) in PROPORTIONS.items():
         among = population(c)
         counts[name] = _Count(int(np.count_nonzero(event(c)[among])), int(np.count_nonzero(among)))
-    metrics = {
+    metrics: dict[str, Estimate | _Count] = {
         "n_patients": Estimate(float(c["last_day"].size), _NAN, _NAN),
         **counts,
         "median_days_infusion_to_hsct": median_with_ci(infusion_to_hsct_days(c)[infused(c) & transplanted(c)]),

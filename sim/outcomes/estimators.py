@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -370,7 +370,7 @@ def replication_interval(values: npt.ArrayLike) -> Estimate:
         ``NaN`` for k < 2 and everything is ``NaN`` for k = 0.
     """
     values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
+    values = cast(np.ndarray, values[np.isfinite(values)])  # numpy's stubs type a boolean mask's result as Any
     if values.size == 0:
         return NO_ESTIMATE
     mean = float(np.mean(values))

@@ -180,7 +180,7 @@ def summarise_resources(per_replication: pd.DataFrame, scenario: str, capacity: 
     rows = []
     groups = per_replication.groupby(["strategy", "resource", "metric"], sort=False, observed=True)["value"]
     for (strategy, resource, metric), values in groups:
-        rows.append((scenario, strategy, resource, labels[resource], metric, *replication_interval(values.to_numpy())))
+        rows.append((scenario, strategy, resource, labels[str(resource)], metric, *replication_interval(values.to_numpy())))
     return pd.DataFrame(rows, columns=list(RESOURCE_COLUMNS))
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -39,9 +41,19 @@ DPI = 120
 """Resolution of saved figures, dots per inch."""
 
 
-def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
-                **grid) -> tuple[Figure, np.ndarray | Axes]:
-    """A figure of ``nrows`` x ``ncols`` panels (as ``pyplot.subplots`` gives, without pyplot)."""
+_Layout = Literal["constrained", "compressed", "tight"]
+"""The layout engines of a matplotlib Figure."""
+
+
+def _new_figure(*, figsize: tuple[float, float], layout: _Layout | None = None) -> tuple[Figure, Axes]:
+    """A figure of one panel (as ``pyplot.subplots`` gives, without pyplot)."""
+    figure = Figure(figsize=figsize, layout=layout)
+    return figure, figure.subplots()
+
+
+def _new_panels(nrows: int, ncols: int, *, figsize: tuple[float, float], layout: _Layout | None = None,
+                **grid: Any) -> tuple[Figure, np.ndarray]:
+    """A figure of ``nrows`` x ``ncols`` panels, an array of axes (as ``pyplot.subplots`` gives, without pyplot)."""
     figure = Figure(figsize=figsize, layout=layout)
     return figure, figure.subplots(nrows, ncols, **grid)
 
@@ -104,7 +116,7 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
     patients : pandas.DataFrame
         The patients table; days count from enrolment.
     """
-    figure, (os_axes, dfs_axes) = _new_figure(1, 2, figsize=(11, 4.5), sharey=True)
+    figure, (os_axes, dfs_axes) = _new_panels(1, 2, figsize=(11, 4.5), sharey=True)
     for label, rows in _by_strategy(patients):
         columns = patient_columns(rows)
         _plot_km(os_axes, OS_FROM_INFUSION.observe(columns), label)
@@ -214,7 +226,8 @@ SWEEP_SHARE_METRICS: dict[str, str] = {
 }
 """Patient metrics of `plot_sweep` that are shares (drawn as percent), in drawing order, with panel titles."""
 
-_LINE_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+_LineStyle = Literal["-", "--", ":", "-."]
+_LINE_STYLES: tuple[_LineStyle, ...] = ("-", "--", ":", "-.")
 
 
 def _ordered_resources(names: Iterable[object]) -> list[str]:
@@ -233,7 +246,7 @@ def _panel_grid(count: int) -> tuple[Figure, np.ndarray]:
     """A figure with ``count`` panels on a grid of up to 3 columns; spare cells are hidden."""
     columns = min(count, 3)
     rows = math.ceil(count / columns)
-    figure, axes = _new_figure(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
+    figure, axes = _new_panels(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
                                 layout="constrained")
     for spare in axes.ravel()[count:]:
         spare.set_axis_off()
@@ -242,7 +255,7 @@ def _panel_grid(count: int) -> tuple[Figure, np.ndarray]:
 
 def _figure_legend(figure: Figure, panels: Iterable[Axes]) -> None:
     """One legend below the panels with every labelled artist once (first occurrence wins)."""
-    entries: dict[str, object] = {}
+    entries: dict[str, Artist] = {}
     for axes in panels:
         for handle, label in zip(*axes.get_legend_handles_labels()):
             entries.setdefault(label, handle)
@@ -272,7 +285,7 @@ def _plot_occupancy(axes: Axes, means: pd.DataFrame, column: str, colours: dict[
     """Draw ``column`` of the replication means against months, one line per strategy."""
     for strategy, rows in means.groupby("strategy", sort=False):
         rows = rows.sort_values("day")
-        axes.plot(rows["day"] / DAYS_PER_MONTH, rows[column], color=colours[strategy], linewidth=1.2, label=strategy)
+        axes.plot(rows["day"] / DAYS_PER_MONTH, rows[column], color=colours[str(strategy)], linewidth=1.2, label=strategy)
     axes.grid(alpha=0.3)
 
 
@@ -304,7 +317,7 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
     colours = _strategy_colours(means["strategy"])
     days = (float(occupancy["day"].min()), float(occupancy["day"].max()))
     replications = occupancy["replication"].nunique()
-    figure, panels = _new_figure(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
+    figure, panels = _new_panels(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
                                   squeeze=False, layout="constrained")
     for resource, (use_axes, wait_axes) in zip(resources, panels):
         rows = means[means["resource"] == resource]
@@ -358,9 +371,9 @@ def plot_waits(patients: pd.DataFrame) -> Figure:
     figure, panels = _panel_grid(len(columns))
     for axes, (resource, column) in zip(panels, columns):
         for strategy, waits in patients[column].groupby(strategies, sort=False):
-            waits = waits.dropna().to_numpy(dtype=float)
-            if waits.size:
-                axes.step(*_wait_steps(waits), where="post", color=colours[strategy], label=strategy)
+            days = waits.dropna().to_numpy(dtype=float)
+            if days.size:
+                axes.step(*_wait_steps(days), where="post", color=colours[strategy], label=strategy)
         axes.set_ylim(0.0, 1.02)
         axes.set_xlim(left=0.0)
         axes.set(title=f"{RESOURCE_LABELS[resource]} (n asked = {patients[column].notna().sum()})",
@@ -404,17 +417,17 @@ def _sweep_panels(table: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
 
 
 def _plot_sweep_panel(axes: Axes, rows: pd.DataFrame, categories: list[str], colours: dict[str, str],
-                      styles: dict[str, str]) -> None:
+                      styles: dict[str, _LineStyle]) -> None:
     """Estimate with lower–upper error bars against the setting category, one line per strategy and
     combination of the other settings; strategies are dodged slightly apart."""
     positions = {label: index for index, label in enumerate(categories)}
     dodge = {strategy: 0.06 * (index - (len(colours) - 1) / 2) for index, strategy in enumerate(colours)}
     for (strategy, combination), line in rows.groupby(["strategy", "combination"], sort=False):
-        line = line.assign(x=line["setting"].map(positions) + dodge[strategy]).sort_values("x")
+        line = line.assign(x=line["setting"].map(positions) + dodge[str(strategy)]).sort_values("x")
         estimate = line["estimate"].to_numpy(dtype=float)
         error = np.clip([estimate - line["lower"].to_numpy(dtype=float),
                          line["upper"].to_numpy(dtype=float) - estimate], 0.0, None)
-        axes.errorbar(line["x"], estimate, yerr=error, color=colours[strategy], linestyle=styles[combination],
+        axes.errorbar(line["x"], estimate, yerr=error, color=colours[str(strategy)], linestyle=styles[str(combination)],
                       marker="o", markersize=3, capsize=2, linewidth=1.2)
     axes.set_xticks(range(len(categories)), categories)
     axes.set_ylim(bottom=0.0)

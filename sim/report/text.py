@@ -89,7 +89,7 @@ def format_resources(resources: pd.DataFrame) -> str:
     resources : pandas.DataFrame
         Output of :func:`summarise_resources`.
     """
-    value = {(r.strategy, r.resource, r.metric): r.estimate for r in resources.itertuples()}
+    value: dict[tuple[Any, Any, Any], Any] = {(r.strategy, r.resource, r.metric): r.estimate for r in resources.itertuples()}
     rows = []
     for strategy, resource, capacity in resources[["strategy", "resource", "capacity"]].drop_duplicates().itertuples(index=False):
         def get(metric: str) -> float:
@@ -132,7 +132,7 @@ def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
     rows = []
     labels = sweep[keys].map(setting_label)
     for _, rows_ in sweep.groupby([*(labels[k] for k in keys), sweep["strategy"].astype(str)], sort=False):
-        value = {(r.resource, r.metric): r.estimate for r in rows_.itertuples()}
+        value: dict[tuple[Any, Any], Any] = {(r.resource, r.metric): r.estimate for r in rows_.itertuples()}
         lost = sum(value.get(("", f"{e}_while_waiting"), np.nan) for e in WAITING_EXITS[1:])
         rows.append([
             *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),

@@ -50,9 +50,11 @@ def run_trajectories(scenario: Scenario) -> float:
     For an open cohort the patients are the expected referrals over the warm-up and the run length,
     ``rate_per_year x (warm_up_days + run_length_days) / 365.25`` (warm-up patients are simulated too).
     """
-    per_replication = (
-        float(scenario.patients) if scenario.arrivals is None else scenario.arrivals.expected_referrals(scenario.arrivals.end_day)
-    )
+    if scenario.arrivals is None:
+        assert scenario.patients is not None, "a closed cohort has its patients (Scenario._one_cohort)"
+        per_replication = float(scenario.patients)
+    else:
+        per_replication = scenario.arrivals.expected_referrals(scenario.arrivals.end_day)
     return per_replication * len(scenario.strategies) * scenario.replications
 
 
@@ -91,6 +93,7 @@ def check_run_size(scenario: Scenario, engine: str, available: float | None = No
     needed = run_bytes(scenario, engine)
     if available is None or needed <= available:
         return
+    value: float | None
     if scenario.arrivals is None:
         field, value, cohort = "patients", scenario.patients, f"{scenario.patients} patients"
     else:

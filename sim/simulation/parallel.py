@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
+
+import numpy as np
 
 from sim.inputs.errors import InputError
 
@@ -113,6 +115,10 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     return SerialExecutor() if workers <= 1 else LocalExecutor(workers)
 
 
-def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    """Consecutive slices of ``items`` of at most ``size`` elements."""
+@overload
+def chunks(items: np.ndarray, size: int) -> Iterable[np.ndarray]: ...
+@overload
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]: ...
+def chunks(items: Sequence[T] | np.ndarray, size: int) -> Iterable[Sequence[T] | np.ndarray]:
+    """Consecutive slices of ``items`` (a sequence or an array) of at most ``size`` elements."""
     return (items[start:start + size] for start in range(0, len(items), size))

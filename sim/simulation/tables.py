@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -72,23 +74,23 @@ def patients_frame(
 
     frame = pd.DataFrame({
         "scenario": _constant(scenario, n * k),
-        "strategy": pd.Categorical.from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=names),
+        "strategy": _from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=names),
         "replication": np.full(n * k, replication, dtype=np.int32),
         "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
-        "disease": pd.Categorical.from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
+        "disease": _from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
         "age": np.tile(attributes.age, k),
         "enrol_day": np.zeros(n * k) if enrol_day is None else np.tile(enrol_day, k),
         **{name: column(name) for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
-        "response": pd.Categorical.from_codes(column("response"), categories=list(RESPONSES)),
+        "response": _from_codes(column("response"), categories=list(RESPONSES)),
         **{name: column(name) for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
                                            "relapse_day", "relapse_cd7_negative", "death", "death_day")},
-        "death_cause": pd.Categorical.from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
+        "death_cause": _from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
         "last_day": column("last_day"),
-        "chimerism": pd.Categorical.from_codes(column("chimerism"), categories=list(CHIMERISM)),
+        "chimerism": _from_codes(column("chimerism"), categories=list(CHIMERISM)),
         **{name: column(name) for name in WAIT_COLUMNS},
-        "waiting_for": pd.Categorical.from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
-        "waiting_exit": pd.Categorical.from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
-        "cart_source": pd.Categorical.from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
+        "waiting_for": _from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
+        "waiting_exit": _from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
+        "cart_source": _from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
         # the other attributes are the patient's, the same under every strategy
         **{name: np.tile(getattr(attributes, name), k) for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
         **{name: column(name) for name in HOSPITAL_DAY_COLUMNS},
@@ -149,13 +151,18 @@ def events_frame(
         "replication": np.full(m, replication, dtype=np.int32),
         "patient_id": patient_ids[order].astype(np.int64),
         "day": days[order],
-        "event": pd.Categorical.from_codes(events[order], categories=list(EVENT_ORDER)),
+        "event": _from_codes(events[order], categories=list(EVENT_ORDER)),
         "detail": pd.Categorical(details[order], categories=EVENT_DETAILS),
     })
     return frame[list(EVENT_COLUMNS)]
 
 
-def _constant(label: str, n: int, categories: list[str] | None = None) -> pd.Categorical:
+def _from_codes(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
+    """``pandas.Categorical.from_codes`` with the categories given as the Index pandas makes of them."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+
+
+def _constant(label: str, n: int, categories: list[str] | None = None) -> pd.Categorical[str]:
     """A categorical column holding one label ``n`` times (among ``categories``, default just it)."""
     categories = categories or [label]
-    return pd.Categorical.from_codes(np.full(n, categories.index(label), dtype=np.int16), categories=categories)
+    return _from_codes(np.full(n, categories.index(label), dtype=np.int16), categories=categories)
