@@ -252,9 +252,13 @@ def _executor(args: argparse.Namespace):
 
 def _check_out(args: argparse.Namespace, name: str) -> Path | None:
     """The output folder of calibrate or validate, checked before any work; None for ``--write-committed``."""
+    from sim.inputs.paths import SOURCE_TREE
     from sim.io.files import check_output_folder
 
     if args.write_committed:
+        if not SOURCE_TREE:
+            raise InputError("--write-committed", True, "only a source checkout has a committed calibration to "
+                             "rewrite (this cd7sim is an installed wheel); use --out DIR")
         return None
     return check_output_folder(_out_dir(args, RESULTS_DIR / name))
 

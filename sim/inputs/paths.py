@@ -35,6 +35,8 @@ def _root() -> Path:
 ROOT = _root()
 """The folder holding ``calibration/`` and ``scenarios/``: the repository root in a checkout or editable
 install, the package's ``_data`` folder in a wheel install."""
+SOURCE_TREE = ROOT != _PACKAGE / "_data"
+"""Whether the inputs are the checkout's own (the committed calibration may be rewritten there, on request)."""
 CALIBRATION_DIR = ROOT / "calibration"
 """Parameters, targets, the committed posterior and fit."""
 TARGETS_PATH = CALIBRATION_DIR / "targets.csv"

@@ -105,3 +105,9 @@ def test_an_installed_wheel_runs_from_an_unrelated_folder(tmp_path):
     assert command.returncode == 0, command.stderr[-3000:]
     assert (elsewhere / "out" / "summary.csv").is_file()
     assert sorted(path.name for path in elsewhere.iterdir()) == ["out"]
+
+    committed = subprocess.run([sys.executable, "-m", "sim.cli", "validate", "--write-committed", "--draws", "1"],
+                               cwd=elsewhere, env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert committed.returncode == 2
+    assert committed.stderr.strip() == ("cd7sim: error: --write-committed: got true; only a source checkout has a "
+                                        "committed calibration to rewrite (this cd7sim is an installed wheel); use --out DIR")

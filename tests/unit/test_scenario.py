@@ -162,3 +162,12 @@ def test_capacity_examples_load():
     for path in sorted((BASE_SCENARIO.parent / "capacity").glob("*.yaml")):
         scenario = load_scenario(path)
         assert scenario.arrivals is not None and scenario.capacity.limited(), path.name
+
+
+def test_this_checkout_reads_its_own_inputs():
+    """In a source checkout (as the tests run) the inputs are the repository's, which --write-committed may
+    rewrite; an installed wheel reads its packaged copies and refuses --write-committed (tests/functional/test_wheel.py)."""
+    from sim.inputs.paths import CALIBRATION_DIR, ROOT, SOURCE_TREE
+    from tests.conftest import REPO
+
+    assert SOURCE_TREE and ROOT == REPO and CALIBRATION_DIR == REPO / "calibration"
