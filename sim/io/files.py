@@ -37,6 +37,8 @@ LEGACY_RUN_FILES = frozenset({
     "survival.png", "flow.png", "utilisation.png", "waits.png",
 })
 """What ``cd7sim run`` wrote before folders carried the marker (version 0.1.0)."""
+LEGACY_OUTPUT_FILES = LEGACY_RUN_FILES | {"sweep.csv", "sweep.png"}
+"""Every file a cd7sim 0.1.0 command wrote into an output folder (run and sweep)."""
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -221,7 +223,35 @@ def remove_stale_staging(out_dir: Path) -> list[Path]:
         if not inside or STAGING in inside or MARKER in inside:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
+    return removed + _remove_legacy_staging(out_dir)
+
+
+def _remove_legacy_staging(out_dir: Path) -> list[Path]:
+    """Remove what killed runs of cd7sim 0.1.0 left beside ``out_dir``: ``.NAME.XXXXXXXX`` staging folders
+    (``tempfile.mkdtemp`` names) holding nothing but that version's output files, and ``.NAME.old.XXXXXXXX``
+    folders holding only such a ``NAME`` folder. Anything else is left alone."""
+    staging = re.compile(re.escape(f".{out_dir.name}.") + r"[a-z0-9_]{8}")
+    retired = re.compile(re.escape(f".{out_dir.name}.old.") + r"[a-z0-9_]{8}")
+
+    def debris(entry: Path) -> bool:
+        if not entry.is_dir() or entry.is_symlink():
+            return False
+        if staging.fullmatch(entry.name):
+            return _only_legacy_files(entry)
+        inside = [p.name for p in entry.iterdir()] if retired.fullmatch(entry.name) else []
+        return inside == [out_dir.name] and _only_legacy_files(entry / out_dir.name)
+
+    removed = [entry for entry in out_dir.parent.iterdir() if debris(entry)]
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
     return removed
+
+
+def _only_legacy_files(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder holding only files that cd7sim 0.1.0 wrote (possibly none)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    return all(p.is_file() and not p.is_symlink() and p.name in LEGACY_OUTPUT_FILES for p in folder.iterdir())
 
 
 def _own_files(folder: Path) -> set[str]:

@@ -291,3 +291,22 @@ def test_an_input_error_in_a_worker_process_is_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and err.startswith("cd7sim: error: capacity.")
     assert "the cohort engine needs unlimited capacity" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_debris_of_killed_version_0_1_runs_is_removed_and_nothing_else(tmp_path):
+    """cd7sim 0.1.0 staged in ``.NAME.XXXXXXXX`` (mkdtemp) and retired in ``.NAME.old.XXXXXXXX/NAME``; a killed
+    run left them behind. They go when they hold only that version's output files; look-alikes stay."""
+    out = tmp_path / "base"
+    staging = tmp_path / ".base.ab12_xyz"
+    staging.mkdir()
+    (staging / "patients.parquet").write_bytes(b"x")
+    retired = tmp_path / ".base.old.k9m8n7p6"
+    (retired / "base").mkdir(parents=True)
+    (retired / "base" / "summary.csv").write_text("old")
+    foreign = tmp_path / ".base.zz99zz99"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_bytes(b"mine")
+    unlike = tmp_path / ".base.toolongname"
+    unlike.mkdir()
+    assert sorted(remove_stale_staging(out)) == sorted([staging, retired])
+    assert foreign.exists() and unlike.exists() and (foreign / "thesis.docx").read_bytes() == b"mine"
