@@ -17,7 +17,6 @@ import ctypes.util
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -162,9 +161,13 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], command: st
         marker = {"written_by": "cd7sim", "version": __version__, "command": command, "files": files}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         _open_to_umask(staging)
+        foreign = foreign_files(out_dir) if out_dir.is_dir() else []
+        if foreign:
+            raise InputError("--out", str(out_dir), "a new or empty folder, or one cd7sim wrote, is required "
+                             f"(it holds {_listing(foreign)}, which cd7sim did not write)")
         replace_folder(staging, out_dir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_own_folder(staging, everything_written_here=True)
         raise
     return out_dir
 
@@ -186,12 +189,43 @@ def replace_folder(new: Path, target: Path) -> None:
         if not target.is_dir():
             raise
     if _exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)
+        remove_own_folder(new)
         return
     retired = new.with_name(new.name + ".old")
     os.rename(target, retired)
     os.rename(new, target)
-    shutil.rmtree(retired, ignore_errors=True)
+    remove_own_folder(retired)
+
+
+def remove_own_folder(folder: Path, everything_written_here: bool = False) -> bool:
+    """Delete ``folder`` if it holds only files cd7sim wrote; otherwise leave every byte of it.
+
+    The files cd7sim wrote are those its marker lists (or a version-0.1.0 run's files, see
+    :func:`_own_files`); a staging folder this process made (``everything_written_here``) holds only
+    what this process wrote into it. Only plain files directly inside are removed, then the empty folder:
+    a sub-folder, a link or any other name keeps the folder whole.
+
+    Parameters
+    ----------
+    folder : Path
+    everything_written_here : bool
+        The folder is a staging folder this process created and filled.
+
+    Returns
+    -------
+    bool
+        Whether the folder was removed.
+    """
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    entries = list(folder.iterdir())
+    own = None if everything_written_here else _own_files(folder) | {STAGING}
+    if any(e.is_symlink() or not e.is_file() or (own is not None and e.name not in own) for e in entries):
+        return False
+    for entry in entries:
+        entry.unlink(missing_ok=True)
+    folder.rmdir()
+    return True
 
 
 def remove_stale_staging(out_dir: Path) -> list[Path]:
@@ -220,16 +254,17 @@ def remove_stale_staging(out_dir: Path) -> list[Path]:
         if match is None or not entry.is_dir() or entry.is_symlink() or _alive(int(match.group(1))):
             continue
         inside = {p.name for p in entry.iterdir()}
-        if not inside or STAGING in inside or MARKER in inside:
-            shutil.rmtree(entry, ignore_errors=True)
+        written_by_killed_run = STAGING in inside or not inside
+        if (written_by_killed_run or MARKER in inside) and remove_own_folder(entry, written_by_killed_run):
             removed.append(entry)
     return removed + _remove_legacy_staging(out_dir)
 
 
 def _remove_legacy_staging(out_dir: Path) -> list[Path]:
-    """Remove what killed runs of cd7sim 0.1.0 left beside ``out_dir``: ``.NAME.XXXXXXXX`` staging folders
-    (``tempfile.mkdtemp`` names) holding nothing but that version's output files, and ``.NAME.old.XXXXXXXX``
-    folders holding only such a ``NAME`` folder. Anything else is left alone."""
+    """Remove what killed runs of cd7sim 0.1.0 left beside ``out_dir``: staging folders named ``.NAME.`` and
+    eight random characters (``tempfile.mkdtemp``) holding nothing but that version's output files, and
+    ``.NAME.old.`` folders (also eight random characters) holding only such a ``NAME`` folder. Anything else
+    is left alone."""
     staging = re.compile(re.escape(f".{out_dir.name}.") + r"[a-z0-9_]{8}")
     retired = re.compile(re.escape(f".{out_dir.name}.old.") + r"[a-z0-9_]{8}")
 
@@ -241,10 +276,24 @@ def _remove_legacy_staging(out_dir: Path) -> list[Path]:
         inside = [p.name for p in entry.iterdir()] if retired.fullmatch(entry.name) else []
         return inside == [out_dir.name] and _only_legacy_files(entry / out_dir.name)
 
-    removed = [entry for entry in out_dir.parent.iterdir() if debris(entry)]
-    for entry in removed:
-        shutil.rmtree(entry, ignore_errors=True)
+    removed = []
+    for entry in out_dir.parent.iterdir():
+        if not debris(entry):
+            continue
+        inner = entry / out_dir.name
+        if inner.is_dir():
+            _remove_legacy_files(inner)
+        _remove_legacy_files(entry)
+        removed.append(entry)
     return removed
+
+
+def _remove_legacy_files(folder: Path) -> None:
+    """Unlink the version-0.1.0 output files of ``folder`` (checked by :func:`_only_legacy_files`), then it."""
+    for entry in folder.iterdir():
+        if entry.name in LEGACY_OUTPUT_FILES and entry.is_file() and not entry.is_symlink():
+            entry.unlink()
+    folder.rmdir()
 
 
 def _only_legacy_files(folder: Path) -> bool:

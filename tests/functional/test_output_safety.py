@@ -16,11 +16,13 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.inputs.errors import InputError
 from sim.io.files import (
     LEGACY_RUN_FILES,
     MARKER,
     STAGING,
     check_output_folder,
+    remove_own_folder,
     remove_stale_staging,
     replace_folder,
     write_folder,
@@ -154,9 +156,9 @@ def test_folders_are_made_as_the_umask_allows(tmp_path):
 
 
 def test_replace_folder_swaps_without_a_gap(tmp_path):
+    """The old folder (cd7sim's own) is exchanged for the new one and then removed."""
     old, new = tmp_path / "out", tmp_path / ".new"
-    old.mkdir()
-    (old / "a").write_text("old")
+    write_folder(old, lambda folder: (folder / "a").write_text("old"), "test")
     new.mkdir()
     (new / "a").write_text("new")
     replace_folder(new, old)
@@ -310,3 +312,29 @@ def test_debris_of_killed_version_0_1_runs_is_removed_and_nothing_else(tmp_path)
     unlike.mkdir()
     assert sorted(remove_stale_staging(out)) == sorted([staging, retired])
     assert foreign.exists() and unlike.exists() and (foreign / "thesis.docx").read_bytes() == b"mine"
+
+
+def test_a_file_added_while_a_run_writes_is_never_deleted(tmp_path):
+    """A user's file that appears in the output folder while the new results are being written stops the
+    swap: the folder keeps the user's file and the previous results, and no staging is left."""
+    out = tmp_path / "out"
+    write_folder(out, lambda folder: (folder / "a.csv").write_text("first"), "test")
+
+    def write_while_the_user_saves(folder: Path) -> None:
+        (folder / "a.csv").write_text("second")
+        (out / "notes.txt").write_text("mine")
+
+    with pytest.raises(InputError, match="it holds notes.txt, which cd7sim did not write"):
+        write_folder(out, write_while_the_user_saves, "test")
+    assert (out / "notes.txt").read_text() == "mine" and (out / "a.csv").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_removing_a_folder_takes_only_what_cd7sim_wrote(tmp_path):
+    folder = tmp_path / "old"
+    write_folder(folder, lambda f: (f / "a.csv").write_text("x"), "test")
+    (folder / "user.txt").write_text("mine")
+    assert not remove_own_folder(folder)
+    assert sorted(p.name for p in folder.iterdir()) == [".cd7sim", "a.csv", "user.txt"]
+    (folder / "user.txt").unlink()
+    assert remove_own_folder(folder) and not folder.exists()
