@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
+from sim.inputs.posterior import Posterior
 from sim.inputs.scenario import Scenario, builtin_scenarios, load_scenario, scenario_path
 from sim.inputs.validation import first_error
 from sim.outcomes.resources import servers
@@ -32,7 +33,7 @@ from sim.report.folders import run_figures, run_files, write_results
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
 from sim.report.text import format_headline, format_resources
 from sim.simulation.memory import check_run_size
-from sim.simulation.parallel import make_executor
+from sim.simulation.parallel import Progress, make_executor
 from sim.simulation.results import Results
 from sim.simulation.runner import Engine, simulate
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 ENGINES: tuple[str, ...] = ("des", "cohort")
 """``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
 
-__all__ = ["ENGINES", "Run", "builtin_scenarios", "load", "run", "validate", "validated"]
+__all__ = ["ENGINES", "Run", "builtin_scenarios", "load", "read_validation_posterior", "run", "validate", "validated"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
@@ -212,37 +213,52 @@ def run(scenario: str | Path | Scenario, *, patients: int | None = None, replica
     return Run(Results.from_simulation(loaded, params, engine, simulation))
 
 
-def validate(draws: int = 200, posterior: str | Path | None = None, workers: int | None = None) -> pd.DataFrame:
+def read_validation_posterior(posterior: str | Path | None = None) -> Posterior:
+    """The posterior draws to validate: a file, or the committed one; warns once when it is stale.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or is not a valid posterior.
+    """
+    from sim.inputs.parameters import DEFAULT_POSTERIOR_PATH, load_parameters
+
+    path = Path(posterior) if posterior is not None else DEFAULT_POSTERIOR_PATH
+    if not path.is_file():
+        raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
+    read = Posterior.read(path, load_parameters().registry)
+    read.warn_if_stale()
+    return read
+
+
+def validate(draws: int = 200, posterior: str | Path | Posterior | None = None, workers: int | None = None,
+             on_done: Progress = None) -> pd.DataFrame:
     """The posterior predictive check: every study replayed at its own size under posterior draws.
 
     Parameters
     ----------
     draws : int
         Posterior draws to replay.
-    posterior : str or Path, optional
+    posterior : str, Path or Posterior, optional
         Posterior draws (default: the committed ``calibration/posterior.parquet``).
     workers : int, optional
         Local processes.
+    on_done : callable, optional
+        Called once per block of 10 draws replayed (a progress bar).
 
     Returns
     -------
     pandas.DataFrame
         One row per target: the reported value, the model's predictive mean and 95% interval, inside.
     """
-    from sim.calibration.calibrate import POSTERIOR_FILE
     from sim.calibration.predictive import posterior_predictive
     from sim.calibration.studies import load_studies, load_targets
-    from sim.inputs.parameters import load_parameters, read_posterior
-    from sim.inputs.paths import CALIBRATION_DIR
+    from sim.inputs.parameters import load_parameters
 
-    path = Path(posterior) if posterior is not None else CALIBRATION_DIR / POSTERIOR_FILE
-    if not path.is_file():
-        raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
-    params = load_parameters()
-    table = read_posterior(path, params.registry)
+    read = posterior if isinstance(posterior, Posterior) else read_validation_posterior(posterior)
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))
-    return posterior_predictive(table, params, studies, targets, draws, make_executor(workers))
+    return posterior_predictive(read.draws, load_parameters(), studies, targets, draws, make_executor(workers), on_done)
 
 
 def scenario_file(scenario: str | Path) -> Path:

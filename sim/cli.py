@@ -212,29 +212,13 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 def validate_command(args: argparse.Namespace) -> int:
     """``cd7sim validate``: each study replayed at its own size under posterior draws."""
-    from sim.calibration.calibrate import POSTERIOR_FILE
-    from sim.calibration.predictive import (
-        VALIDATION_FILE,
-        format_validation,
-        posterior_predictive,
-    )
-    from sim.calibration.studies import load_studies, load_targets
-    from sim.inputs.parameters import load_parameters
-    from sim.inputs.paths import CALIBRATION_DIR
-    from sim.inputs.posterior import Posterior
+    from sim import api
+    from sim.calibration.predictive import VALIDATION_FILE, format_validation
 
-    path = args.posterior or CALIBRATION_DIR / POSTERIOR_FILE
-    if not Path(path).is_file():
-        raise InputError("--posterior", str(path), "a posterior file is required: run `cd7sim calibrate` first")
+    posterior = api.read_validation_posterior(args.posterior)
     out = _check_out(args, "validation")
-    params = load_parameters()
-    stamped = Posterior.read(path, params.registry)
-    stamped.warn_if_stale()
-    posterior = stamped.draws
-    targets = load_targets()
-    studies = load_studies(sorted({t.study for t in targets}))
     with _progress_bar(-(-min(args.draws, len(posterior)) // 10), "replaying") as bar:
-        table = posterior_predictive(posterior, params, studies, targets, args.draws, _executor(args), bar.update)
+        table = api.validate(args.draws, posterior, args.workers, bar.update)
     print(format_validation(table))
 
     def write_table(target: Path) -> None:

@@ -35,14 +35,14 @@ from sim.calibration import (
     DEFAULT_STAGES,
 )
 from sim.calibration.studies import StudyCohort, Target, expected_probability
-from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, Distribution, FixedDist, ParameterSet
+from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, DEFAULT_POSTERIOR_PATH, Distribution, FixedDist, ParameterSet
 from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import Posterior, Stamp
 from sim.inputs.scenario import Scenario
 from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks
 
-POSTERIOR_FILE, FIT_FILE, IDENTIFIABILITY_FILE, FIT_FIGURE = (
-    "posterior.parquet", "fit.csv", "identifiability.csv", "fit.png")
+POSTERIOR_FILE = DEFAULT_POSTERIOR_PATH.name
+FIT_FILE, IDENTIFIABILITY_FILE, FIT_FIGURE = "fit.csv", "identifiability.csv", "fit.png"
 PROBABILITY_FLOOR = 1e-6
 INFORMED_SD_RATIO = 0.8
 """A parameter whose posterior sd is below this share of its prior sd is called informed by the targets."""

@@ -32,6 +32,7 @@ import pandas as pd
 from sim.inputs.codes import (
     CHIMERISM,
     CR_RESPONSES,
+    DAYS_PER_YEAR,
     PATIENT_COLUMNS,
     RESPONSES,
     SUMMARY_COLUMNS,
@@ -48,9 +49,9 @@ from sim.outcomes.estimators import (
 )
 
 _NAN = float("nan")
-SIX_MONTHS_DAYS = 182.625
-ONE_YEAR_DAYS = 365.25
-TWO_YEARS_DAYS = 730.5
+ONE_YEAR_DAYS = DAYS_PER_YEAR
+SIX_MONTHS_DAYS = DAYS_PER_YEAR / 2
+TWO_YEARS_DAYS = 2 * DAYS_PER_YEAR
 
 Columns = Mapping[str, np.ndarray]
 """Columns of the patients table as arrays, one entry per patient (see the module docstring)."""

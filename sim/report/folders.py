@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.calibration.calibrate import (
@@ -21,7 +20,7 @@ from sim.calibration.calibrate import (
     Calibration,
 )
 from sim.inputs.posterior import Stamp
-from sim.io.files import atomic_path, write_folder
+from sim.io.files import write_folder
 from sim.outcomes.resources import servers
 from sim.report.plots import plot_fit, plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
 from sim.simulation.results import Results
@@ -80,12 +79,6 @@ def write_results(results: Results, out_dir: str | Path, protected: Sequence[Pat
             save_png(draw(), staging / name)
 
     return write_folder(out_dir, write, "run", protected)
-
-
-def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` as CSV through a temporary file and one rename."""
-    with atomic_path(path) as temporary:
-        frame.to_csv(temporary, index=False, float_format="%.6g")
 
 
 def calibration_writers(calibration: Calibration, stamp: Stamp | None = None) -> dict[str, Callable[[Path], None]]:

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from sim.inputs.codes import RESOURCES
+from sim.inputs.codes import DAYS_PER_YEAR, RESOURCES
 from sim.outcomes.endpoints import (
     DFS_FROM_INFUSION,
     ONE_YEAR_DAYS,
@@ -36,7 +36,7 @@ from sim.outcomes.endpoints import (
 from sim.outcomes.estimators import kaplan_meier
 from sim.report.text import setting_label
 
-DAYS_PER_MONTH = 30.4375
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 DPI = 120
 """Resolution of saved figures, dots per inch."""
 
