@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -26,11 +27,16 @@ RESULTS_DIR = Path("results")
 """Where outputs go by default, relative to the current folder."""
 REPORT_BUG = "please report it with the command and run.json"
 EVERY_CORE = "default: every core"
+RESEND_SECONDS = 0.02
+"""How long after an interruption was swallowed (in a finaliser) the signal is sent again, s."""
 COMMITTED_POSTERIOR = "calibration/posterior.parquet, the committed posterior"
 
 
-class _Terminated(Exception):
-    """SIGTERM: stop like Ctrl-C, so that staging folders are removed on the way out."""
+class _Terminated(BaseException):
+    """SIGTERM: stop like Ctrl-C, so that staging folders are removed on the way out.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no library's ``except Exception`` swallows it.
+    """
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -374,6 +380,21 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated()
 
 
+def _on_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """An interruption that landed where Python cannot raise it (a finaliser or a weak-reference callback,
+    e.g. while matplotlib tidies up) is not lost and prints no traceback: the signal is sent again a moment
+    later, from another thread, and stops the command at the next ordinary line (sent from here, its handler
+    would run inside this hook). Any other unraisable exception goes to Python's own hook."""
+    interruptions = {_Terminated: signal.SIGTERM, KeyboardInterrupt: signal.SIGINT}
+    signum = interruptions.get(type(unraisable.exc_value))
+    if signum is None:
+        sys.__unraisablehook__(unraisable)
+        return
+    resend = threading.Timer(RESEND_SECONDS, os.kill, (os.getpid(), signum))
+    resend.daemon = True
+    resend.start()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line each, without source lines."""
     print(f"cd7sim: warning: {message}", file=sys.stderr)
@@ -398,8 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _COMMAND_STARTED[:] = [-1.0 if argv is None else time.perf_counter()]
     previous_handler = signal.getsignal(signal.SIGTERM)
     in_main_thread = _main_thread()
+    previous_unraisable_hook = sys.unraisablehook
     if in_main_thread:
         signal.signal(signal.SIGTERM, _on_sigterm)
+        sys.unraisablehook = _on_unraisable
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -423,11 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
+            sys.unraisablehook = previous_unraisable_hook
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim import cli
 from sim.cli import main
 from sim.inputs.errors import InputError
 from sim.io.files import (
@@ -338,3 +339,30 @@ def test_removing_a_folder_takes_only_what_cd7sim_wrote(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [".cd7sim", "a.csv", "user.txt"]
     (folder / "user.txt").unlink()
     assert remove_own_folder(folder) and not folder.exists()
+
+
+class _RaisesInFinaliser:
+    """An object whose finaliser meets an interruption, as when a signal lands while matplotlib tidies up."""
+
+    def __init__(self, interruption: BaseException) -> None:
+        self.interruption = interruption
+
+    def __del__(self) -> None:
+        raise self.interruption
+
+
+@pytest.mark.parametrize("interruption", [cli._Terminated(), KeyboardInterrupt()], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interruption_swallowed_by_a_finaliser_still_stops_the_command(interruption, capsys):
+    """Python cannot raise from a finaliser: it prints the exception and carries on. The command's hook
+    sends the signal again, so the interruption stops the command at the next line and prints nothing."""
+    previous = signal.signal(signal.SIGTERM, cli._on_sigterm), sys.unraisablehook
+    sys.unraisablehook = cli._on_unraisable
+    try:
+        with pytest.raises(type(interruption)):
+            finaliser = _RaisesInFinaliser(interruption)
+            del finaliser
+            time.sleep(60)
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        sys.unraisablehook = previous[1]
+    assert "Traceback" not in capsys.readouterr().err
