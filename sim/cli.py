@@ -385,9 +385,11 @@ def _on_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
     e.g. while matplotlib tidies up) is not lost and prints no traceback: the signal is sent again a moment
     later, from another thread, and stops the command at the next ordinary line (sent from here, its handler
     would run inside this hook). Any other unraisable exception goes to Python's own hook."""
-    interruptions = {_Terminated: signal.SIGTERM, KeyboardInterrupt: signal.SIGINT}
-    signum = interruptions.get(type(unraisable.exc_value))
-    if signum is None:
+    if isinstance(unraisable.exc_value, _Terminated):
+        signum = signal.SIGTERM
+    elif isinstance(unraisable.exc_value, KeyboardInterrupt):
+        signum = signal.SIGINT
+    else:
         sys.__unraisablehook__(unraisable)
         return
     resend = threading.Timer(RESEND_SECONDS, os.kill, (os.getpid(), signum))
