@@ -188,7 +188,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from sim.calibration.studies import load_studies, load_targets
     from sim.inputs.parameters import load_parameters
     from sim.inputs.posterior import Stamp
-    from sim.report.folders import calibration_writers
+    from sim.report.calibration_files import calibration_writers
 
     stamp = Stamp.of()
     targets = load_targets()

@@ -43,3 +43,13 @@ def test_the_command_line_imports_no_heavy_library():
     result = _run(sys.executable, "-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_a_run_does_not_import_scipy_stats():
+    """A base-case run (the facade, the engines, the estimators and the figures) needs only
+    scipy.special: scipy.stats alone takes about a second to import, half the default run's budget."""
+    probe = ("import sys; from sim import api; api.run('base', patients=50, workers=1).figures(); "
+             "print('scipy.stats' in sys.modules)")
+    result = _run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
-from scipy import stats
+from scipy.special import betaincinv, gammaincinv, ndtri
 
 from sim.inputs.errors import InputError, show_value
 from sim.inputs.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_YEARS
@@ -73,7 +73,7 @@ class BetaCounts(StrictModel):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Quantiles (inverse CDF) at ``u``."""
-        return stats.beta.ppf(u, self.events + 0.5, self.n - self.events + 0.5)
+        return betaincinv(self.events + 0.5, self.n - self.events + 0.5, u)
 
 
 class GammaDist(StrictModel):
@@ -89,7 +89,7 @@ class GammaDist(StrictModel):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Quantiles (inverse CDF) at ``u``."""
-        return stats.gamma.ppf(u, (self.mean / self.sd) ** 2, scale=self.sd**2 / self.mean)
+        return gammaincinv((self.mean / self.sd) ** 2, u) * (self.sd**2 / self.mean)
 
 
 class LogNormalDist(StrictModel):
@@ -104,7 +104,7 @@ class LogNormalDist(StrictModel):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Quantiles (inverse CDF) at ``u``."""
-        return self.median * np.exp(self.sigma * stats.norm.ppf(u))
+        return self.median * np.exp(self.sigma * ndtri(u))
 
 
 class UniformDist(OrderedRange, StrictModel):

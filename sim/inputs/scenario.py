@@ -377,7 +377,7 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
     except ValidationError as error:
         field, value, allowed = first_error(error, Scenario)
         raise InputError(field, value, allowed) from None
-    scenario.parameter_set(registry)
+    (registry if registry is not None else load_parameters(DEFAULT_PARAMETERS_PATH)).with_overrides(scenario.parameters)
     return scenario
 
 

@@ -1,7 +1,6 @@
-"""The folders and files commands write: a run's results, the calibration's files.
-
-Each writer fills a folder through :func:`sim.io.files.write_folder` (cd7sim's own folders, replaced
-atomically) or gives the functions that write each file, so the caller decides where they go.
+"""The run folder: a run's tables, record and figures, written through :func:`sim.io.files.write_folder`
+(cd7sim's own folders, replaced atomically). The calibration's files are in
+:mod:`sim.report.calibration_files`, apart, so that a run does not import the calibration (and scipy.stats).
 """
 
 from __future__ import annotations
@@ -12,17 +11,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from sim.calibration.calibrate import (
-    FIT_FIGURE,
-    FIT_FILE,
-    IDENTIFIABILITY_FILE,
-    POSTERIOR_FILE,
-    Calibration,
-)
-from sim.inputs.posterior import Stamp
 from sim.io.files import write_folder
 from sim.outcomes.resources import servers
-from sim.report.plots import plot_fit, plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
+from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
 from sim.simulation.results import Results
 
 TABLE_FILES: tuple[str, ...] = ("patients.parquet", "events.parquet", "summary.csv", "resources.csv", "run.json")
@@ -79,23 +70,3 @@ def write_results(results: Results, out_dir: str | Path, protected: Sequence[Pat
             save_png(draw(), staging / name)
 
     return write_folder(out_dir, write, "run", protected)
-
-
-def calibration_writers(calibration: Calibration, stamp: Stamp | None = None) -> dict[str, Callable[[Path], None]]:
-    """What ``cd7sim calibrate`` writes: file name → function writing that file to a given path
-    (the posterior, stamped with the parameters.yaml and targets.csv it came from, the fit table, the
-    identifiability table and the fit figure).
-
-    Parameters
-    ----------
-    calibration : Calibration
-    stamp : Stamp, optional
-        The inputs' fingerprint taken when the calibration read them (default: taken now).
-    """
-    fit = calibration.fit_frame()
-    return {
-        POSTERIOR_FILE: lambda path: calibration.posterior(stamp).write(path),
-        FIT_FILE: lambda path: fit.to_csv(path, index=False, float_format="%.6g"),
-        IDENTIFIABILITY_FILE: lambda path: calibration.identifiability_frame().to_csv(path, index=False, float_format="%.6g"),
-        FIT_FIGURE: lambda path: save_png(plot_fit(fit), path),
-    }

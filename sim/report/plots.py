@@ -19,7 +19,6 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from scipy import stats
 
 from sim.inputs.codes import DAYS_PER_YEAR, RESOURCES
 from sim.outcomes.endpoints import (
@@ -56,6 +55,17 @@ def _new_panels(nrows: int, ncols: int, *, figsize: tuple[float, float], layout:
     """A figure of ``nrows`` x ``ncols`` panels, an array of axes (as ``pyplot.subplots`` gives, without pyplot)."""
     figure = Figure(figsize=figsize, layout=layout)
     return figure, figure.subplots(nrows, ncols, **grid)
+
+
+def _set_margins(figure: Figure, *, left: float, right: float, bottom: float, top: float, wspace: float = 0.2) -> None:
+    """Fixed margins around the panels, in inches (``wspace`` as a share of the mean panel width).
+
+    For figures whose labels are fixed texts: it gives what ``tight_layout`` would, without laying the
+    text out twice (which took about a third of the default run's figure time).
+    """
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                           wspace=wspace)
 
 
 def save_png(figure: Figure, path: str | Path) -> None:
@@ -124,7 +134,7 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
     _finish_survival_axes(os_axes, "Overall survival (infused patients)")
     _finish_survival_axes(dfs_axes, "Disease-free survival (patients in CR)")
     figure.suptitle("Survival by strategy, Kaplan–Meier")
-    figure.tight_layout()
+    _set_margins(figure, left=0.75, right=0.2, bottom=0.65, top=0.75, wspace=0.09)
     return figure
 
 
@@ -180,7 +190,7 @@ def plot_flow(patients: pd.DataFrame) -> Figure:
     axes.margins(x=0.12)
     if groups:
         axes.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
+    _set_margins(figure, left=2.4, right=0.2, bottom=0.65, top=0.45)
     return figure
 
 
@@ -341,8 +351,8 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
 
 def _wait_steps(waits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Days and share who waited at most that long, as a post-step curve from day 0 (empirical CDF)."""
-    cdf = stats.ecdf(waits).cdf
-    days, share = cdf.quantiles, cdf.probabilities
+    days, counts = np.unique(waits, return_counts=True)
+    share = np.cumsum(counts) / waits.size
     if days[0] > 0:
         return np.concatenate(([0.0], days)), np.concatenate(([0.0], share))
     return days, share

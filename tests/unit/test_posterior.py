@@ -184,7 +184,7 @@ def test_sample_refuses_a_negative_count(params):
 
 
 def test_the_calibration_writes_a_stamped_posterior(tmp_path):
-    from sim.report.folders import calibration_writers
+    from sim.report.calibration_files import calibration_writers
 
     draws = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
     calibration = Calibration(names=[X, Y], draws=draws, expected=np.empty((3, 0)), log_likelihood=np.array([-1.0, -2.0, -3.0]),

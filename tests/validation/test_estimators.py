@@ -13,6 +13,8 @@ from sim.outcomes.estimators import (
     kaplan_meier,
     median_ci_ranks,
     median_with_ci,
+    proportion,
+    replication_interval,
 )
 
 # Ten subjects, (time in days, event): ties at 3 (two deaths and one censoring) and censorings.
@@ -205,3 +207,60 @@ def test_order_statistic_interval_contains_sample_median():
         assert median == np.median(values)
         assert lower <= median <= upper
         assert lower in values and upper in values
+
+
+def _scipy_kaplan_meier(time: np.ndarray, event: np.ndarray):
+    """The reference: scipy.stats.ecdf with its log-log (exponential Greenwood) band."""
+    survival = stats.ecdf(stats.CensoredData(uncensored=time[event], right=time[~event])).sf
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = survival.confidence_interval(confidence_level=0.95, method="log-log")
+    return survival.quantiles, survival.probabilities, band.low.probabilities, band.high.probabilities
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kaplan_meier_equals_scipy_ecdf(seed):
+    """Our numpy Kaplan–Meier (written out so that a run need not import scipy.stats) against
+    scipy.stats.ecdf on random data with ties, censoring, a last event and a last censoring."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400))
+    time = np.round(rng.exponential(30.0, size))
+    event = rng.random(size) < rng.uniform(0.1, 1.0)
+    ours = kaplan_meier(time, event)
+    times, survival, lower, upper = _scipy_kaplan_meier(time, event)
+    np.testing.assert_array_equal(ours.times, times)
+    np.testing.assert_allclose(ours.survival, survival, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(ours.lower, lower, rtol=1e-12, atol=0, equal_nan=True)
+    np.testing.assert_allclose(ours.upper, upper, rtol=1e-12, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("trials", [1, 2, 7, 40, 333, 2000])
+def test_wilson_interval_equals_scipy_binomtest(trials):
+    """The Wilson interval written out against scipy.stats.binomtest(...).proportion_ci(method="wilson")."""
+    for successes in sorted({0, 1, trials // 3, trials // 2, trials - 1, trials}):
+        reference = stats.binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+        estimate = proportion(successes, trials)
+        assert estimate.estimate == successes / trials
+        assert estimate.lower == pytest.approx(reference.low, rel=1e-14, abs=1e-16)
+        assert estimate.upper == pytest.approx(reference.high, rel=1e-14, abs=1e-16)
+
+
+def test_wilson_interval_matches_newcombe_worked_example():
+    """Newcombe (1998), Statistics in Medicine 17:857, table I, example (81/263): Wilson 0.2553 to 0.3662."""
+    estimate = proportion(81, 263)
+    assert (round(estimate.lower, 4), round(estimate.upper, 4)) == (0.2553, 0.3662)
+
+
+@pytest.mark.parametrize("n", [2, 5, 30, 1000])
+def test_monte_carlo_interval_uses_the_t_quantile_of_scipy(n):
+    values = np.random.default_rng(n).normal(10.0, 2.0, n)
+    mean, lower, upper = replication_interval(values)
+    half = stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n)
+    assert (lower, upper) == pytest.approx((mean - half, mean + half), rel=1e-13)
+
+
+@pytest.mark.parametrize("n", [6, 7, 50, 333, 5000])
+def test_median_ranks_equal_those_from_scipy_binomial(n):
+    tail = stats.binom.cdf(np.arange(n + 1), n, 0.5)
+    lower_rank = int(np.count_nonzero(tail <= 0.025))
+    assert median_ci_ranks(n) == (lower_rank, n - lower_rank + 1)
