@@ -36,6 +36,7 @@ What a new pathway step touches, and nothing else:
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -125,11 +126,17 @@ class Plan:
 
     @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
-        """Days from HSCT to death from the transplant or its relapse (background excluded)."""
-        return np.minimum(
-            np.minimum(self.after_transplant.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct),
-            self.after_transplant.relapse_after_hsct + self.response.survival_after_relapse,
-        )
+        """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
+        (background and the CAR-T aplasia's infections excluded)."""
+        relapse = self.after_transplant.relapse_after_hsct
+        non_relapse = np.minimum(self.after_transplant.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct)
+        return np.minimum(before_relapse(non_relapse, relapse), relapse + self.response.survival_after_relapse)
+
+    def toxicity_death_day(self, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
+        """Day of death from the CAR-T aplasia's toxicity or infection of transplanted patients, if it
+        comes before a relapse (``inf`` otherwise); days from enrolment."""
+        return before_relapse(infused_day + self.toxicity.early_death_after_infusion,
+                              hsct_day + self.after_transplant.relapse_after_hsct)
 
     @property
     def needs_slot(self) -> np.ndarray:
@@ -192,6 +199,14 @@ class Plan:
         return self.care.icu_cause
 
 
+def before_relapse(death_day, relapse_day):
+    """A non-relapse death counts only before a relapse (after it, death is from the disease): the day,
+    or ``inf`` (scalars or arrays, same origin)."""
+    if isinstance(death_day, np.ndarray) or isinstance(relapse_day, np.ndarray):
+        return np.where(death_day < relapse_day, death_day, np.inf)
+    return death_day if death_day < relapse_day else math.inf
+
+
 def ready_day(start_day: np.ndarray | float, slot_days: np.ndarray | float, release_to_infusion_days: np.ndarray | float):
     """Day a patient is ready for infusion (product released, lymphodepletion given), or starts
     chemotherapy, for manufacturing started on ``start_day``. Infusion needs a CAR-T bed as well."""
@@ -221,9 +236,10 @@ def icu_bed_days(stay_days, death_day, admission_day):
     return earliest(stay_days, death_day - admission_day)
 
 
-def transplant_bed_days(stay_days, death_after_hsct, background_day, hsct_day):
-    """Days a transplant bed is held: the stay, cut short by death (scalars or arrays)."""
-    return earliest(stay_days, death_after_hsct, background_day - hsct_day)
+def transplant_bed_days(stay_days, death_after_hsct, background_day, hsct_day, toxicity_death_day):
+    """Days a transplant bed is held: the stay, cut short by death from the transplant, background or a
+    fatal infection of the CAR-T aplasia (``toxicity_death_day``, days from enrolment) (scalars or arrays)."""
+    return earliest(stay_days, death_after_hsct, background_day - hsct_day, toxicity_death_day - hsct_day)
 
 
 def plan_course(
@@ -411,8 +427,8 @@ class Course:
                                           plan.before.dropout_day, np.nan), last_day),
             "crs": _observed(np.where(c["crs_grade"] > 0, t0 + plan.toxicity.crs_onset_after_infusion, np.nan), last_day),
             "icans": _observed(np.where(c["icans_grade"] > 0, t0 + plan.toxicity.icans_onset_after_infusion, np.nan), last_day),
-            "severe_infection": _observed(np.where(infused & plan.toxicity.severe_infection & (infection_day <= self.latent_death_day)
-                                                   & ~(infection_day > c["hsct_day"]), infection_day, np.nan), last_day),
+            "severe_infection": _observed(np.where(infused & plan.toxicity.severe_infection & (infection_day <= self.latent_death_day),
+                                                   infection_day, np.nan), last_day),
             "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
             "icu_admission": admission_day(self.resource_use, "icu_bed", last_day),
             "icu_discharge": discharge_day(self.resource_use, "icu_bed", last_day),
@@ -456,7 +472,12 @@ def unqueued_services(plan: Plan) -> Services:
     start = np.where(before.request_day < before.exit_day, before.request_day, np.nan)
     t0 = ready_day(start, before.slot_days, before.release_to_infusion_days)
     t0 = np.where(~before.manufacturing_failed & (t0 < before.exit_day), t0, np.nan)
-    planned = t0 + plan.decision.interval
+    no_hsct = np.full(t0.shape, np.nan)  # only ICU stays begun before the planned day delay it
+    icu = icu_request_day(plan, t0, no_hsct)
+    death = infused_death_day(plan.toxicity.early_death_after_infusion, before.background_death_day, plan.post_hsct_death_after_hsct,
+                              t0, no_hsct)
+    icu_end = icu + icu_bed_days(plan.care.icu_stay_days, death, icu)
+    planned = hsct_ready_day(t0 + plan.decision.interval, icu, icu_end)
     exit_day = pre_hsct_exit_day(t0, plan.pre_hsct_exit_after_infusion, before.background_death_day)
     hsct_day = np.where(plan.decision.candidate & (planned < exit_day), planned, np.nan)
     return Services(manufacturing_start=start, infusion_day=t0, hsct_day=hsct_day,
@@ -464,11 +485,41 @@ def unqueued_services(plan: Plan) -> Services:
 
 
 def icu_request_day(plan: Plan, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
-    """Day an infused patient asks for an ICU bed: the first need, if alive and not yet transplanted
-    (``NaN`` otherwise)."""
+    """Day an infused patient asks for an ICU bed: the first need, if alive (``NaN`` otherwise). A need
+    after an early transplant (a severe infection while the aplasia lasts) is met too: the patient goes
+    from the transplant ward to intensive care.
+
+    Parameters
+    ----------
+    plan : Plan
+    infused_day, hsct_day : ndarray
+        Days from enrolment (``NaN``: not infused, not transplanted).
+    """
     need = infused_day + plan.care.icu_need_after_infusion
-    alive = need < np.minimum(infused_day + plan.toxicity.early_death_after_infusion, plan.before.background_death_day)
-    return np.where(alive & ~(hsct_day <= need), need, np.nan)
+    death = infused_death_day(plan.toxicity.early_death_after_infusion, plan.before.background_death_day,
+                              plan.post_hsct_death_after_hsct, infused_day, np.where(hsct_day <= need, hsct_day, np.nan))
+    return np.where(need < death, need, np.nan)
+
+
+def infused_death_day(early_death_after_infusion, background_day, post_hsct_death_after_hsct, infused_day, hsct_day):
+    """Latent day of death of an infused patient from toxicity, background, or the transplant if
+    transplanted (``hsct_day`` ``NaN`` when not); relapse deaths excluded (scalars or arrays, days)."""
+    after_hsct = hsct_day + post_hsct_death_after_hsct
+    if isinstance(after_hsct, np.ndarray):
+        after_hsct = np.where(np.isnan(after_hsct), np.inf, after_hsct)
+    elif math.isnan(after_hsct):
+        after_hsct = math.inf
+    return earliest(infused_day + early_death_after_infusion, background_day, after_hsct)
+
+
+def hsct_ready_day(planned_day, icu_day, icu_end_day):
+    """The day a planned transplant can go ahead: not during an ICU stay (nor while waiting for an ICU
+    bed) that began on or before the planned day; then it waits for the discharge, with its relapse and
+    death risks running on (scalars or arrays; ``NaN`` ICU days: no ICU stay)."""
+    during = (icu_day <= planned_day) & (planned_day < icu_end_day)
+    if isinstance(during, np.ndarray):
+        return np.where(during, icu_end_day, planned_day)
+    return icu_end_day if during else planned_day
 
 
 def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
@@ -485,8 +536,10 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
         "apheresis": aphereses,
         "manufacturing": aphereses + plan.before.slot_days,
         "cart_bed": cart_bed + cart_bed_days(care.cart_stay_days, early_death, background_day, cart_bed),
-        "icu_bed": icu + icu_bed_days(care.icu_stay_days, np.minimum(t0 + early_death, background_day), icu),
-        "transplant_bed": hsct_day + transplant_bed_days(care.hsct_stay_days, plan.post_hsct_death_after_hsct, background_day, hsct_day),
+        "icu_bed": icu + icu_bed_days(care.icu_stay_days, infused_death_day(early_death, background_day, plan.post_hsct_death_after_hsct,
+                                                                            t0, np.where(hsct_day <= icu, hsct_day, np.nan)), icu),
+        "transplant_bed": hsct_day + transplant_bed_days(care.hsct_stay_days, plan.post_hsct_death_after_hsct, background_day, hsct_day,
+                                                         plan.toxicity_death_day(t0, hsct_day)),
         "donor_search": never,
     }
     none = np.zeros(t0.shape, dtype=np.int8)
@@ -533,18 +586,21 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
     risks = {  # latent days of death; on ties the earlier wins
         "refractory_disease": progression_day + response.survival_with_refractory_disease,
         "relapse": relapse_day + response.survival_after_relapse,
-        "early_toxicity": np.where(transplanted, np.nan, t0 + toxicity.early_death_after_infusion),
-        "non_relapse": hsct_day + after.nrm_after_hsct,
-        "graft_failure": hsct_day + graft.graft_failure_death_after_hsct,
+        # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
+        "early_toxicity": before_relapse(t0 + toxicity.early_death_after_infusion, relapse_day),
+        "non_relapse": before_relapse(hsct_day + after.nrm_after_hsct, relapse_day),
+        "graft_failure": before_relapse(hsct_day + graft.graft_failure_death_after_hsct, relapse_day),
         "background": before.background_death_day,
         "icu_wait": services.icu_wait_death_day,
     }
     risk_code = {risk: code for code, risk in enumerate(risks)}
     death_day, first = first_of(risks, risk_code)
 
-    agvhd_day = np.where(transplanted & (graft.agvhd_grade > 0) & (hsct_day + graft.agvhd_after_hsct < death_day),
+    # GVHD starts only alive and in remission (relapse ends immunosuppression-era GVHD onset in this model)
+    gvhd_until = np.minimum(death_day, relapse_day)
+    agvhd_day = np.where(transplanted & (graft.agvhd_grade > 0) & (hsct_day + graft.agvhd_after_hsct < gvhd_until),
                          hsct_day + graft.agvhd_after_hsct, np.nan)
-    cgvhd_day = np.where(transplanted & graft.cgvhd & (hsct_day + graft.cgvhd_after_hsct < death_day),
+    cgvhd_day = np.where(transplanted & graft.cgvhd & (hsct_day + graft.cgvhd_after_hsct < gvhd_until),
                          hsct_day + graft.cgvhd_after_hsct, np.nan)
     severe_gvhd = ((graft.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
     causes = {

@@ -11,6 +11,7 @@ from sim.inputs.codes import CART_SOURCES, DISEASES
 from sim.inputs.scenario import CaseMix, TruncatedNormal, Uniform
 
 AML = DISEASES.index("AML")
+AUTOLOGOUS = CART_SOURCES.index("autologous")
 DONOR_DERIVED = CART_SOURCES.index("donor_derived")
 UNIVERSAL = CART_SOURCES.index("universal")
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from sim.disease import care, cart, survival, transplant
 from sim.disease.draws import PatientDraws, weibull_time
-from sim.disease.patients import AML, DONOR_DERIVED, UNIVERSAL, PatientAttributes
+from sim.disease.patients import AML, AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
@@ -102,6 +102,10 @@ def first_of(risks: Mapping[str, np.ndarray], codes: Mapping[str, int] = DEATH_C
 def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndarray:
     """The CAR-T product each patient gets under ``strategy``.
 
+    A donor-derived product needs a donor: a patient without one gets an autologous product instead
+    (assumption: the usual alternative when no related donor can give cells; Hu's donor-derived
+    products came from the haploidentical transplant donor, HU-DOSE).
+
     Returns
     -------
     ndarray of int8
@@ -112,8 +116,10 @@ def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndar
     if strategy.index_therapy != "cart":
         return np.full(attributes.n, CART_PRODUCTS.index("none"), dtype=np.int8)
     if strategy.cart_source == "case_mix":
-        return attributes.cart_source
-    return np.full(attributes.n, CART_PRODUCTS.index(strategy.cart_source), dtype=np.int8)
+        wanted = attributes.cart_source
+    else:
+        wanted = np.full(attributes.n, CART_PRODUCTS.index(strategy.cart_source), dtype=np.int8)
+    return np.where((wanted == DONOR_DERIVED) & ~attributes.donor_available, AUTOLOGOUS, wanted).astype(np.int8)
 
 
 # --- 1-2. before infusion -------------------------------------------------------------------

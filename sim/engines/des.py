@@ -38,8 +38,11 @@ from sim.disease.course import (
     Plan,
     ResourceUse,
     Services,
+    before_relapse,
     cart_bed_days,
+    hsct_ready_day,
     icu_bed_days,
+    infused_death_day,
     ready_day,
     transplant_bed_days,
 )
@@ -238,20 +241,23 @@ class _Simulation:
         p = self.p
         self.infusion[i] = t0
         need = t0 + p.icu_need[i]
-        death = min(t0 + p.early_death[i], p.background[i])
         planned = t0 + p.interval[i]
+        # the ICU need first: on the same day it comes before the transplant, which waits for the discharge
+        if need < min(t0 + p.early_death[i], p.background[i]):
+            self._at(i, need, self._icu_bed, need)
         if p.candidate[i] and planned < self._pre_hsct_exit(i):
             self._at(i, planned, self._hsct_due, planned)
-        if need < death:
-            self._at(i, need, self._icu_bed, need, death)
 
-    def _icu_bed(self, i: int, day: float, death: float) -> None:
-        if self.hsct[i] <= day:
+    def _icu_bed(self, i: int, day: float) -> None:
+        p = self.p
+        death = infused_death_day(p.early_death[i], p.background[i], p.post_hsct_death[i], self.infusion[i],
+                                  self.hsct[i] if self.hsct[i] <= day else math.nan)
+        if not day < death:
             return
-        waiting_death = day + self.p.icu_wait_death[i]
+        waiting_death = day + p.icu_wait_death[i]
         admitted = self._queue("icu_bed", i, day, min(death, waiting_death))
         if admitted is not None:
-            self._hold("icu_bed", i, admitted, icu_bed_days(self.p.icu_stay, death, admitted))
+            self._hold("icu_bed", i, admitted, icu_bed_days(p.icu_stay, death, admitted))
         elif waiting_death < death:
             self.icu_death[i] = waiting_death
 
@@ -262,9 +268,14 @@ class _Simulation:
         return min(t0 + p.early_death[i], t0 + p.relapse_pre[i], p.background[i], self.icu_death[i])
 
     def _hsct_due(self, i: int, planned: float) -> None:
-        """The planned transplant day: wait for a donor if the search is still going, then a bed."""
+        """The planned transplant day: wait for the end of an ICU stay (or of the wait for an ICU bed),
+        and for a donor if the search is still going, then a bed."""
         leave_day = self._pre_hsct_exit(i)
         if not planned < leave_day:
+            return
+        ready = hsct_ready_day(planned, self.request["icu_bed"][i], self.end["icu_bed"][i])
+        if ready != planned:
+            self._at(i, ready, self._hsct_due, ready)
             return
         bed_day = planned
         if self.donor_search_days is not None:
@@ -277,13 +288,24 @@ class _Simulation:
         self._at(i, bed_day, self._transplant_bed, bed_day)
 
     def _transplant_bed(self, i: int, day: float) -> None:
+        """Ask for a transplant bed; not while in intensive care, and again if an ICU need arises while waiting."""
         p = self.p
         leave_day = self._pre_hsct_exit(i)
         if not day < leave_day:
             return
+        ready = hsct_ready_day(day, self.request["icu_bed"][i], self.end["icu_bed"][i])
+        if ready != day:
+            self._at(i, ready, self._transplant_bed, ready)
+            return
         hsct = self._queue("transplant_bed", i, day, leave_day)
+        icu_need = self.infusion[i] + p.icu_need[i]
+        if hsct is not None and day < icu_need <= hsct:
+            self._at(i, icu_need, self._transplant_bed, icu_need)
+            return
         if hsct is not None:
-            self._hold("transplant_bed", i, hsct, transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct))
+            toxicity_death = before_relapse(self.infusion[i] + p.early_death[i], hsct + p.relapse_post[i])
+            self._hold("transplant_bed", i, hsct, transplant_bed_days(p.hsct_stay, p.post_hsct_death[i], p.background[i], hsct,
+                                                                      toxicity_death))
             self.hsct[i] = hsct
 
 
@@ -325,4 +347,5 @@ class _PatientRecords:
         self.interval = plan.decision.interval.tolist()
         self.relapse_pre = plan.response.relapse_after_infusion.tolist()
         self.post_hsct_death = plan.post_hsct_death_after_hsct.tolist()
+        self.relapse_post = plan.after_transplant.relapse_after_hsct.tolist()
         self.hsct_stay = care.hsct_stay_days

@@ -93,10 +93,15 @@ def test_each_strategy_gives_its_own_product(base_scenario, params):
     assert p.cart_source.cat.categories.tolist() == list(CART_PRODUCTS)
     products = p.groupby("strategy", observed=True).cart_source.unique().map(lambda c: set(c.astype(str)))
     assert products["chemo_allo"] == {"none"}
-    assert products["cart_haplo_no_prophylaxis"] == {"donor_derived"}
+    # a donor-derived product needs a donor: without one the patient's own cells are used
+    assert products["cart_haplo_no_prophylaxis"] == {"donor_derived", "autologous"}
     assert products["cart_bridge_allo"] == products["cart_alone"] == {"autologous", "donor_derived", "universal"}
     for source, strategy in own.items():
-        assert products[strategy.name] == {source}
+        assert products[strategy.name] == ({source, "autologous"} if source == "donor_derived" else {source})
+    donors = p.loc[p.cart_source == "donor_derived", "donor_available"]
+    assert donors.all()
+    no_donor = p[(p.strategy == "cart_haplo_no_prophylaxis") & ~p.donor_available]
+    assert len(no_donor) > 0 and (no_donor.cart_source == "autologous").all()
     # a donor-derived product only where the strategy uses one (its own, or the case mix's)
     donor_derived = set(p.strategy[p.cart_source == "donor_derived"].astype(str))
     assert donor_derived == {"cart_haplo_no_prophylaxis", "cart_bridge_allo", "cart_alone", "cart_donor_derived"}

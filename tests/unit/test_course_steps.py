@@ -13,7 +13,7 @@ from sim.disease import cart, steps
 from sim.disease import transplant as transplant_rules
 from sim.disease.course import plan_course
 from sim.disease.draws import DRAW_NAMES, PatientDraws
-from sim.disease.patients import DONOR_DERIVED, UNIVERSAL, PatientAttributes, build_cohort
+from sim.disease.patients import AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes, build_cohort
 from sim.inputs.codes import CART_SOURCES, DEATH_CAUSES
 from sim.inputs.strategies import BUILTIN_STRATEGIES, TRANSPLANT_PARAMETERS
 
@@ -180,7 +180,8 @@ def test_plan_composes_the_steps_and_replaces_one_step_attribute(params, base_sc
     attributes = build_cohort(base_scenario.case_mix, draws)
     plan = plan_course(params, HAPLO, attributes, draws)
     assert plan.request_day is plan.before.request_day and plan.icu_cause is plan.care.icu_cause
-    assert (plan.cart_source == DONOR_DERIVED).all()  # the strategy's product, not the case mix's
+    # the strategy's product, not the case mix's; without a donor, the patient's own cells
+    assert (plan.cart_source == np.where(attributes.donor_available, DONOR_DERIVED, AUTOLOGOUS)).all()
     days = np.full(200, 3.0)
     changed = dataclasses.replace(plan, slot_days=days)
     assert changed.before.slot_days is days and changed.toxicity is plan.toxicity
