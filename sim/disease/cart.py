@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.disease.draws import categorical, lognormal_time
+from sim.disease.survival import split_by_cd7
 from sim.inputs.codes import RESPONSES
 
 RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = (
@@ -115,6 +116,7 @@ def response(
     cd7_negative_share_of_nonresponse: float,
     cd7_negative_multiplier: float,
     p_mrd_negative_given_cr: float,
+    prevented_to_positive: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Response at assessment: CR MRD-negative, CR MRD-positive or no response.
 
@@ -133,6 +135,9 @@ def response(
         Multiplier on the CD7-negative escape probability.
     p_mrd_negative_given_cr : float
         Probability that a CR is MRD-negative.
+    prevented_to_positive : float
+        Share of the escapes a multiplier below 1 prevents that become CD7-positive resistance instead
+        (:func:`sim.disease.survival.split_by_cd7`).
 
     Returns
     -------
@@ -142,8 +147,7 @@ def response(
         Non-response through CD7-negative escape.
     """
     p_none = 1.0 - np.asarray(p_cr, dtype=float)
-    p_resistant = p_none * (1.0 - cd7_negative_share_of_nonresponse)
-    p_escape = np.minimum(p_none * cd7_negative_share_of_nonresponse * cd7_negative_multiplier, 1.0 - p_resistant)
+    p_resistant, p_escape = split_by_cd7(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
     resistant = u_response < p_resistant
     escape = ~resistant & (u_response < p_resistant + p_escape)
     in_cr = ~(resistant | escape)

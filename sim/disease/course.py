@@ -120,17 +120,19 @@ class Plan:
 
     @cached_property
     def pre_hsct_exit_after_infusion(self) -> np.ndarray:
-        """Days after infusion at which the patient can no longer be transplanted
-        (early death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
-        return np.minimum(self.toxicity.early_death_after_infusion, self.response.relapse_after_infusion)
+        """Days after infusion at which the patient can no longer be transplanted (early death, a late
+        non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
+        return earliest(self.toxicity.early_death_after_infusion, self.toxicity.late_death_after_infusion,
+                        self.response.relapse_after_infusion)
 
     @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
         """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
         (background and the CAR-T aplasia's infections excluded)."""
-        relapse = self.after_transplant.relapse_after_hsct
-        non_relapse = np.minimum(self.after_transplant.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct)
-        return np.minimum(before_relapse(non_relapse, relapse), relapse + self.response.survival_after_relapse)
+        after = self.after_transplant
+        relapse = after.relapse_after_hsct
+        non_relapse = earliest(after.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct, after.late_effects_death_after_hsct)
+        return np.minimum(before_relapse(non_relapse, relapse), relapse + after.survival_after_hsct_relapse)
 
     def toxicity_death_day(self, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
         """Day of death from the CAR-T aplasia's toxicity or infection of transplanted patients, if it
@@ -288,7 +290,7 @@ def plan_course(
         response=response,
         decision=plan_transplant_decision(p, strategy, attributes, draws, response, hsct_interval),
         transplant=graft,
-        after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response),
+        after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, once),
         care=plan_care(p, strategy, draws, toxicity, once),
     )
 
@@ -574,22 +576,27 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
     in_cr = assessed & response.in_cr
     no_response = assessed & ~response.in_cr
 
-    # Progression before infusion: manufacturing failure (at release) or drop-out.
+    # Living with untreated disease from: a failed manufacturing (at release: not a progression, but no CAR-T),
+    # a drop-out (progression before infusion), or primary non-response (at the assessment).
     failed_in_time = before.manufacturing_failed & (release_day < before.exit_day)
-    progression_day = np.where(~infused, np.where(failed_in_time, release_day, before.dropout_day), np.nan)
-    progression_day = np.where(no_response, response_day, progression_day)
+    untreated_day = np.where(~infused, np.where(failed_in_time, release_day, before.dropout_day), np.nan)
+    untreated_day = np.where(no_response, response_day, untreated_day)
 
     relapse_day = np.where(transplanted, hsct_day + after.relapse_after_hsct,
                            np.where(in_cr, t0 + response.relapse_after_infusion, np.inf))
     relapse_negative = np.where(transplanted, after.relapse_cd7_negative, response.relapse_cd7_negative)
 
+    late_death_day = t0 + toxicity.late_death_after_infusion
     risks = {  # latent days of death; on ties the earlier wins
-        "refractory_disease": progression_day + response.survival_with_refractory_disease,
-        "relapse": relapse_day + response.survival_after_relapse,
+        "refractory_disease": untreated_day + response.survival_with_refractory_disease,
+        "relapse": relapse_day + np.where(transplanted, after.survival_after_hsct_relapse, response.survival_after_relapse),
         # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
         "early_toxicity": before_relapse(t0 + toxicity.early_death_after_infusion, relapse_day),
+        # prolonged cytopenia or late infection without transplant: a transplant before it takes over
+        "late_non_relapse": before_relapse(np.where(hsct_day <= late_death_day, np.inf, late_death_day), relapse_day),
         "non_relapse": before_relapse(hsct_day + after.nrm_after_hsct, relapse_day),
         "graft_failure": before_relapse(hsct_day + graft.graft_failure_death_after_hsct, relapse_day),
+        "late_effects": before_relapse(hsct_day + after.late_effects_death_after_hsct, relapse_day),
         "background": before.background_death_day,
         "icu_wait": services.icu_wait_death_day,
     }
@@ -607,9 +614,12 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
         "refractory_disease": DEATH_CODE["disease"],
         "relapse": DEATH_CODE["disease"],
         "early_toxicity": toxicity.early_death_cause,
+        "late_non_relapse": survival.non_relapse_cause(toxicity.late_death_cause_draw, np.zeros(t0.shape, dtype=bool),
+                                                       after.nrm_gvhd_share_if_gvhd, after.nrm_infection_share),
         "non_relapse": survival.non_relapse_cause(after.nrm_cause_draw, severe_gvhd, after.nrm_gvhd_share_if_gvhd,
                                                   after.nrm_infection_share),
         "graft_failure": DEATH_CODE["infection"],
+        "late_effects": DEATH_CODE["other_nrm"],
         "background": DEATH_CODE["background"],
         "icu_wait": plan.care.icu_cause,
     }

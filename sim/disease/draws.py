@@ -33,6 +33,10 @@ DRAW_NAMES: tuple[str, ...] = (
     "u_nrm", "u_nrm_time", "u_nrm_cause", "u_post_relapse", "u_refractory",
     # hospital care
     "u_icu_wait_death",
+    # late non-relapse deaths: without transplant, and the late effects of transplant
+    "u_late_nrm", "u_late_nrm_time", "u_late_effects",
+    # salvage of a relapse after HSCT (strategies that offer it)
+    "u_salvage",
 )
 
 

@@ -36,13 +36,15 @@ from typing import Any
 import numpy as np
 
 from sim.disease import care, cart, survival, transplant
-from sim.disease.draws import PatientDraws, weibull_time
+from sim.disease.draws import PatientDraws
 from sim.disease.patients import AML, AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
 
 HIGH_BLASTS_PERCENT = 20.0  # CAO-BLASTS: threshold for the relapse multiplier
+ADULT_AGE_YEARS, OLDER_AGE_YEARS = 18.0, 46.0
+"""Age bands of the transplant NRM hazard ratios (HSCT-LATE-BMTSS: under 18, 18-45, 46 and over), years."""
 DEATH_CODE = {cause: code for code, cause in enumerate(DEATH_CAUSES)}
 """Code of each death cause of ``sim.inputs.codes.DEATH_CAUSES``."""
 
@@ -229,6 +231,11 @@ class Toxicity:
         Acute GVHD from a donor-derived product, before any transplant.
     car_t_gvhd_after_infusion : float
         Its onset day.
+    late_death_after_infusion : ndarray
+        Latent day of a non-relapse death after day 30 without transplant (prolonged cytopenia, late
+        infection; ``inf``: none); a transplant before it cancels it.
+    late_death_cause_draw : ndarray
+        The uniform draw that picks its cause (:func:`survival.non_relapse_cause`, without GVHD).
     """
 
     crs_grade: np.ndarray
@@ -241,6 +248,13 @@ class Toxicity:
     early_death_cause: np.ndarray
     car_t_gvhd: np.ndarray
     car_t_gvhd_after_infusion: float
+    late_death_after_infusion: np.ndarray
+    late_death_cause_draw: np.ndarray
+
+
+LATE_NRM_FROM_DAYS = 30.0
+"""Days from the index treatment after which a non-relapse death without transplant counts as late
+(the end of the first month, when the early toxicity and aplasia rules stop)."""
 
 
 def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray, once: Once = _call) -> Toxicity:
@@ -272,6 +286,9 @@ def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, sour
         early_death_after_infusion=early_death, early_death_cause=early_cause,
         car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
         car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
+        late_death_after_infusion=once(survival.late_non_relapse_death, draws["u_late_nrm"], draws["u_late_nrm_time"],
+                                       p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"]),
+        late_death_cause_draw=draws["u_nrm_cause"],
     )
 
 
@@ -296,8 +313,17 @@ class Response:
         That relapse is CD7-negative.
     relapse_cd7_share : float
         Share of relapses that are CD7-negative after this index therapy (before the strategy's multiplier).
-    survival_with_refractory_disease, survival_after_relapse : ndarray
-        Days from progression, or from relapse, to death from disease.
+    relapse_probability : ndarray
+        Probability of relapse from this remission without a graft (MRD-positive CRs raised by the
+        hazard ratio), used again after HSCT without a full-donor graft.
+    relapse_median_days : float
+        Median days from the assessment to that relapse.
+    survival_with_refractory_disease : ndarray
+        Days from primary non-response, drop-out or manufacturing failure to death from disease.
+    survival_after_relapse : ndarray
+        Days from a relapse without transplant to death from disease.
+    survival_after_hsct_relapse : ndarray
+        Days from a relapse after HSCT to death from disease.
     """
 
     response_after_infusion: np.ndarray
@@ -306,13 +332,21 @@ class Response:
     relapse_after_infusion: np.ndarray
     relapse_cd7_negative: np.ndarray
     relapse_cd7_share: float
+    relapse_probability: np.ndarray
+    relapse_median_days: float
     survival_with_refractory_disease: np.ndarray
     survival_after_relapse: np.ndarray
+    survival_after_hsct_relapse: np.ndarray
 
     @cached_property
     def in_cr(self) -> np.ndarray:
         """In complete remission at assessment (if assessed)."""
         return self.response_code != cart.RESPONSE_NONE
+
+    @cached_property
+    def mrd_positive(self) -> np.ndarray:
+        """In CR with measurable residual disease at the assessment."""
+        return self.response_code == cart.RESPONSE_CR_MRD_POS
 
 
 def plan_response(
@@ -334,26 +368,31 @@ def plan_response(
         p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
         escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
+        p_relapse_mrd_negative, relapse_median = p["relapse_no_consolidation"], p["relapse_no_consolidation_median_days"]
     else:
         p_cr = p["cr_chemo"] * np.where(attributes.primary_refractory, p["cr_chemo_primary_refractory_multiplier"], 1.0)
         escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
-    multiplier = strategy.cd7_negative_multiplier
-    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg)
+        p_relapse_mrd_negative, relapse_median = p["relapse_after_chemo_no_hsct"], p["relapse_after_chemo_no_hsct_median_days"]
+    multiplier, to_positive = strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive
+    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg, to_positive)
     response_after = np.minimum(p["response_assessment_days"], hsct_interval)
-    positive, negative = survival.split_by_cd7(p["relapse_no_consolidation"], relapse_cd7_share, multiplier)
+    p_relapse = np.where(code == cart.RESPONSE_CR_MRD_POS, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]),
+                         p_relapse_mrd_negative)
+    positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
     relapse_days, relapse_negative = survival.relapse(
-        draws["u_relapse_pre"], draws["u_relapse_pre_time"], positive, negative,
-        p["relapse_no_consolidation_median_days"], p["relapse_time_shape"],
+        draws["u_relapse_pre"], draws["u_relapse_pre_time"], positive, negative, relapse_median, p["relapse_time_shape"],
     )
+    shape = p["disease_survival_shape"]
     return Response(
         response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
         relapse_after_infusion=response_after + relapse_days, relapse_cd7_negative=relapse_negative,
-        relapse_cd7_share=relapse_cd7_share,
-        survival_with_refractory_disease=once(survival.survival_with_disease, draws.normal("u_refractory"),
-                                              p["post_relapse_median_days"], p["post_relapse_sigma"]),
-        survival_after_relapse=once(survival.survival_with_disease, draws.normal("u_post_relapse"),
-                                    p["post_relapse_median_days"], p["post_relapse_sigma"]),
+        relapse_cd7_share=relapse_cd7_share, relapse_probability=p_relapse, relapse_median_days=relapse_median,
+        survival_with_refractory_disease=once(survival.survival_with_disease, draws["u_refractory"],
+                                              p["refractory_survival_median_days"], shape),
+        survival_after_relapse=once(survival.survival_with_disease, draws["u_post_relapse"], p["post_relapse_median_days"], shape),
+        survival_after_hsct_relapse=once(survival.survival_with_disease, draws["u_post_relapse"],
+                                         p["post_hsct_relapse_median_days"], shape),
     )
 
 
@@ -390,13 +429,15 @@ def plan_transplant_decision(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, response: Response,
     hsct_interval: np.ndarray,
 ) -> TransplantDecision:
-    """Eligibility (in CR, donor, fit after a prior HSCT) and uptake (the strategy's, or the platform's
-    parameter), with the planned interval (:func:`planned_hsct_interval`)."""
+    """Eligibility (in CR, or in MRD-positive CR for an MRD-guided strategy; donor; fit after a prior
+    HSCT) and uptake (the strategy's, or the platform's parameter), with the planned interval
+    (:func:`planned_hsct_interval`)."""
     if strategy.hsct_platform == "none":
         return TransplantDecision(candidate=np.zeros(attributes.n, dtype=bool), interval=hsct_interval)
     uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else p[strategy.transplant_parameters.uptake]
+    offered = response.in_cr if strategy.hsct_for == "all_in_cr" else response.mrd_positive
     candidate = transplant.hsct_candidate(
-        response.in_cr, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"], p["fit_after_prior_hsct"],
+        offered, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"], p["fit_after_prior_hsct"],
         draws["u_hsct_uptake"], uptake,
     )
     return TransplantDecision(candidate=candidate, interval=hsct_interval)
@@ -479,6 +520,13 @@ class AfterTransplant:
         Latent day of relapse (``inf``: never).
     relapse_cd7_negative : ndarray of bool
         That relapse is CD7-negative.
+    late_effects_death_after_hsct : ndarray
+        Latent day of a late non-relapse death from the excess mortality of transplant survivors, from
+        2 years after HSCT (``inf``: none).
+    salvage_response : ndarray of bool
+        A relapse after HSCT would respond to the strategy's salvage treatment (never without one).
+    survival_after_hsct_relapse : ndarray
+        Days from a relapse after HSCT to death from disease, with the salvage response.
     """
 
     nrm_after_hsct: np.ndarray
@@ -487,21 +535,30 @@ class AfterTransplant:
     nrm_infection_share: float
     relapse_after_hsct: np.ndarray
     relapse_cd7_negative: np.ndarray
+    late_effects_death_after_hsct: np.ndarray
+    salvage_response: np.ndarray
+    survival_after_hsct_relapse: np.ndarray
 
 
 def plan_after_transplant(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, graft: Transplant,
-    response: Response,
+    response: Response, once: Once = _call,
 ) -> AfterTransplant:
-    """Relapse after HSCT (the platform's rate with a full-donor graft, raised by high marrow blasts;
-    the rate and timing without consolidation otherwise) and non-relapse death.
+    """Relapse after HSCT, non-relapse death and the late effects of transplant.
+
+    Relapse: with a full-donor graft, the platform's rate (for an MRD-negative CR), raised by high
+    marrow blasts and, for an MRD-positive CR, by the MRD hazard ratio, at the post-HSCT timing, with
+    the platform's CD7-negative share; without one (autologous recovery, graft failure), the rate and
+    timing of the remission without transplant. Non-relapse death: the platform's rate for ages 18-45,
+    by the age hazard ratios. Late effects: :func:`survival.late_effects_death_days`, with the chronic
+    GVHD multiplier. Salvage: the strategy's treatment of a relapse after HSCT and whether it works.
 
     Parameters
     ----------
     graft : Transplant
-        Its chimerism decides the relapse risk.
+        Its chimerism decides the relapse risk; chronic GVHD raises the late mortality.
     response : Response
-        Gives the CD7-negative share of relapse after the index therapy.
+        The MRD status, and the relapse of the remission without a graft.
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
@@ -510,21 +567,43 @@ def plan_after_transplant(
     if strategy.hsct_platform == "none":
         never = np.full(n, np.inf)
         return AfterTransplant(nrm_after_hsct=never, nrm_cause_draw=np.zeros(n), relapse_after_hsct=never,
-                               relapse_cd7_negative=np.zeros(n, bool), **shares)
+                               relapse_cd7_negative=np.zeros(n, bool), late_effects_death_after_hsct=never,
+                               salvage_response=np.zeros(n, bool), survival_after_hsct_relapse=response.survival_after_hsct_relapse,
+                               **shares)
     names = strategy.transplant_parameters
+    multiplier, to_positive = strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive
     high_blasts = attributes.marrow_blasts > HIGH_BLASTS_PERCENT
-    p_relapse_graft = np.minimum(p[names.relapse] * np.where(high_blasts, p["relapse_high_blasts_multiplier"], 1.0), 1.0)
-    p_relapse = np.where(graft.full_donor, p_relapse_graft, p["relapse_no_consolidation"])
-    positive, negative = survival.split_by_cd7(p_relapse, response.relapse_cd7_share, strategy.cd7_negative_multiplier)
-    relapse_days, relapse_negative = survival.relapse(
+    p_graft = np.minimum(p[names.relapse] * np.where(high_blasts, p["relapse_high_blasts_multiplier"], 1.0), 1.0)
+    p_graft = np.where(response.mrd_positive, survival.with_hazard_ratio(p_graft, p["relapse_mrd_positive_hr"]), p_graft)
+    positive, negative = survival.split_by_cd7(p_graft, p[names.relapse_cd7_negative_share], multiplier, to_positive)
+    graft_days, graft_negative = survival.relapse(
         draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, p["relapse_post_hsct_median_days"], 1.0,
     )
-    without_graft_days = weibull_time(draws["u_relapse_post_time"], p["relapse_no_consolidation_median_days"], p["relapse_time_shape"])
+    positive, negative = survival.split_by_cd7(response.relapse_probability, response.relapse_cd7_share, multiplier, to_positive)
+    own_days, own_negative = survival.relapse(
+        draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, response.relapse_median_days, p["relapse_time_shape"],
+    )
+    age_rr = np.select([attributes.age < ADULT_AGE_YEARS, attributes.age >= OLDER_AGE_YEARS],
+                       [p["nrm_age_rr_child"], p["nrm_age_rr_older"]], 1.0)
+    late: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age, p["background_gompertz_rate_at_40"],
+                p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], 1.0)
+    chronic_gvhd: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age,
+                                    p["background_gompertz_rate_at_40"], p["background_gompertz_slope"], p["late_relative_mortality_2y"],
+                                    p["late_relative_mortality_15y"], p["late_mortality_cgvhd_rr"])
+    relapse_cd7_negative = np.where(graft.full_donor, graft_negative, own_negative)
+    salvage = survival.salvage_response(draws["u_salvage"], strategy.salvage_after_hsct_relapse, relapse_cd7_negative,
+                                        p["salvage_dli_response"], p["salvage_second_cart_response"])
+    salvaged: np.ndarray = once(survival.survival_with_disease, draws["u_post_relapse"], p["salvage_response_survival_median_days"],
+                                p["disease_survival_shape"])
     return AfterTransplant(
-        nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], p[names.nrm], p["nrm_median_days"]),
+        nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], survival.with_hazard_ratio(p[names.nrm], age_rr),
+                                                  p["nrm_median_days"]),
         nrm_cause_draw=draws["u_nrm_cause"],
-        relapse_after_hsct=np.where(graft.full_donor | np.isinf(relapse_days), relapse_days, without_graft_days),
-        relapse_cd7_negative=relapse_negative, **shares,
+        relapse_after_hsct=np.where(graft.full_donor, graft_days, own_days),
+        relapse_cd7_negative=relapse_cd7_negative,
+        late_effects_death_after_hsct=np.where(graft.cgvhd, chronic_gvhd, late),
+        salvage_response=salvage, survival_after_hsct_relapse=np.where(salvage, salvaged, response.survival_after_hsct_relapse),
+        **shares,
     )
 
 

@@ -12,7 +12,6 @@ import numpy as np
 from sim.disease.draws import (
     exponential_time,
     gompertz_time,
-    lognormal_time,
     weibull_time,
 )
 from sim.inputs.codes import DAYS_PER_YEAR, DEATH_CAUSES
@@ -54,19 +53,101 @@ def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: flo
     return gompertz_time(u, hazard_now, slope) * DAYS_PER_YEAR
 
 
-def split_by_cd7(p_event: np.ndarray | float, cd7_negative_share: float, cd7_negative_multiplier: float) -> tuple[np.ndarray, np.ndarray]:
-    """Split an event probability into CD7-positive and CD7-negative parts.
+def split_by_cd7(
+    p_event: np.ndarray | float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split an event probability (non-response, or relapse) into CD7-positive and CD7-negative parts.
 
-    The CD7-negative part is scaled by ``cd7_negative_multiplier``; the total is capped at 1.
+    The CD7-negative part is scaled by ``cd7_negative_multiplier``. When the multiplier is below 1 (a
+    product that prevents CD7-negative escape, e.g. a dual-target CAR-T), the prevented escapes do not
+    all become cures: a share ``prevented_to_positive`` of them becomes a CD7-positive event instead (the
+    leukaemia finds another way); the rest are prevented. The total is capped at 1.
 
     Returns
     -------
     p_positive, p_negative : ndarray
     """
     p_event = np.asarray(p_event, dtype=float)
-    p_positive = p_event * (1.0 - cd7_negative_share)
+    prevented = p_event * cd7_negative_share * max(1.0 - cd7_negative_multiplier, 0.0)
+    p_positive = np.minimum(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
     p_negative = np.minimum(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - p_positive)
     return p_positive, p_negative
+
+
+def with_hazard_ratio(p_event: np.ndarray | float, hazard_ratio: np.ndarray | float) -> np.ndarray:
+    """The probability of an event under a hazard ratio (proportional hazards): ``1 - (1 - p)^HR``."""
+    return 1.0 - (1.0 - np.asarray(p_event, dtype=float)) ** hazard_ratio
+
+
+LATE_EFFECTS_FROM_YEARS = 2.0
+"""Years after HSCT from which late excess mortality runs (the 2-year survivors of HSCT-LATE-BMTSS)."""
+LATE_EFFECTS_TO_YEARS = 15.0
+"""Years after HSCT at which the relative mortality reaches its long-term value."""
+
+
+def late_effects_death_days(
+    u: np.ndarray, age_years: np.ndarray, hazard_at_40: float, slope: float, relative_start: float, relative_end: float,
+    multiplier: np.ndarray | float,
+) -> np.ndarray:
+    """Latent days from HSCT to a late non-relapse death from the excess mortality of transplant survivors.
+
+    From :data:`LATE_EFFECTS_FROM_YEARS` after HSCT the hazard is ``multiplier * (RM(t) - 1) * h(age + t)``,
+    with ``h`` the Gompertz background hazard and the relative mortality ``RM`` falling log-linearly, year
+    by year, from ``relative_start`` to ``relative_end`` at :data:`LATE_EFFECTS_TO_YEARS`, constant after.
+    The cumulative hazard is integrated exactly on each year and inverted at ``-log(1 - u)``. Age is taken
+    at enrolment (the weeks to HSCT are ignored: under 1% of the hazard).
+
+    Parameters
+    ----------
+    u : ndarray
+        Uniform draws ``u_late_effects``.
+    age_years : ndarray
+        Age at enrolment, years.
+    hazard_at_40, slope : float
+        Background Gompertz hazard at 40 (per year) and slope (per year of age).
+    relative_start, relative_end : float
+        Relative mortality at 2 and at 15 years after HSCT.
+    multiplier : float or ndarray
+        On the excess hazard (e.g. with chronic GVHD).
+
+    Returns
+    -------
+    ndarray
+        Days from HSCT (``inf`` where the excess hazard is 0).
+    """
+    target = -np.log1p(-u) / np.broadcast_to(np.asarray(multiplier, dtype=float), u.shape)
+    scale = hazard_at_40 * np.exp(slope * (np.asarray(age_years, dtype=float) - 40.0))
+    years = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
+    fraction = (years - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
+    excess = np.exp(np.log(relative_start) + fraction * (np.log(relative_end) - np.log(relative_start))) - 1.0
+    result = np.full(u.shape, np.inf)
+    remaining = target.copy()
+    open_ = np.ones(u.shape, dtype=bool)
+    for start, factor, end in zip(years, excess, (*years[1:], np.inf), strict=True):
+        if factor <= 0.0:
+            continue
+        with np.errstate(over="ignore"):
+            rate = factor * scale
+            if slope == 0.0:
+                segment = rate * (end - start)
+            else:
+                segment = rate * (np.exp(slope * end) - np.exp(slope * start)) / slope
+        here = open_ & (remaining <= segment)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # only the patients ``here`` are kept
+            if slope == 0.0:
+                at = start + remaining / rate
+            else:
+                at = np.log(np.exp(slope * start) + slope * remaining / rate) / slope
+        result = np.where(here, at, result)
+        remaining = np.where(here, 0.0, remaining - segment)
+        open_ &= ~here
+    return result * DAYS_PER_YEAR
+
+
+def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: float, from_days: float, median_days: float) -> np.ndarray:
+    """Latent day of a late non-relapse death without transplant (prolonged cytopenia, late infection):
+    a share ``p_death`` dies, ``from_days`` plus an exponential time (days from the index treatment)."""
+    return np.where(u_event < p_death, from_days + exponential_time(u_time, median_days), np.inf)
 
 
 def relapse(
@@ -126,6 +207,21 @@ def non_relapse_cause(
                      DEATH_CAUSES.index("other_nrm")).astype(np.int8)
 
 
-def survival_with_disease(z: np.ndarray, median_days: float, sigma: float) -> np.ndarray:
-    """Days from relapse or progression to death from disease (LogNormal; ``z``: normal scores)."""
-    return lognormal_time(z, median_days, sigma)
+def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dli: float, p_second_cart: float) -> np.ndarray:
+    """Whether a relapse after HSCT responds to the salvage treatment ``salvage`` (``none``, ``dli`` or
+    ``second_cart``); a second CD7 CAR-T cannot work on a CD7-negative relapse.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    if salvage == "dli":
+        return u < p_dli
+    if salvage == "second_cart":
+        return ~cd7_negative & (u < p_second_cart)
+    return np.zeros(u.shape, dtype=bool)
+
+
+def survival_with_disease(u: np.ndarray, median_days: float, shape: float) -> np.ndarray:
+    """Days from relapse or progression to death from disease (Weibull with a rising hazard, by inverse CDF)."""
+    return weibull_time(u, median_days, shape)

@@ -265,7 +265,7 @@ class _Simulation:
         """Day after which patient ``i`` can no longer be transplanted (relapse or death)."""
         p = self.p
         t0 = self.infusion[i]
-        return min(t0 + p.early_death[i], t0 + p.relapse_pre[i], p.background[i], self.icu_death[i])
+        return min(t0 + p.pre_hsct_exit[i], p.background[i], self.icu_death[i])
 
     def _hsct_due(self, i: int, planned: float) -> None:
         """The planned transplant day: wait for the end of an ICU stay (or of the wait for an ICU bed),
@@ -346,6 +346,7 @@ class _PatientRecords:
         self.candidate = plan.decision.candidate.tolist()
         self.interval = plan.decision.interval.tolist()
         self.relapse_pre = plan.response.relapse_after_infusion.tolist()
+        self.pre_hsct_exit = plan.pre_hsct_exit_after_infusion.tolist()
         self.post_hsct_death = plan.post_hsct_death_after_hsct.tolist()
         self.relapse_post = plan.after_transplant.relapse_after_hsct.tolist()
         self.hsct_stay = care.hsct_stay_days

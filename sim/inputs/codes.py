@@ -57,7 +57,11 @@ to leaving the queue; NaN if never asked), ``waiting_for`` (the queue the patien
 pathway from, ``none`` otherwise) and ``waiting_exit`` (why: ``dropout``, ``relapse``, ``death``).
 The attribute and hospital-day columns (``ATTRIBUTE_COLUMNS``, ``HOSPITAL_DAY_COLUMNS``) are
 DESIGN.md's wave-2 additions. MRD has no column of its own: ``response`` records it at the response
-assessment (``cr_mrd_neg``, ``cr_mrd_pos``), the only MRD assessment the model makes."""
+assessment (``cr_mrd_neg``, ``cr_mrd_pos``), the only MRD assessment the model makes, so it is also the
+MRD status before HSCT (``mrd_before_hsct`` of issue 11) that raises relapse after transplant. The
+context of a relapse needs no column either: a relapse of a transplanted patient (``relapse & hsct``)
+is always after HSCT (a relapse before the planned day cancels the transplant), otherwise it is a
+relapse from a remission without transplant."""
 EVENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",
 )

@@ -20,6 +20,8 @@ from sim.inputs.validation import StrictModel, first_error
 IndexTherapy = Literal["cart", "chemo"]
 CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
 Platform = Literal["none", "haplo_no_prophylaxis", "conventional"]
+HsctFor = Literal["all_in_cr", "mrd_positive"]
+Salvage = Literal["none", "dli", "second_cart"]
 
 
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
@@ -50,6 +52,18 @@ class Strategy(StrictModel):
     cd7_negative_multiplier : float
         Multiplier on CD7-negative non-response and relapse (1 = CD7 CAR-T as studied; below 1 for
         example for a dual-target product).
+    prevented_escape_to_cd7_positive : float
+        When ``cd7_negative_multiplier`` is below 1, the share of the prevented CD7-negative escapes
+        that become CD7-positive non-response or relapse instead (0: all prevented escapes are cured;
+        1: the product changes only which antigen the leukaemia loses). Default 0.5, an assumption:
+        no dual-target CD7 product has been studied (range 0-1).
+    hsct_for : {"all_in_cr", "mrd_positive"}
+        Who among the eligible patients in CR is transplanted: all of them, or only those whose CR is
+        MRD-positive at the response assessment (an MRD-guided strategy).
+    salvage_after_hsct_relapse : {"none", "dli", "second_cart"}
+        Treatment offered at a relapse after HSCT: none (the default, as in the studies), donor
+        lymphocyte infusion, or a second CD7 CAR-T infusion; a response to it lengthens survival with
+        the disease (parameters ``salvage_*``, all assumptions).
     """
 
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
@@ -60,11 +74,16 @@ class Strategy(StrictModel):
     hsct_uptake: float | None = Field(default=None, ge=0.0, le=1.0)
     hsct_interval_days: float | None = Field(default=None, gt=0.0, le=MAX_DAYS)
     cd7_negative_multiplier: float = Field(default=1.0, ge=0.0, le=MAX_MULTIPLIER)
+    prevented_escape_to_cd7_positive: float = Field(default=0.5, ge=0.0, le=1.0)
+    hsct_for: HsctFor = "all_in_cr"
+    salvage_after_hsct_relapse: Salvage = "none"
 
     @model_validator(mode="after")
     def _coherent(self) -> Strategy:
         if self.hsct_platform == "haplo_no_prophylaxis" and self.index_therapy != "cart":
             raise ValueError("hsct_platform 'haplo_no_prophylaxis' needs index_therapy 'cart' (it relies on CAR-T aplasia)")
+        if self.salvage_after_hsct_relapse != "none" and self.hsct_platform == "none":
+            raise ValueError("salvage_after_hsct_relapse needs a transplant (hsct_platform other than 'none')")
         return self
 
     @property
@@ -94,7 +113,10 @@ class TransplantParameters:
     agvhd2plus, agvhd3plus_given_2plus, cgvhd : str
         Probabilities of acute GVHD grade >= 2, of grade >= 3 given >= 2, and of chronic GVHD.
     relapse, nrm : str
-        Probabilities of relapse (with a full-donor graft) and of non-relapse death after HSCT.
+        Probabilities of relapse (with a full-donor graft, MRD-negative CR) and of non-relapse death
+        after HSCT (ages 18-45).
+    relapse_cd7_negative_share : str
+        Share of relapses after HSCT with a full-donor graft that are CD7-negative.
     """
 
     uptake: str
@@ -106,6 +128,7 @@ class TransplantParameters:
     cgvhd: str
     relapse: str
     nrm: str
+    relapse_cd7_negative_share: str
 
 
 _HAPLO_GRAFT = {"autologous_recovery": "autologous_recovery_haplo", "graft_failure": "graft_failure_haplo",
@@ -117,13 +140,16 @@ _CONVENTIONAL_GRAFT = {"autologous_recovery": "autologous_recovery_conventional"
 TRANSPLANT_PARAMETERS: dict[tuple[Platform, IndexTherapy], TransplantParameters] = {
     ("haplo_no_prophylaxis", "cart"): TransplantParameters(
         uptake="hsct_uptake_haplo_no_prophylaxis", interval_days="hsct_interval_haplo_days", **_HAPLO_GRAFT,
-        relapse="relapse_haplo_no_prophylaxis", nrm="nrm_haplo_no_prophylaxis"),
+        relapse="relapse_haplo_no_prophylaxis", nrm="nrm_haplo_no_prophylaxis",
+        relapse_cd7_negative_share="cd7_negative_share_of_relapse_after_cart"),
     ("conventional", "cart"): TransplantParameters(
         uptake="hsct_uptake_conventional_after_cart", interval_days="hsct_interval_conventional_days", **_CONVENTIONAL_GRAFT,
-        relapse="relapse_conventional_after_cart", nrm="nrm_conventional_after_cart"),
+        relapse="relapse_conventional_after_cart", nrm="nrm_conventional_after_cart",
+        relapse_cd7_negative_share="cd7_negative_share_of_relapse_after_conventional_hsct"),
     ("conventional", "chemo"): TransplantParameters(
         uptake="hsct_uptake_conventional_after_chemo", interval_days="hsct_interval_chemo_days", **_CONVENTIONAL_GRAFT,
-        relapse="relapse_conventional_after_chemo", nrm="nrm_conventional_after_chemo"),
+        relapse="relapse_conventional_after_chemo", nrm="nrm_conventional_after_chemo",
+        relapse_cd7_negative_share="cd7_negative_share_of_relapse_after_chemo"),
 }
 """The parameter names of each (transplant platform, index therapy) a strategy may combine (a
 strategy without transplant has none; haplo-HSCT without prophylaxis needs CAR-T first). A new

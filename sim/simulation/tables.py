@@ -29,14 +29,17 @@ EVENT_DETAILS: tuple[str, ...] = (
     "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
     "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
     *RESPONSES, *(c for c in CHIMERISM if c != "none"), "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
-    "cart_ward", "transplant",
+    "cart_ward", "transplant", "dli, responded", "dli, no response", "second CAR-T, responded", "second CAR-T, no response",
 )
 """Every ``detail`` an event can carry (the categories of the column)."""
+
+SALVAGE_LABELS = {"dli": "dli", "second_cart": "second CAR-T"}
+"""How the event log names each salvage treatment of a relapse after HSCT."""
 
 EVENT_ORDER: tuple[str, ...] = (
     "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
     "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",
-    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "death", "censored",
+    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "salvage", "death", "censored",
 )
 
 
@@ -111,6 +114,9 @@ def events_frame(
     cause = np.array(DEATH_CAUSES, dtype=object)
     hsct_detail = np.array(CHIMERISM, dtype=object)[plan.chimerism]
     log = course.log_days()
+    salvage = plan.strategy.salvage_after_hsct_relapse
+    salvage_detail = "" if salvage == "none" else np.where(plan.after_transplant.salvage_response, f"{SALVAGE_LABELS[salvage]}, responded",
+                                                           f"{SALVAGE_LABELS[salvage]}, no response")
     rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
         ("enrolment", np.zeros(n), ""),
         ("apheresis", log["apheresis"], ""),
@@ -132,6 +138,7 @@ def events_frame(
         ("discharge", log["transplant_discharge"], "transplant"),
         ("cgvhd", course.cgvhd_day, ""),
         ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], "CD7-negative", "CD7-positive")),
+        ("salvage", np.where(c["hsct"], c["relapse_day"], np.nan) if salvage != "none" else np.full(n, np.nan), salvage_detail),
         ("death", c["death_day"], cause[c["death_cause"]]),
         ("censored", np.where(c["death"], np.nan, c["last_day"]), "end of follow-up"),
     ]

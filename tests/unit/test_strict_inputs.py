@@ -223,7 +223,7 @@ CASES = [
          "strategies[1]", r"strategies\[1\]: got 'x'; strategy names must be unique, and strategies\[0\] is also 'x' .*"),
     Case("unknown strategy key lists the allowed ones", load(add_strategy({"name": "x", "base": "cart_alone", "uptake": 1})),
          "strategies[4].uptake", r"strategies\[4\]\.uptake: got 1; this key is not allowed here; allowed: name, description, "
-         r"index_therapy, cart_source, hsct_platform, hsct_uptake, hsct_interval_days, cd7_negative_multiplier"),
+         r"index_therapy, cart_source, hsct_platform, hsct_uptake, hsct_interval_days, cd7_negative_multiplier, \.\.\."),
     Case("unknown case-mix key lists the allowed ones", load(lambda d: d["case_mix"]["age"].update(median=40)),
          "case_mix.age.median", r"case_mix\.age\.median: got 40; this key is not allowed here; allowed: distribution, mean, sd, low, high"),
     Case("unknown parameter lists the allowed ones (shortened)", load(lambda d: d["parameters"].update(crs_rate=0.5)),

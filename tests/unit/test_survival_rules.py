@@ -84,8 +84,48 @@ def test_non_relapse_cause():
     assert (no_gvhd == "infection").mean() == pytest.approx(0.5, abs=1e-4)
 
 
-def test_survival_with_disease_median():
-    assert np.median(survival.survival_with_disease(Z, 53.0, 0.8)) == pytest.approx(53.0, rel=1e-3)
+def test_survival_with_disease_median_and_thin_tails():
+    days = survival.survival_with_disease(U, 53.0, 1.5)
+    assert np.median(days) == pytest.approx(53.0, rel=1e-3)
+    # Weibull with a rising hazard: S(t) = 2^-(t/53)^1.5, so almost nobody lives 2 years with active disease
+    assert np.mean(days > 730.5) == pytest.approx(2.0 ** -((730.5 / 53.0) ** 1.5), abs=1e-5)
+    assert np.mean(days > 730.5) < 1e-6 and np.mean(days < 7.0) == pytest.approx(1 - 2.0 ** -((7 / 53.0) ** 1.5), abs=1e-3)
+
+
+def test_hazard_ratio_on_a_probability():
+    """1 - (1 - p)^HR: proportional hazards on a cumulative incidence (HR 1 keeps it, HR 3.65 from HSCT-MRD-AML)."""
+    assert survival.with_hazard_ratio(0.2, 1.0) == pytest.approx(0.2)
+    assert survival.with_hazard_ratio(0.1, 3.65) == pytest.approx(1 - 0.9**3.65)
+    assert survival.with_hazard_ratio(0.0, 3.65) == 0.0 and survival.with_hazard_ratio(1.0, 0.5) == 1.0
+
+
+def test_late_effects_follow_the_relative_mortality():
+    """Late-effects deaths against the analytic survival: with a constant relative mortality (start = end)
+    and no Gompertz slope the excess hazard is (RM - 1) h from year 2 on, so the time is exponential."""
+    hazard, rm = 0.01, 3.0
+    days = survival.late_effects_death_days(U, np.full(U.shape, 40.0), hazard, 0.0, rm, rm, 1.0)
+    years = days / 365.25
+    assert years.min() >= 2.0
+    expected = 2.0 + np.log(2.0) / ((rm - 1.0) * hazard)
+    assert np.median(years) == pytest.approx(expected, rel=1e-3)
+    # the cGVHD multiplier scales the hazard: the median excess time shrinks by the same factor
+    scaled = survival.late_effects_death_days(U, np.full(U.shape, 40.0), hazard, 0.0, rm, rm, 2.7) / 365.25
+    assert np.median(scaled) - 2.0 == pytest.approx((expected - 2.0) / 2.7, rel=1e-3)
+    # with a Gompertz slope and a falling relative mortality, the cumulative hazard at each death time is -log(1 - u)
+    slope, start, end = 0.085, 9.9, 2.2
+    age = 30.0 + 40.0 * U[::-1]
+    times = survival.late_effects_death_days(U, age, 0.0012, slope, start, end, 1.0) / 365.25
+    grid = np.arange(2.0, 15.0 + 1.0)
+    excess = np.exp(np.log(start) + (grid - 2.0) / 13.0 * (np.log(end) - np.log(start))) - 1.0
+    for i in range(0, U.size, 9973):
+        t = times[i]
+        edges = np.append(grid, np.inf)
+        cumulative = 0.0
+        for a, b, factor in zip(edges[:-1], edges[1:], excess, strict=True):
+            top = min(b, t)
+            if top > a:
+                cumulative += factor * 0.0012 * np.exp(slope * (age[i] - 40.0)) * (np.exp(slope * top) - np.exp(slope * a)) / slope
+        assert cumulative == pytest.approx(-np.log1p(-U[i]), rel=1e-9)
 
 
 def test_first_event_picks_the_earliest_and_its_label():
