@@ -11,6 +11,7 @@ Example
 >>> run.summary.query("metric == 'os_1y'")            # one row per strategy, with its 95% interval
 >>> figure = run.survival_figure()                    # matplotlib Figure; figure.savefig("os.png")
 >>> run.save("results/my_run")                        # the run folder, as `cd7sim run` writes it
+>>> run.check().passed                                # every course clinically possible (sim.outcomes.plausibility)
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from sim.inputs.parameters import ParameterSet
 from sim.inputs.posterior import Posterior
 from sim.inputs.scenario import Scenario, builtin_scenarios, load_scenario, scenario_path
 from sim.inputs.validation import first_error
+from sim.outcomes.plausibility import Report as PlausibilityReport
+from sim.outcomes.plausibility import check as check_plausibility
 from sim.outcomes.resources import servers
 from sim.report.folders import run_figures, run_files, write_results
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 ENGINES: tuple[str, ...] = ("des", "cohort")
 """``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
 
-__all__ = ["ENGINES", "Run", "builtin_scenarios", "load", "read_validation_posterior", "run", "validate", "validated"]
+__all__ = ["ENGINES", "Run", "builtin_scenarios", "check", "load", "read_validation_posterior", "run", "validate", "validated"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
@@ -177,6 +180,10 @@ class Run:
         """The files :meth:`save` writes."""
         return run_files(self.results)
 
+    def check(self, on_rule: Progress = None) -> PlausibilityReport:
+        """The clinical plausibility check of this run's tables (see :func:`check`)."""
+        return check(self.patients, self.events, on_rule)
+
     def save(self, out_dir: str | Path, protected: Sequence[Path] = ()) -> Path:
         """Write the run folder (tables, ``run.json``, figures): new, empty or cd7sim's own, replaced
         atomically.
@@ -192,7 +199,7 @@ class Run:
 
 def run(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
         seed: int | None = None, engine: Engine = "des", workers: int | None = None,
-        scheduler: str | None = None) -> Run:
+        scheduler: str | None = None, on_done: Progress = None) -> Run:
     """Simulate every strategy of a scenario.
 
     Parameters
@@ -206,11 +213,33 @@ def run(scenario: str | Path | Scenario, *, patients: int | None = None, replica
         Local processes for replications (default: every core; 1 = serial).
     scheduler : str, optional
         Address of a Dask scheduler (overrides ``workers``).
+    on_done : callable, optional
+        Called once per replication simulated (a progress bar).
     """
     loaded = load(scenario, patients=patients, replications=replications, seed=seed, engine=engine)
     params = loaded.parameter_set()
-    simulation = simulate(loaded, params, engine, make_executor(workers, scheduler))
+    simulation = simulate(loaded, params, engine, make_executor(workers, scheduler), on_done=on_done)
     return Run(Results.from_simulation(loaded, params, engine, simulation))
+
+
+def check(patients: pd.DataFrame, events: pd.DataFrame, on_rule: Progress = None) -> PlausibilityReport:
+    """Read a run's contract tables as a reviewing haematologist would: every rule of
+    :data:`sim.outcomes.plausibility.RULES`, impossible courses and implausible shares.
+
+    Parameters
+    ----------
+    patients, events : pandas.DataFrame
+        ``patients.parquet`` and ``events.parquet`` of the same run (for example read from a run folder).
+    on_rule : callable, optional
+        Called once after each rule (a progress bar).
+
+    Returns
+    -------
+    sim.outcomes.plausibility.Report
+        Per rule the violations, the share, pass or fail and example patients; ``.passed`` when every
+        impossible rule has no violation and every implausible share is within its bound.
+    """
+    return check_plausibility(patients, events, on_rule=on_rule)
 
 
 def read_validation_posterior(posterior: str | Path | None = None) -> Posterior:

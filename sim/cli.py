@@ -131,12 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--posterior", type=Path, help=f"posterior draws (default: {COMMITTED_POSTERIOR})")
     validate.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
     _output_arguments(validate, "validation", "validation.csv", "the committed validation table")
+    _check_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
                        help="also write the results as JSON (a new file, or one cd7sim bench wrote)")
     return parser
 
+
+
+def _check_parser(commands) -> None:
+    """``cd7sim check``: the options of ``run`` that choose what is simulated; nothing is written."""
+    check = commands.add_parser("check", help="simulate a scenario in memory and check every course is clinically plausible",
+                                description="Simulate a scenario in memory (nothing is written) and read its patients table and "
+                                            "event log as a reviewing haematologist would. Exit status 0 when every impossible "
+                                            "rule has no violation and every implausible share is within its bound, 1 otherwise.")
+    check.add_argument("scenario", help="scenario YAML file, or a built-in name (base, regional_centre, hu2024, ...)")
+    check.add_argument("--patients", type=_positive_int("--patients"),
+                       help="patients per strategy and replication, closed cohort (default: from the scenario)")
+    check.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
+    check.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
+    check.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
+    check.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
 
 
 def _output_arguments(parser: argparse.ArgumentParser, name: str, files: str, committed: str) -> None:
@@ -346,6 +362,33 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+CHECK_PROGRESS_DELAY_SECONDS = 2.0
+"""``cd7sim check`` shows a progress bar only when it has taken longer than this."""
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """``cd7sim check``: simulate in memory, print the plausibility table; exit 1 when a rule fails."""
+    from tqdm import tqdm
+
+    from sim import api
+    from sim.outcomes.plausibility import RULES
+    from sim.report.plausibility import format_check
+
+    scenario = _load_for_run(args)
+    print(f"cd7sim {__version__}: checking scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
+          f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
+    with tqdm(total=scenario.replications + len(RULES), desc="simulating and checking", unit="step", file=sys.stderr,
+              delay=CHECK_PROGRESS_DELAY_SECONDS, leave=False) as bar:
+        run = api.run(scenario, engine=args.engine, workers=args.workers, on_done=bar.update)
+        report = run.check(on_rule=bar.update)
+    print()
+    print(format_check(report))
+    print()
+    print(f"Simulated in {run.wall_seconds:.1f} s.")
+    _wrote(None)
+    return 0 if report.passed else 1
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -416,7 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status 0 on success, 2 for bad input (one line naming the field, the value and what is
     allowed), 130 when interrupted (Ctrl-C or SIGTERM), 1 for an internal error (one line; the
-    traceback goes to a log file named in that line).
+    traceback goes to a log file named in that line) and for ``cd7sim check`` when a plausibility rule
+    fails (after its table).
     """
     _COMMAND_STARTED[:] = [-1.0 if argv is None else time.perf_counter()]
     previous_handler = signal.getsignal(signal.SIGTERM)
@@ -430,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
-                        "validate": validate_command, "bench": bench_command}
+                        "validate": validate_command, "bench": bench_command, "check": check_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

@@ -65,6 +65,29 @@ relapse from a remission without transplant."""
 EVENT_COLUMNS: tuple[str, ...] = (
     "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",
 )
+EVENTS: tuple[str, ...] = (
+    "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
+    "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",
+    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "salvage", "death", "censored",
+)
+"""Categories of ``event`` in ``events.parquet``, in pathway order: events on the same day are logged in
+this order."""
+SALVAGE_LABELS: dict[str, str] = {"dli": "dli", "second_cart": "second CAR-T"}
+"""How the event log names each salvage treatment of a relapse after HSCT (a strategy's
+``salvage_after_hsct_relapse``)."""
+EVENT_GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
+"""The ``detail`` of a ``crs`` or ``icans`` event (grade 0-5), and the grade part of an ``agvhd`` event's."""
+EVENT_DETAILS: tuple[str, ...] = (
+    "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *EVENT_GRADES,
+    "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in EVENT_GRADES[1:5]),
+    *RESPONSES, *(c for c in CHIMERISM if c != "none"), "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
+    "cart_ward", "transplant", *(f"{label}, {outcome}" for label in SALVAGE_LABELS.values() for outcome in ("responded", "no response")),
+)
+"""Categories of ``detail`` in ``events.parquet``: the grade, the response, the chimerism, the relapse's CD7
+status, the cause of death, the reason for intensive care (a cause of death's label: ``crs``, ``icans``,
+``infection``), the stay left (``cart_ward``, ``transplant``), whether a severe infection was fatal, whether
+manufacturing failed, the salvage treatment of a relapse after HSCT and whether it worked; ``""`` where an
+event has none."""
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "metric", "estimate", "lower", "upper")
 

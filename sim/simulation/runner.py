@@ -21,7 +21,7 @@ from sim.inputs.scenario import Scenario
 from sim.inputs.strategies import Strategy
 from sim.outcomes.endpoints import CR_CODES
 from sim.outcomes.resources import occupancy, resource_metrics
-from sim.simulation.parallel import Executor, SerialExecutor, chunks
+from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks
 from sim.simulation.tables import events_frame, patients_frame
 
 Engine = Literal["des", "cohort"]
@@ -67,6 +67,7 @@ def simulate(
     executor: Executor | None = None,
     with_events: bool = True,
     with_resources: bool = True,
+    on_done: Progress = None,
 ) -> Simulation:
     """Simulate every strategy of ``scenario`` for every replication.
 
@@ -89,10 +90,12 @@ def simulate(
         Build the event log (the patients table alone needs far less memory).
     with_resources : bool
         Measure the resources (``resources`` and ``occupancy``).
+    on_done : callable, optional
+        Called once per replication simulated (a progress bar).
     """
     started = time.perf_counter()
     tasks = [(scenario, params, engine, replication, with_events, with_resources) for replication in range(scenario.replications)]
-    results = (executor or SerialExecutor()).map(simulate_replication, tasks)
+    results = (executor or SerialExecutor()).map(simulate_replication, tasks, on_done)
     patients = pd.concat([r.patients for r in results], ignore_index=True)
     events = pd.concat([r.events for r in results], ignore_index=True) if with_events else _empty_events()
     return Simulation(

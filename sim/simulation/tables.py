@@ -16,30 +16,16 @@ from sim.inputs.codes import (
     DEATH_CAUSES,
     DISEASES,
     EVENT_COLUMNS,
+    EVENT_DETAILS,
+    EVENT_GRADES,
+    EVENTS,
     HOSPITAL_DAY_COLUMNS,
     PATIENT_COLUMNS,
     RESPONSES,
+    SALVAGE_LABELS,
     WAIT_COLUMNS,
     WAITING_EXITS,
     WAITING_FOR,
-)
-
-GRADES: tuple[str, ...] = tuple(f"grade {g}" for g in range(6))
-EVENT_DETAILS: tuple[str, ...] = (
-    "", "released", "manufacturing failed", "progression before infusion", "CD7 CAR-T", *GRADES,
-    "fatal", "non-fatal", "grade 2, CAR-T-related", *(f"{g}, HSCT-related" for g in GRADES[1:5]),
-    *RESPONSES, *(c for c in CHIMERISM if c != "none"), "CD7-negative", "CD7-positive", *DEATH_CAUSES, "end of follow-up",
-    "cart_ward", "transplant", "dli, responded", "dli, no response", "second CAR-T, responded", "second CAR-T, no response",
-)
-"""Every ``detail`` an event can carry (the categories of the column)."""
-
-SALVAGE_LABELS = {"dli": "dli", "second_cart": "second CAR-T"}
-"""How the event log names each salvage treatment of a relapse after HSCT."""
-
-EVENT_ORDER: tuple[str, ...] = (
-    "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
-    "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",
-    "icu_discharge", "discharge", "hsct", "cgvhd", "relapse", "salvage", "death", "censored",
 )
 
 
@@ -109,7 +95,7 @@ def events_frame(
     c = course.columns
     n = plan.attributes.n
     is_cart = plan.strategy.index_therapy == "cart"
-    grade = np.array(GRADES, dtype=object)
+    grade = np.array(EVENT_GRADES, dtype=object)
     response_labels = np.array(RESPONSES, dtype=object)
     cause = np.array(DEATH_CAUSES, dtype=object)
     hsct_detail = np.array(CHIMERISM, dtype=object)[plan.chimerism]
@@ -147,7 +133,7 @@ def events_frame(
         keep = ~np.isnan(days)
         patient.append(np.flatnonzero(keep) + first_patient)
         day.append(days[keep])
-        event.append(np.full(keep.sum(), EVENT_ORDER.index(name), dtype=np.int8))
+        event.append(np.full(keep.sum(), EVENTS.index(name), dtype=np.int8))
         detail.append(np.broadcast_to(np.asarray(details, dtype=object), (n,))[keep])
     patient_ids, days, events, details = (np.concatenate(a) for a in (patient, day, event, detail))
     order = np.lexsort((events, days, patient_ids))
@@ -158,7 +144,7 @@ def events_frame(
         "replication": np.full(m, replication, dtype=np.int32),
         "patient_id": patient_ids[order].astype(np.int64),
         "day": days[order],
-        "event": _from_codes(events[order], categories=list(EVENT_ORDER)),
+        "event": _from_codes(events[order], categories=list(EVENTS)),
         "detail": pd.Categorical(details[order], categories=EVENT_DETAILS),
     })
     return frame[list(EVENT_COLUMNS)]

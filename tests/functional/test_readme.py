@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from sim.cli import build_parser, main
-from sim.inputs.scenario import load_scenario
+from sim.inputs.scenario import load_scenario, scenario_path
 from sim.outcomes.resources import CAPACITY_FIELDS
 from tests.conftest import REPO
 
@@ -240,13 +240,14 @@ def test_quick_start_runs_the_base_case(workdir):
 # --- console blocks --------------------------------------------------------------------------------------
 
 def fast_argv(argv: list[str], cwd: Path) -> list[str]:
-    """The README's `run` or `sweep` command with options that keep the suite fast (none if fast as written)."""
+    """The README's `run`, `sweep` or `check` command with options that keep the suite fast (none if fast as written)."""
     args = build_parser().parse_args(argv)  # the command as written parses
-    scenario = load_scenario(cwd / args.scenario)
+    path = cwd / args.scenario
+    scenario = load_scenario(path if path.exists() else scenario_path(args.scenario))  # a file, or a built-in name
     extra = []
     if (scenario.arrivals is not None or scenario.capacity.limited()) and "--replications" not in argv:
         extra += ["--replications", "2"]
-    if argv[0] == "run" and scenario.arrivals is None and "--patients" not in argv:
+    if argv[0] in ("run", "check") and scenario.arrivals is None and "--patients" not in argv:
         extra += ["--patients", "300"]
     return [*argv, *extra]
 
@@ -315,7 +316,7 @@ def check_bench(example: ConsoleExample, workdir: Path, monkeypatch, capsys) -> 
 
 
 def _console_param(example: ConsoleExample):
-    slow = [pytest.mark.slow] if example.argv[0] in ("run", "sweep") else []
+    slow = [pytest.mark.slow] if example.argv[0] in ("run", "sweep", "check") else []
     return pytest.param(example, id=" ".join(example.argv), marks=slow)
 
 
@@ -326,11 +327,14 @@ def test_console_command_runs_and_prints_what_the_readme_shows(example, workdir,
     if argv[0] == "bench":
         check_bench(example, workdir, monkeypatch, capsys)
         return
-    if argv[0] not in ("run", "sweep"):
+    if argv[0] not in ("run", "sweep", "check"):
         pytest.fail(f"no fast way known to run the README's {example.line!r}: add one to this test")
     command = fast_argv(argv, workdir)
     result = cd7sim(command, workdir)
-    assert result.returncode == 0, result.stderr
+    if argv[0] == "check":  # its status is its verdict: 0 when every rule passes, 1 when one fails
+        assert result.returncode == (0 if re.search(r"^All \d+ rules pass\.$", result.stdout, re.M) else 1), result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
     printed = [mask_times(line) for line in result.stdout.splitlines()]
     readme = [mask_times(line) for line in example.output]
     if command == argv:
@@ -341,8 +345,10 @@ def test_console_command_runs_and_prints_what_the_readme_shows(example, workdir,
     elif readme and readme[0].startswith("cd7sim "):
         assert re.fullmatch(first_line_pattern(readme[0]), printed[0]), printed[0]
     keys = {setting.split("=")[0] for setting in getattr(build_parser().parse_args(argv), "settings", None) or []}
+    if argv[0] == "check":
+        keys = {"rule"}  # its table's rows are named by the rule
     assert check_tables(readme, printed, keys) >= 1, "the README shows no table for this command"
-    assert (workdir / "results").is_dir()
+    assert (workdir / "results").is_dir() == (argv[0] != "check")  # check writes nothing
 
 
 # --- usage blocks ----------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The clinical plausibility check: its rules on hand-made tables, the shipped scenarios, the command."""
