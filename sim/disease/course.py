@@ -411,8 +411,8 @@ class Course:
         -------
         dict
             ``apheresis, manufacturing_start, product_release, dropout, crs, icans, severe_infection,
-            icu_admission, icu_discharge, cart_ward_discharge, transplant_discharge`` (days) and
-            ``infection_fatal`` (bool). Apheresis is dated on the appointment the engine granted,
+            icu_admission, icu_discharge, cart_ward_discharge, transplant_discharge, other_fatal_infection``
+            (days) and ``infection_fatal`` (bool). Apheresis is dated on the appointment the engine granted,
             which is later than the request when appointments are scarce; admissions and discharges
             are those of the patients-table hospital days (no discharge from a stay ended by death).
         """
@@ -432,6 +432,9 @@ class Course:
             "severe_infection": _observed(np.where(infused & plan.toxicity.severe_infection & (infection_day <= self.latent_death_day),
                                                    infection_day, np.nan), last_day),
             "infection_fatal": (c["death_cause"] == DEATH_CODE["infection"]) & self.early_death_first,
+            # an infection death other than the aplasia's (after HSCT, or late without transplant) is logged on its day
+            "other_fatal_infection": np.where((c["death_cause"] == DEATH_CODE["infection"]) & ~self.early_death_first,
+                                              c["death_day"], np.nan),
             "icu_admission": admission_day(self.resource_use, "icu_bed", last_day),
             "icu_discharge": discharge_day(self.resource_use, "icu_bed", last_day),
             "cart_ward_discharge": discharge_day(self.resource_use, "cart_bed", last_day),

@@ -114,6 +114,7 @@ def events_frame(
         ("crs", log["crs"], grade[c["crs_grade"]]),
         ("icans", log["icans"], grade[c["icans_grade"]]),
         ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], "fatal", "non-fatal")),
+        ("severe_infection", log["other_fatal_infection"], "fatal"),
         ("icu_admission", log["icu_admission"], cause[plan.icu_cause]),
         ("icu_discharge", log["icu_discharge"], ""),
         ("discharge", log["cart_ward_discharge"], "cart_ward"),
