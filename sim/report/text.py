@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.inputs.codes import RESOURCES, SUMMARY_COLUMNS, WAITING_EXITS
+from sim.outcomes.endpoints import HEADLINE_METRICS
 
 
 def setting_label(value: Any) -> str:
@@ -33,11 +34,13 @@ def fixed_width(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
 
 
-HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("CR", "cr_rate"), ("HSCT", "hsct_rate"), ("OS 1y", "os_1y"), ("OS 2y", "os_2y"),
-    ("PFS 1y", "pfs_1y"), ("NRM 2y", "nrm_post_hsct_2y"), ("Relapse 2y", "cir_post_hsct_2y"),
-)
-"""Column titles and metrics of `format_headline`."""
+HEADLINE_TITLES: dict[str, str] = {
+    "cr_rate": "CR", "hsct_rate": "HSCT", "os_1y": "OS 1y", "os_2y": "OS 2y", "pfs_1y": "PFS 1y",
+    "nrm_post_hsct_2y": "NRM 2y", "cir_post_hsct_2y": "Relapse 2y",
+}
+"""Column titles of the headline metrics (`sim.outcomes.endpoints.HEADLINE_METRICS`)."""
+HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = tuple((HEADLINE_TITLES[metric], metric) for metric in HEADLINE_METRICS)
+"""Column titles and metrics of `format_headline`, in the order of ``HEADLINE_METRICS``."""
 
 
 def _percent(estimate: float, lower: float, upper: float) -> str:
