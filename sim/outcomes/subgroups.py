@@ -83,7 +83,7 @@ AGE_BAND_EDGES_YEARS: tuple[float, ...] = (15.0, 40.0, 60.0)
 AGE_BANDS: tuple[str, ...] = ("≤ 14", "15–39", "40–59", "≥ 60")
 """Labels of the age bands, in completed years."""
 MARROW_BLASTS_CUT_PERCENT = 20.0
-"""Marrow blasts (percent) of the highest patient in the lower blast level."""
+"""Marrow blasts (percent) where the lower blast level ends, inclusive: exactly 20% is ``≤ 20%``."""
 BLAST_LEVELS: tuple[str, ...] = ("≤ 20%", "> 20%")
 STATUS_LEVELS: tuple[str, ...] = ("primary refractory", "relapsed")
 
@@ -94,6 +94,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "blasts": Dimension("marrow_blasts", BLAST_LEVELS, _bands((MARROW_BLASTS_CUT_PERCENT,), upper_inclusive=True)),
 }
 """Every subgroup dimension, by its name in `sim.inputs.codes.SUBGROUPS`, in that order."""
+
 
 def summarise_subgroups(patients: pd.DataFrame) -> pd.DataFrame:
     """The headline endpoints per scenario, strategy, subgroup dimension and level.
