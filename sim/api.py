@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pydantic import ValidationError
 
+from sim.inputs.codes import SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.posterior import Posterior
@@ -34,7 +35,7 @@ from sim.outcomes.plausibility import check as check_plausibility
 from sim.outcomes.resources import servers
 from sim.report.folders import run_figures, run_files, write_results
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
-from sim.report.text import format_headline, format_resources
+from sim.report.text import format_headline, format_resources, format_subgroups
 from sim.simulation.memory import check_run_size
 from sim.simulation.parallel import Progress, make_executor
 from sim.simulation.results import Results
@@ -98,7 +99,8 @@ def validated(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
 
 @dataclass(frozen=True)
 class Run:
-    """The results of one run: the contract tables, the summary, the resource measures, and figures.
+    """The results of one run: the contract tables, the summary, the subgroups, the resource measures, and
+    figures.
 
     Attributes
     ----------
@@ -139,6 +141,19 @@ class Run:
         return self.results.resources
 
     @property
+    def subgroups(self) -> pd.DataFrame:
+        """``subgroups.csv``: the headline endpoints by subgroup.
+
+        Columns ``scenario, strategy, subgroup, level, patients, metric, estimate, lower, upper``: one row
+        per strategy, subgroup dimension (``disease``; ``age_band``, years at enrolment; ``status``,
+        primary refractory or relapsed; ``blasts``, marrow blasts in percent), level and headline metric.
+        ``patients`` counts the level's patients (every replication); ``estimate, lower, upper`` are
+        fractions 0–1 with the 95% interval, as in :attr:`summary` but on the level's patients alone;
+        ``NaN`` where there is nobody to estimate from.
+        """
+        return self.results.subgroups
+
+    @property
     def wall_seconds(self) -> float:
         """Seconds the simulation took (tables included, summary and figures not)."""
         return self.results.simulation.wall_seconds
@@ -153,6 +168,23 @@ class Run:
         if self.results.shows_capacity:
             text += "\n\n" + format_resources(self.resources)
         return text
+
+    def subgroup_table(self, subgroup: str) -> str:
+        """The table ``cd7sim run --by SUBGROUP`` prints after the headline: the headline endpoints by the
+        levels of ``subgroup`` and strategy, percent with 95% intervals, and the patients per level.
+
+        Parameters
+        ----------
+        subgroup : {"disease", "age_band", "status", "blasts"}
+
+        Raises
+        ------
+        InputError
+            For another ``subgroup``.
+        """
+        if subgroup not in SUBGROUPS:
+            raise InputError("by", subgroup, "one of " + ", ".join(SUBGROUPS) + " is required")
+        return format_subgroups(self.subgroups, subgroup)
 
     def survival_figure(self) -> Figure:
         """Kaplan–Meier overall and disease-free survival by strategy, with 95% bands."""

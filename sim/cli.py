@@ -21,6 +21,7 @@ from sim.calibration import (
     DEFAULT_STAGE_DRAWS,
     DEFAULT_STAGES,
 )
+from sim.inputs.codes import SUBGROUPS
 from sim.inputs.errors import InputError
 
 RESULTS_DIR = Path("results")
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                      f"(default: {RESULTS_DIR}/<scenario name>)")
     run.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
+    run.add_argument("--by", choices=SUBGROUPS, help="also print the headline endpoints by this subgroup, with 95%% intervals "
+                     "and the patients per level")
     sweep = commands.add_parser("sweep", help="run a scenario over a grid of capacities (common random numbers)")
     sweep.add_argument("scenario", help="scenario YAML file, or a built-in name")
     sweep.add_argument("--set", dest="settings", action="append", required=True, metavar="KEY=V1,V2,...",
@@ -311,7 +314,7 @@ def _warn(messages: list[str]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``cd7sim run``: simulate, write the files, print the headline table."""
+    """``cd7sim run``: simulate, write the files, print the headline table (and the table by subgroup)."""
     from sim import api
     from sim.io.files import check_output_folder
 
@@ -324,6 +327,9 @@ def run_command(args: argparse.Namespace) -> int:
     out_dir = run.save(out, protected)
     print()
     print(run.headline())
+    if args.by is not None:
+        print()
+        print(run.subgroup_table(args.by))
     _warn(run.warnings())
     print()
     print(f"Simulated in {run.wall_seconds:.1f} s.")

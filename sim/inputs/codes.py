@@ -91,6 +91,18 @@ event has none."""
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "metric", "estimate", "lower", "upper")
 
+SUBGROUPS: tuple[str, ...] = ("disease", "age_band", "status", "blasts")
+"""Subgroup dimensions (the ``subgroup`` column of ``subgroups.csv``, ``cd7sim run --by``): disease,
+age band at enrolment, primary refractory or relapsed disease, marrow blasts; each is defined, with its
+levels, in `sim.outcomes.subgroups`."""
+SUBGROUP_COLUMNS: tuple[str, ...] = (
+    "scenario", "strategy", "subgroup", "level", "patients", "metric", "estimate", "lower", "upper",
+)
+"""Columns of ``subgroups.csv``: one row per strategy, subgroup dimension (``SUBGROUPS``), level and
+headline metric. ``patients`` counts the patients of the level under that strategy, every replication
+together; ``estimate, lower, upper`` are as in ``summary.csv`` (fractions 0-1), computed on those
+patients only."""
+
 RESOURCE_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "resource", "capacity", "metric", "estimate", "lower", "upper")
 """Columns of ``resources.csv``: one row per strategy, resource and metric (95% interval across
 replications; ``capacity`` is the scenario's setting, empty when unlimited)."""

@@ -409,6 +409,12 @@ METRICS: tuple[str, ...] = (
 left the pathway from a queue (for a scarce resource, see ``waiting_for``) by progression before
 infusion, relapse before HSCT or death."""
 
+HEADLINE_METRICS: tuple[str, ...] = (
+    "cr_rate", "hsct_rate", "os_1y", "os_2y", "pfs_1y", "nrm_post_hsct_2y", "cir_post_hsct_2y",
+)
+"""The headline endpoints, a selection of `METRICS`: the table ``cd7sim run`` prints and the metrics of
+``subgroups.csv`` (`sim.outcomes.subgroups`)."""
+
 PROPORTIONS: dict[str, tuple[Callable[[Columns], np.ndarray], Callable[[Columns], np.ndarray]]] = {
     "infused_rate": (everyone, infused),
     "cr_rate": (infused, in_complete_response),
@@ -455,42 +461,88 @@ def _incidence(c: Columns, endpoint: TimeToEvent, days: float) -> Estimate:
     return cumulative_incidence(observed.time, observed.cause, EVENT).estimate_at(days)
 
 
-def _cohort_metrics(c: Columns, own_intervals: bool) -> list[Estimate]:
-    """Every metric of `METRICS`, in order, for one strategy and replication.
+class _Cohort:
+    """The patients of one strategy and replication, with each Kaplan–Meier curve estimated once, when
+    a metric first needs it."""
+
+    def __init__(self, c: Columns) -> None:
+        self.c = c
+        self._curves: dict[TimeToEvent, KMResult] = {}
+
+    def survival(self, endpoint: TimeToEvent) -> KMResult:
+        """Kaplan–Meier estimate of ``endpoint`` (censored at ``last_day``)."""
+        if endpoint not in self._curves:
+            self._curves[endpoint] = _survival(self.c, endpoint)
+        return self._curves[endpoint]
+
+
+_Metric = Callable[[_Cohort], Estimate | _Count]
+"""How one metric of `METRICS` is estimated from a cohort."""
+
+
+def _share(population: Callable[[Columns], np.ndarray], event: Callable[[Columns], np.ndarray]) -> _Metric:
+    """The share of ``population`` with ``event``, as counts."""
+    def count(cohort: _Cohort) -> _Count:
+        among = population(cohort.c)
+        return _Count(int(np.count_nonzero(event(cohort.c)[among])), int(np.count_nonzero(among)))
+    return count
+
+
+def _survival_at(endpoint: TimeToEvent, days: float) -> _Metric:
+    """Kaplan–Meier survival of ``endpoint`` at ``days`` from its origin."""
+    return lambda cohort: cohort.survival(endpoint).estimate_at(days)
+
+
+def _median_survival(endpoint: TimeToEvent) -> _Metric:
+    """Median time (days) to ``endpoint``'s event, Kaplan–Meier."""
+    return lambda cohort: cohort.survival(endpoint).median()
+
+
+def _incidence_at(endpoint: TimeToEvent, days: float) -> _Metric:
+    """Aalen–Johansen cumulative incidence of ``endpoint``'s event at ``days`` from its origin."""
+    return lambda cohort: _incidence(cohort.c, endpoint, days)
+
+
+def _median_days_infusion_to_hsct(cohort: _Cohort) -> Estimate:
+    """Median days from infusion to HSCT among the infused patients transplanted."""
+    c = cohort.c
+    return median_with_ci(infusion_to_hsct_days(c)[infused(c) & transplanted(c)])
+
+
+_METRIC_RULES: dict[str, _Metric] = {
+    "n_patients": lambda cohort: Estimate(float(cohort.c["last_day"].size), _NAN, _NAN),
+    **{name: _share(population, event) for name, (population, event) in PROPORTIONS.items()},
+    "median_days_infusion_to_hsct": _median_days_infusion_to_hsct,
+    "os_6m": _survival_at(OS_FROM_INFUSION, SIX_MONTHS_DAYS),
+    "os_1y": _survival_at(OS_FROM_INFUSION, ONE_YEAR_DAYS),
+    "os_2y": _survival_at(OS_FROM_INFUSION, TWO_YEARS_DAYS),
+    "pfs_6m": _survival_at(PFS_FROM_INFUSION, SIX_MONTHS_DAYS),
+    "pfs_1y": _survival_at(PFS_FROM_INFUSION, ONE_YEAR_DAYS),
+    "median_os_days": _median_survival(OS_FROM_INFUSION),
+    "median_pfs_days": _median_survival(PFS_FROM_INFUSION),
+    "dfs_1y": _survival_at(DFS_FROM_INFUSION, ONE_YEAR_DAYS),
+    "os_post_hsct_2y": _survival_at(OS_FROM_HSCT, TWO_YEARS_DAYS),
+    "lfs_post_hsct_2y": _survival_at(LFS_FROM_HSCT, TWO_YEARS_DAYS),
+    "nrm_post_hsct_2y": _incidence_at(NRM_FROM_HSCT, TWO_YEARS_DAYS),
+    "cir_post_hsct_2y": _incidence_at(CIR_FROM_HSCT, TWO_YEARS_DAYS),
+    "itt_os_1y": _survival_at(OS_FROM_ENROLMENT, ONE_YEAR_DAYS),
+    "itt_os_2y": _survival_at(OS_FROM_ENROLMENT, TWO_YEARS_DAYS),
+}
+"""How each metric of `METRICS` is estimated, by name."""
+
+
+def _cohort_metrics(c: Columns, own_intervals: bool, metrics: tuple[str, ...]) -> list[Estimate]:
+    """The ``metrics`` (names of `METRICS`), in order, for one strategy and replication.
 
     Proportions get their Wilson interval only if ``own_intervals``; survival estimates always carry
     theirs.
     """
-    overall, progression_free = _survival(c, OS_FROM_INFUSION), _survival(c, PFS_FROM_INFUSION)
-    after_hsct, intention_to_treat = _survival(c, OS_FROM_HSCT), _survival(c, OS_FROM_ENROLMENT)
-    counts: dict[str, _Count] = {}
-    for name, (population, event) in PROPORTIONS.items():
-        among = population(c)
-        counts[name] = _Count(int(np.count_nonzero(event(c)[among])), int(np.count_nonzero(among)))
-    metrics: dict[str, Estimate | _Count] = {
-        "n_patients": Estimate(float(c["last_day"].size), _NAN, _NAN),
-        **counts,
-        "median_days_infusion_to_hsct": median_with_ci(infusion_to_hsct_days(c)[infused(c) & transplanted(c)]),
-        "os_6m": overall.estimate_at(SIX_MONTHS_DAYS),
-        "os_1y": overall.estimate_at(ONE_YEAR_DAYS),
-        "os_2y": overall.estimate_at(TWO_YEARS_DAYS),
-        "pfs_6m": progression_free.estimate_at(SIX_MONTHS_DAYS),
-        "pfs_1y": progression_free.estimate_at(ONE_YEAR_DAYS),
-        "median_os_days": overall.median(),
-        "median_pfs_days": progression_free.median(),
-        "dfs_1y": _survival(c, DFS_FROM_INFUSION).estimate_at(ONE_YEAR_DAYS),
-        "os_post_hsct_2y": after_hsct.estimate_at(TWO_YEARS_DAYS),
-        "lfs_post_hsct_2y": _survival(c, LFS_FROM_HSCT).estimate_at(TWO_YEARS_DAYS),
-        "nrm_post_hsct_2y": _incidence(c, NRM_FROM_HSCT, TWO_YEARS_DAYS),
-        "cir_post_hsct_2y": _incidence(c, CIR_FROM_HSCT, TWO_YEARS_DAYS),
-        "itt_os_1y": intention_to_treat.estimate_at(ONE_YEAR_DAYS),
-        "itt_os_2y": intention_to_treat.estimate_at(TWO_YEARS_DAYS),
-    }
-    return [_as_estimate(metrics[name], own_intervals) for name in METRICS]
+    cohort = _Cohort(c)
+    return [_as_estimate(_METRIC_RULES[name](cohort), own_intervals) for name in metrics]
 
 
-def _groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]]]:
-    """(scenario, strategy, row indices per replication) in order of first appearance of each pair."""
+def strategy_groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]]]:
+    """(scenario, strategy, row positions per replication) in order of first appearance of each pair."""
     scenario_code, scenarios = pd.factorize(patients["scenario"])
     strategy_code, strategies = pd.factorize(patients["strategy"])
     pair_code, pairs = pd.factorize(scenario_code * len(strategies) + strategy_code)
@@ -502,6 +554,32 @@ def _groups(patients: pd.DataFrame) -> Iterator[tuple[str, str, list[np.ndarray]
         pair = pairs[code]
         scenario, strategy = scenarios[pair // len(strategies)], strategies[pair % len(strategies)]
         yield str(scenario), str(strategy), list(chunk_group)
+
+
+def cohort_estimates(columns: Columns, replications: list[np.ndarray], metrics: tuple[str, ...] = METRICS) -> list[Estimate]:
+    """The ``metrics``, in order, for the patients of one scenario and strategy, as the summary gives them.
+
+    Parameters
+    ----------
+    columns : Columns
+        The patients (see `patient_columns`), of this strategy or more.
+    replications : list of numpy.ndarray
+        Positions in ``columns`` of the patients of each replication; a replication may hold none.
+    metrics : tuple of str
+        Names of `METRICS` (default: all of them); only these are estimated.
+
+    Returns
+    -------
+    list of Estimate
+        With one replication, each estimator's own 95% interval; with several, the mean of the
+        per-replication values and its Monte Carlo 95% interval (`replication_interval`). ``NaN`` where
+        a denominator is empty. Proportions are fractions 0–1, times days.
+    """
+    own_intervals = len(replications) == 1
+    per_replication = [_cohort_metrics(subset(columns, rows), own_intervals, metrics) for rows in replications]
+    if own_intervals:
+        return per_replication[0]
+    return [replication_interval([values[i].estimate for values in per_replication]) for i in range(len(metrics))]
 
 
 def summarise(patients: pd.DataFrame) -> pd.DataFrame:
@@ -529,14 +607,8 @@ def summarise(patients: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"patients table lacks columns {missing}")
     columns = patient_columns(patients)
     records = []
-    for scenario, strategy, replications in _groups(patients):
-        per_replication = [_cohort_metrics(subset(columns, rows), len(replications) == 1) for rows in replications]
-        if len(per_replication) == 1:
-            estimates = per_replication[0]
-        else:
-            estimates = [
-                replication_interval([values[i].estimate for values in per_replication]) for i in range(len(METRICS))
-            ]
+    for scenario, strategy, replications in strategy_groups(patients):
+        estimates = cohort_estimates(columns, replications)
         records += [(scenario, strategy, metric, *estimate) for metric, estimate in zip(METRICS, estimates)]
     return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS)).astype(
         {"estimate": float, "lower": float, "upper": float},

@@ -16,7 +16,7 @@ from sim.outcomes.resources import servers
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits, save_png
 from sim.simulation.results import Results
 
-TABLE_FILES: tuple[str, ...] = ("patients.parquet", "events.parquet", "summary.csv", "resources.csv", "run.json")
+TABLE_FILES: tuple[str, ...] = ("patients.parquet", "events.parquet", "summary.csv", "subgroups.csv", "resources.csv", "run.json")
 """The tables and the record of a run folder."""
 PATIENT_FIGURES: tuple[str, ...] = ("survival.png", "flow.png")
 """Figures every run draws."""
@@ -64,6 +64,7 @@ def write_results(results: Results, out_dir: str | Path, protected: Sequence[Pat
         simulation.patients.to_parquet(staging / "patients.parquet", index=False)
         simulation.events.to_parquet(staging / "events.parquet", index=False)
         results.summary.to_csv(staging / "summary.csv", index=False, float_format="%.6g")
+        results.subgroups.to_csv(staging / "subgroups.csv", index=False, float_format="%.6g")
         results.resources.to_csv(staging / "resources.csv", index=False, float_format="%.6g")
         (staging / "run.json").write_text(json.dumps(results.run_info(), indent=2) + "\n", encoding="utf-8")
         for name, draw in run_figures(results).items():

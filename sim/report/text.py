@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.inputs.codes import RESOURCES, SUMMARY_COLUMNS, WAITING_EXITS
+from sim.inputs.codes import RESOURCES, SUBGROUP_COLUMNS, SUMMARY_COLUMNS, WAITING_EXITS
+from sim.outcomes.endpoints import HEADLINE_METRICS
 
 
 def setting_label(value: Any) -> str:
@@ -33,11 +34,13 @@ def fixed_width(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
 
 
-HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("CR", "cr_rate"), ("HSCT", "hsct_rate"), ("OS 1y", "os_1y"), ("OS 2y", "os_2y"),
-    ("PFS 1y", "pfs_1y"), ("NRM 2y", "nrm_post_hsct_2y"), ("Relapse 2y", "cir_post_hsct_2y"),
-)
-"""Column titles and metrics of `format_headline`."""
+HEADLINE_TITLES: dict[str, str] = {
+    "cr_rate": "CR", "hsct_rate": "HSCT", "os_1y": "OS 1y", "os_2y": "OS 2y", "pfs_1y": "PFS 1y",
+    "nrm_post_hsct_2y": "NRM 2y", "cir_post_hsct_2y": "Relapse 2y",
+}
+"""Column titles of the headline metrics (`sim.outcomes.endpoints.HEADLINE_METRICS`)."""
+HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = tuple((HEADLINE_TITLES[metric], metric) for metric in HEADLINE_METRICS)
+"""Column titles and metrics of `format_headline`, in the order of ``HEADLINE_METRICS``."""
 
 
 def _percent(estimate: float, lower: float, upper: float) -> str:
@@ -79,6 +82,50 @@ def format_headline(summary: pd.DataFrame) -> str:
         "among transplanted patients."
     )
     return "\n".join([*lines, footnote])
+
+
+SUBGROUP_TITLES: dict[str, str] = {
+    "disease": "disease", "age_band": "age (years)", "status": "status", "blasts": "marrow blasts",
+}
+"""Column title of each subgroup dimension (`sim.inputs.codes.SUBGROUPS`) in `format_subgroups`."""
+
+
+def format_subgroups(subgroups: pd.DataFrame, subgroup: str) -> str:
+    """Fixed-width text table of the headline endpoints by one subgroup dimension, one row per strategy
+    and level.
+
+    Parameters
+    ----------
+    subgroups : pandas.DataFrame
+        Output of `summarise_subgroups` (``subgroups.csv``).
+    subgroup : str
+        A dimension of `sim.inputs.codes.SUBGROUPS`.
+
+    Returns
+    -------
+    str
+        Header line; per strategy (prefixed by the scenario when there are several), one line per level
+        with its number of patients and each headline metric in percent with its 95% interval; a footnote.
+    """
+    rows_of = subgroups[subgroups["subgroup"] == subgroup]
+    several_scenarios = rows_of["scenario"].nunique() > 1
+    estimates: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+    patients: dict[tuple[Any, ...], int] = {}
+    for scenario, strategy, _, level, count, metric, estimate, lower, upper in rows_of[list(SUBGROUP_COLUMNS)].itertuples(index=False):
+        estimates[scenario, strategy, level, metric] = (estimate, lower, upper)
+        patients[scenario, strategy, level] = count
+    rows = []
+    for scenario, strategy, level in patients:
+        label = f"{scenario} / {strategy}" if several_scenarios else str(strategy)
+        cells = [_percent(*estimates.get((scenario, strategy, level, metric), (np.nan, np.nan, np.nan)))
+                 for _, metric in HEADLINE_COLUMNS]
+        rows.append([label, str(level), f"{patients[scenario, strategy, level]:,}", *cells])
+    header = ["strategy", SUBGROUP_TITLES[subgroup], "patients", *(title for title, _ in HEADLINE_COLUMNS)]
+    footnote = (
+        "The endpoints above, estimated on each subgroup's patients alone (subgroups as at enrolment; patients: "
+        "in the subgroup, every replication together; n/a: nobody to estimate from)."
+    )
+    return "\n".join([*fixed_width(header, rows), footnote])
 
 
 def format_resources(resources: pd.DataFrame) -> str:

@@ -11,6 +11,7 @@ from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
 from sim.outcomes.endpoints import summarise
 from sim.outcomes.resources import overload_warnings, summarise_resources
+from sim.outcomes.subgroups import summarise_subgroups
 from sim.simulation.runner import Simulation
 
 
@@ -29,6 +30,9 @@ class Results:
         ``scenario, strategy, metric, estimate, lower, upper``.
     resources : pandas.DataFrame
         ``resources.csv``: ``scenario, strategy, resource, capacity, metric, estimate, lower, upper``.
+    subgroups : pandas.DataFrame
+        ``subgroups.csv``: ``scenario, strategy, subgroup, level, patients, metric, estimate, lower, upper``,
+        the headline endpoints by subgroup (:func:`sim.outcomes.subgroups.summarise_subgroups`).
     """
 
     scenario: Scenario
@@ -37,12 +41,14 @@ class Results:
     simulation: Simulation
     summary: pd.DataFrame
     resources: pd.DataFrame
+    subgroups: pd.DataFrame
 
     @classmethod
     def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> Results:
-        """Summarise a simulation."""
+        """Summarise a simulation: overall, by resource and by subgroup."""
         resources = summarise_resources(simulation.resources, scenario.name, scenario.capacity)
-        return cls(scenario, params, engine, simulation, summarise(simulation.patients), resources)
+        patients = simulation.patients
+        return cls(scenario, params, engine, simulation, summarise(patients), resources, summarise_subgroups(patients))
 
     @property
     def shows_capacity(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim import api
+from sim.inputs.codes import SUBGROUP_COLUMNS, SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.io.files import MARKER
 from sim.report.folders import CAPACITY_FIGURES, PATIENT_FIGURES, TABLE_FILES
@@ -44,6 +45,7 @@ def test_the_library_page_runs_as_written(tmp_path):
     assert written == sorted([MARKER, *TABLE_FILES, *PATIENT_FIGURES])
     assert "patients: got 0;" in text
     assert "cart_bridge_allo" in text and "OS 1y" in text
+    assert "T-LBL" in text and "age (years)" in text and "15–39" in text
 
 
 def test_a_run_holds_the_contract_tables_and_returns_figures():
@@ -54,6 +56,15 @@ def test_a_run_holds_the_contract_tables_and_returns_figures():
     assert figure.axes and figure.axes[0].get_title()
     assert set(run.figures()) == set(PATIENT_FIGURES)
     assert run.files() == (*TABLE_FILES, *PATIENT_FIGURES)
+
+
+def test_subgroups_are_the_contract_table_and_the_table_by_subgroup_checks_its_name():
+    run = api.run("base", patients=200, seed=2, workers=1)
+    assert tuple(run.subgroups.columns) == SUBGROUP_COLUMNS
+    assert list(run.subgroups.subgroup.unique()) == list(SUBGROUPS)
+    assert "marrow blasts" in run.subgroup_table("blasts").splitlines()[0]
+    with pytest.raises(InputError, match="^by: got 'sex'; one of disease, age_band, status, blasts is required$"):
+        run.subgroup_table("sex")
 
 
 def test_capacity_figures_only_where_capacity_matters():

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.inputs.codes import PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.inputs.codes import DISEASES, PATIENT_COLUMNS, SUBGROUP_COLUMNS, SUBGROUPS, SUMMARY_COLUMNS
 from sim.io.files import MARKER
+from sim.outcomes.endpoints import HEADLINE_METRICS
 from sim.report.folders import PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import BASE_SCENARIO
 
@@ -45,6 +46,12 @@ def test_run_writes_every_file_and_column(tmp_path, capsys):
     assert tuple(summary.columns) == SUMMARY_COLUMNS
     for strategy in patients.strategy.unique():
         assert set(REQUIRED_METRICS) <= set(summary.metric[summary.strategy == strategy])
+    subgroups = pd.read_csv(out / "subgroups.csv")
+    assert tuple(subgroups.columns) == SUBGROUP_COLUMNS
+    assert set(subgroups.strategy) == set(patients.strategy) and set(subgroups.subgroup) == set(SUBGROUPS)
+    assert set(subgroups.metric) == set(HEADLINE_METRICS)
+    per_dimension = subgroups[subgroups.metric == "os_1y"].groupby(["strategy", "subgroup"]).patients.sum()
+    assert (per_dimension == 300).all()
     info = json.loads((out / "run.json").read_text())
     assert {"version", "scenario", "seed", "engine", "patients", "replications", "wall_seconds"} <= set(info)
     assert info["seed"] == 5 and info["patients"] == 300
@@ -57,7 +64,7 @@ def test_run_writes_every_file_and_column(tmp_path, capsys):
 def test_same_seed_gives_identical_files(tmp_path):
     run_cli(tmp_path, name="a")
     run_cli(tmp_path, name="b")
-    for name in ("patients.parquet", "events.parquet", "summary.csv"):
+    for name in ("patients.parquet", "events.parquet", "summary.csv", "subgroups.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     a, b = (json.loads((tmp_path / n / "run.json").read_text()) for n in "ab")
     a.pop("wall_seconds"), b.pop("wall_seconds")
@@ -78,8 +85,34 @@ def test_rerun_replaces_the_folder_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_by_disease_prints_the_table_by_subgroup_after_the_unchanged_output(tmp_path, capsys):
+    """`--by disease` adds one table after the headline (the rest of the output is what a run without
+    `--by` prints): a row per strategy and disease with the patients of subgroups.csv and its estimates."""
+    status, _ = run_cli(tmp_path, name="plain")
+    plain = capsys.readouterr().out.splitlines()
+    status_by, out = run_cli(tmp_path, "--by", "disease", name="by")
+    printed = capsys.readouterr().out.splitlines()
+    assert status == status_by == 0
+
+    start = next(i for i, line in enumerate(printed) if line.split()[:3] == ["strategy", "disease", "patients"])
+    assert printed[start - 1] == "" and printed[start + 14] == ""
+    table, footnote = printed[start + 1:start + 13], printed[start + 13]
+    assert footnote.startswith("The endpoints above, estimated on each subgroup's patients alone")
+    masked = [re.sub(r"(Simulated in |Whole command: )[\d.]+ s|/by/|/plain/", "", line) for line in (*plain, *printed)]
+    assert masked[len(plain):][:start - 1] + masked[len(plain):][start + 14:] == masked[:len(plain)]
+
+    subgroups = pd.read_csv(out / "subgroups.csv")
+    os_1y = subgroups[(subgroups.subgroup == "disease") & (subgroups.metric == "os_1y")]
+    expected = [(r.strategy, r.level, str(r.patients), f"{100 * r.estimate:.0f}% ({100 * r.lower:.0f}–{100 * r.upper:.0f})")
+                for r in os_1y.itertuples()]
+    cells = [re.split(r"\s{2,}", line) for line in table]
+    assert [(c[0], c[1], c[2], c[5]) for c in cells] == expected
+    assert [c[1] for c in cells] == list(DISEASES) * 4
+
+
 BAD = [
     (["--patients", "0"], r"^cd7sim: error: --patients: got 0; a whole number of at least 1 is required$"),
+    (["--by", "sex"], r"^cd7sim: error: command line: .*invalid choice: 'sex' \(choose from .*disease.*age_band.*status.*blasts.*\)$"),
     (["--patients", "many"], r"^cd7sim: error: --patients: got 'many'; a whole number"),
     (["--seed", "-1"], r"^cd7sim: error: --seed: got -1; a whole number of at least 0"),
     (["--engine", "fast"], r"^cd7sim: error: command line: .*invalid choice: 'fast'"),
