@@ -579,7 +579,19 @@ def cohort_estimates(columns: Columns, replications: list[np.ndarray], metrics: 
     per_replication = [_cohort_metrics(subset(columns, rows), own_intervals, metrics) for rows in replications]
     if own_intervals:
         return per_replication[0]
-    return [replication_interval([values[i].estimate for values in per_replication]) for i in range(len(metrics))]
+    return [_within_range(metric, replication_interval([values[i].estimate for values in per_replication]))
+            for i, metric in enumerate(metrics)]
+
+
+DAY_METRICS: frozenset[str] = frozenset({"n_patients", "median_days_infusion_to_hsct", "median_os_days", "median_pfs_days"})
+"""The metrics of `METRICS` that are counts or days; every other one is a fraction 0–1."""
+
+
+def _within_range(metric: str, estimate: Estimate) -> Estimate:
+    """A Monte Carlo interval cut to what the metric can be (0–1 for a fraction, >= 0 for days): with few
+    replications mean ± t·sd/√k can overshoot, which says nothing more than the bound itself."""
+    high = np.inf if metric in DAY_METRICS else 1.0
+    return Estimate(estimate.estimate, float(np.clip(estimate.lower, 0.0, high)), float(np.clip(estimate.upper, 0.0, high)))
 
 
 def summarise(patients: pd.DataFrame) -> pd.DataFrame:
@@ -600,7 +612,7 @@ def summarise(patients: pd.DataFrame) -> pd.DataFrame:
         Aalen–Johansen log(-log), order-statistic for the median time to HSCT, Brookmeyer–Crowley for
         median survival; none for ``n_patients``). With several replications the estimate is the mean
         of the per-replication values and the interval the Monte Carlo 95% CI of that mean
-        (see `replication_interval`). Empty denominators give ``NaN``.
+        (see `replication_interval`), cut to 0–1 for fractions and at 0 for days. Empty denominators give ``NaN``.
     """
     missing = [column for column in PATIENT_COLUMNS if column not in patients.columns]
     if missing:

@@ -200,3 +200,19 @@ def test_the_summary_and_a_study_replay_report_the_same_estimates_for_the_same_p
     for name, value in pairs.items():
         assert summary[name] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), name
     assert pd.notna(summary[["os_1y", "nrm_post_hsct_2y", "cir_post_hsct_2y"]]).all()
+
+
+def test_monte_carlo_intervals_stay_within_what_a_metric_can_be(base_scenario, params):
+    """Two replications of 6 patients: mean ± t(0.975, 1)·sd/√2 leaves 0–1 for most fractions; the
+    summary cuts the interval there (and days at 0), leaving the estimate alone."""
+    from sim.outcomes.endpoints import DAY_METRICS, METRICS, summarise
+
+    scenario = base_scenario.model_copy(update={"patients": 6, "replications": 2, "seed": 5})
+    summary = summarise(simulate(scenario, params, "cohort").patients)
+    assert set(DAY_METRICS) <= set(METRICS)
+    fractions = summary[~summary.metric.isin(DAY_METRICS)].dropna(subset=["lower"])
+    assert len(fractions) > 20
+    assert ((fractions.lower >= 0) & (fractions.upper <= 1) & (fractions.lower <= fractions.upper)).all()
+    assert ((fractions.lower == 0) | (fractions.upper == 1)).any()  # some were cut
+    days = summary[summary.metric.isin(DAY_METRICS)].dropna(subset=["lower"])
+    assert (days.lower >= 0).all()
