@@ -71,8 +71,8 @@ def posterior_predictive(
     Returns
     -------
     pandas.DataFrame
-        One row per target: ``study, metric, evidence_id, n, reported, reported_lower, reported_upper,
-        predicted_mean, predicted_lower, predicted_upper, defined_share, inside``.
+        One row per target: ``study, metric, subgroup, evidence_id, n, reported, reported_lower,
+        reported_upper, predicted_mean, predicted_lower, predicted_upper, defined_share, inside``.
     """
     names = [c for c in posterior.columns if c in base.registry]
     picked = np.linspace(0, len(posterior) - 1, min(draws, len(posterior))).round().astype(int)
@@ -85,7 +85,8 @@ def posterior_predictive(
         defined = values[~np.isnan(values)]
         low, high = np.percentile(defined, [2.5, 97.5]) if defined.size else (np.nan, np.nan)
         records.append({
-            "study": t.study, "metric": t.metric, "evidence_id": t.evidence_id, "n": t.n, "reported": t.value,
+            "study": t.study, "metric": t.metric, "subgroup": t.subgroup or "", "evidence_id": t.evidence_id, "n": t.n,
+            "reported": t.value,
             "reported_lower": t.lower, "reported_upper": t.upper,
             "predicted_mean": float(defined.mean()) if defined.size else np.nan,
             "predicted_lower": float(low), "predicted_upper": float(high),
@@ -97,12 +98,13 @@ def posterior_predictive(
 
 def format_validation(table: pd.DataFrame) -> str:
     """Printed table of the posterior predictive check, ending with ``N of M targets inside``."""
-    lines = [f"{'study':<14}{'metric':<26}{'n':>5}  {'reported':>17}  {'model mean (95% interval)':>30}  inside"]
+    lines = [f"{'study':<14}{'metric':<34}{'n':>5}  {'reported':>17}  {'model mean (95% interval)':>30}  inside"]
     r: Any  # a row of the table (columns of posterior_predictive)
     for r in table.itertuples():
         ci = f" ({r.reported_lower:.3g}–{r.reported_upper:.3g})" if pd.notna(r.reported_lower) else ""
         reported = f"{r.reported:.3g}{ci}"
         model = f"{r.predicted_mean:.3g} ({r.predicted_lower:.3g}–{r.predicted_upper:.3g})"
-        lines.append(f"{r.study:<14}{r.metric:<26}{r.n:>5}  {reported:>17}  {model:>30}  {'yes' if r.inside else 'NO'}")
+        metric = f"{r.metric} [{r.subgroup}]" if isinstance(r.subgroup, str) and r.subgroup else r.metric
+        lines.append(f"{r.study:<14}{metric:<34}{r.n:>5}  {reported:>17}  {model:>30}  {'yes' if r.inside else 'NO'}")
     lines.append(f"{int(table.inside.sum())} of {len(table)} targets inside")
     return "\n".join(lines)

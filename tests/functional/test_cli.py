@@ -10,6 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
+from sim.calibration.studies import load_targets
 from sim.cli import main
 from sim.inputs.codes import PATIENT_COLUMNS, SUMMARY_COLUMNS
 from sim.io.files import MARKER
@@ -127,8 +128,9 @@ def test_calibrate_and_validate_commands_write_their_files(tmp_path, capsys):
                    "--out", str(tmp_path / "val")])
     printed = capsys.readouterr().out
     assert status == 0
-    assert re.search(r"^\d+ of 38 targets inside$", printed, flags=re.M)
-    assert len(pd.read_csv(tmp_path / "val" / "validation.csv")) == 38
+    shipped = len(load_targets())
+    assert re.search(rf"^\d+ of {shipped} targets inside$", printed, flags=re.M)
+    assert len(pd.read_csv(tmp_path / "val" / "validation.csv")) == shipped
 
 
 def test_validate_without_a_posterior_is_a_clear_error(tmp_path, capsys):
