@@ -10,7 +10,9 @@ which of them each target's metric is, and among which reported patients:
 - :func:`expected_probability` — the model's probability for the target, from a large simulated
   population with complete follow-up (used by the likelihood);
 - :func:`study_estimate` — what the study would have reported from ``size`` patients with its own
-  censoring (Kaplan–Meier, Aalen–Johansen), so small-sample noise shows (used by validation).
+  censoring (Kaplan–Meier, Aalen–Johansen), so small-sample noise shows (used by validation); given a
+  :class:`CohortRate`, what a new cohort with its own true rate would have reported (between-study
+  variation, :mod:`sim.calibration.heterogeneity`).
 
 A target may be about a subgroup of the reported patients (``subgroup``, for example ``age < 15``):
 its population is then the patients of that subgroup only (see :class:`Subgroup`).
@@ -142,7 +144,8 @@ class Target(BaseModel):
     likelihood : {"binomial", "km", "median"}
         Binomial on counts; Kaplan–Meier or cumulative-incidence figures as binomial with an
         effective sample size (from the CI when reported, else ``n``); a median as "half the
-        patients had the event by the reported median".
+        patients had the event by the reported median". Rates that vary between studies
+        (:data:`sim.calibration.heterogeneity.BETWEEN_STUDY_METRICS`) take the beta-binomial instead.
     note : str
     subgroup : str, optional
         The reported patients the figure is about, ``ATTRIBUTE OP NUMBER`` (see :class:`Subgroup`);
@@ -551,7 +554,47 @@ def expected_probability(columns: Columns, target: Target) -> float:
     return share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
 
 
-def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, size: int) -> float:
+@dataclass(frozen=True)
+class CohortRate:
+    """A new cohort's own true rate for a target, beside the model's (between-study variation; see
+    :mod:`sim.calibration.heterogeneity`).
+
+    Attributes
+    ----------
+    expected : float
+        The model's probability for the target (:func:`expected_probability`: a proportion, a survival
+        or incidence probability, or for a median the probability of the event by the reported median).
+    rate : float
+        The cohort's own true value of that probability.
+    uniforms : numpy.ndarray
+        One uniform in (0, 1) per simulated patient (the columns' rows), to re-draw events.
+    """
+
+    expected: float
+    rate: float
+    uniforms: np.ndarray
+
+    @property
+    def shift(self) -> float:
+        """``rate - expected``: how far the cohort's probability lies from the model's."""
+        return self.rate - self.expected
+
+    def recount(self, events: np.ndarray, population: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """Events of a proportion re-drawn at the cohort's rate: with rate below the model's, each event is
+        kept with probability ``rate / expected``; above it, each non-event of the population becomes an
+        event with probability ``(rate - expected) / (1 - expected)``. Patients who had the event with
+        probability ``expected`` independently then have it with probability ``rate`` (the count is
+        Binomial(population, rate)); at ``rate == expected`` nothing changes.
+        """
+        if self.rate < self.expected:
+            return events & (uniforms < self.rate / self.expected)
+        if self.rate > self.expected:
+            return events | (population & (uniforms < self.shift / (1.0 - self.expected)))
+        return events
+
+
+def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, size: int,
+                   cohort: CohortRate | None = None) -> float:
     """What the study would have reported for ``target`` from its first ``size`` reported patients,
     censored at the end of their follow-up (Kaplan–Meier / Aalen–Johansen for survival-type metrics,
     the Kaplan–Meier median for medians).
@@ -565,6 +608,12 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     target : Target
     size : int
         Patients the study reported.
+    cohort : CohortRate, optional
+        The cohort's own true rate (between-study variation). A proportion's events are re-drawn at that
+        rate (:meth:`CohortRate.recount`); a survival or incidence estimate is moved by
+        :attr:`CohortRate.shift` (kept within 0-1); a median is read where the Kaplan–Meier curve
+        crosses ``0.5 + shift`` (the curve moved down by the shift in the probability of the event).
+        Default: the model's own rate.
 
     Returns
     -------
@@ -577,11 +626,20 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
-        return _share(PROPORTIONS[target.metric](sample, target), population)
+        events = PROPORTIONS[target.metric](sample, target) & population
+        if cohort is not None:
+            events = cohort.recount(events, population, cohort.uniforms[reported])
+        return _share(events, population)
+    shift = 0.0 if cohort is None else cohort.shift
     observed = _endpoint(target).observe(sample, population, np.minimum(follow_up_end[reported], sample["last_day"]))
     if target.metric in INCIDENCES:
-        return float(cumulative_incidence(observed.time, observed.cause, EVENT).incidence_at(target.days))
+        estimate = float(cumulative_incidence(observed.time, observed.cause, EVENT).incidence_at(target.days))
+        return estimate if shift == 0.0 else float(np.clip(estimate + shift, 0.0, 1.0))
     curve = kaplan_meier(observed.time, observed.event)
     if target.metric in EVENT_BY_TIME:
-        return float(curve.median().estimate)
-    return float(curve.survival_at(target.days))
+        if shift == 0.0:
+            return float(curve.median().estimate)
+        reached = np.flatnonzero(curve.survival <= 0.5 + shift)
+        return float(curve.times[reached[0]]) if reached.size else float("nan")
+    estimate = float(curve.survival_at(target.days))
+    return estimate if shift == 0.0 else float(np.clip(estimate + shift, 0.0, 1.0))

@@ -123,7 +123,9 @@ def test_calibrate_and_validate_commands_write_their_files(tmp_path, capsys):
                    "--out", str(out)])
     assert status == 0
     assert {"posterior.parquet", "fit.csv", "identifiability.csv", "fit.png"} <= {p.name for p in out.iterdir()}
-    assert len(pd.read_parquet(out / "posterior.parquet")) == 1000
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert len(posterior) == 1000
+    assert posterior["between_study_icc"].between(0, 1).all() and posterior["between_study_icc"].nunique() > 10
     status = main(["validate", "--posterior", str(out / "posterior.parquet"), "--draws", "3", "--workers", "1",
                    "--out", str(tmp_path / "val")])
     printed = capsys.readouterr().out
