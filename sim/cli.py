@@ -203,7 +203,7 @@ def _progress_bar(total: int, what: str, unit: str = "block"):
 
 def calibrate_command(args: argparse.Namespace) -> int:
     """``cd7sim calibrate``: adaptive importance sampling against every target; writes the posterior and the fit."""
-    from sim.calibration.calibrate import calibrate
+    from sim.calibration.calibrate import calibrate, calibration_blocks
     from sim.calibration.studies import load_studies, load_targets
     from sim.inputs.parameters import load_parameters
     from sim.inputs.posterior import Stamp
@@ -214,7 +214,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     studies = load_studies(sorted({t.study for t in targets}))
     params = load_parameters()
     out = _check_out(args, "calibration")
-    blocks = -(-args.prior_draws // 50) + args.stages * -(-args.stage_draws // 50)
+    blocks = calibration_blocks(args.prior_draws, args.stages, args.stage_draws)
     print(f"cd7sim {__version__}: calibrating to {len(targets)} targets of {len(studies)} study replays "
           f"({args.prior_draws} prior draws + {args.stages} x {args.stage_draws} adaptive), seed {args.seed}")
     with _progress_bar(blocks, "simulating") as bar:
@@ -228,11 +228,24 @@ def calibrate_command(args: argparse.Namespace) -> int:
           f"{len(result.posterior_index)} posterior draws")
     print(f"{int(informed.informed.sum())} of {len(informed)} parameters informed by the targets "
           "(posterior sd < 0.8 x prior sd); the rest stay near their priors")
+    print(_icc_line(result.icc_summary()))
     inside = ((fit.posterior_lower <= fit.reported) & (fit.reported <= fit.posterior_upper)).sum()
     print(f"{inside} of {len(fit)} reported values inside the posterior 95% interval of the model's expected value "
           "(run `cd7sim validate` for the check at each study's own size)")
     _wrote(written)
     return 0
+
+
+def _icc_line(summary: tuple[float, float, float] | None) -> str:
+    """The between-study intra-class correlation, posterior beside prior."""
+    from sim.calibration.heterogeneity import ICC_PRIOR
+
+    low, high = ICC_PRIOR.interval()
+    prior = f"prior {ICC_PRIOR.mean():.3f} ({low:.3f}–{high:.3f})"
+    if summary is None:
+        return f"between-study intra-class correlation: {prior}"
+    mean, low, high = summary
+    return f"between-study intra-class correlation: posterior mean {mean:.3f} (95% {low:.3f}–{high:.3f}), {prior}"
 
 
 def validate_command(args: argparse.Namespace) -> int:

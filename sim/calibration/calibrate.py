@@ -13,9 +13,14 @@ PharmacoEconomics 2017).
    defensive share of the prior), draws a batch from it (the other parameters from their prior),
    and re-weighs *all* draws against the deterministic mixture of every proposal used (AMIS).
 4. Every draw is simulated through every study replay with the same patients (common random
-   numbers, so the likelihood surface is smooth); the likelihood multiplies one binomial term per
-   target with the target's own denominator (:meth:`sim.calibration.studies.Target.effective_counts`).
-5. Posterior draws are resampled with probability proportional to the final weights (systematic).
+   numbers, so the likelihood surface is smooth); the likelihood multiplies one term per target with
+   the target's own denominator (:meth:`sim.calibration.studies.Target.effective_counts`): beta-binomial
+   for a rate that varies between studies, binomial for transplant uptake
+   (:mod:`sim.calibration.heterogeneity`). The between-study intra-class correlation ``rho`` is
+   integrated out on a grid of its prior quantiles, so each draw's weight is its marginal likelihood.
+5. Posterior draws are resampled with probability proportional to the final weights (systematic); each
+   is given a ``rho`` drawn from its conditional posterior given the draw (the grid cell by its
+   likelihood, then uniformly within the cell's prior quantiles).
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ from sim.calibration import (
     DEFAULT_STAGE_DRAWS,
     DEFAULT_STAGES,
 )
+from sim.calibration.heterogeneity import (
+    ICC_COLUMN,
+    ICC_NODES,
+    ICC_PRIOR,
+    IccPrior,
+    beta_binomial_logpmf,
+    between_study,
+    icc_nodes,
+)
 from sim.calibration.studies import StudyCohort, Target, expected_probability
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, DEFAULT_POSTERIOR_PATH, Distribution, FixedDist, ParameterSet
 from sim.inputs.paths import TARGETS_PATH
@@ -46,6 +60,13 @@ FIT_FILE, IDENTIFIABILITY_FILE, FIT_FIGURE = "fit.csv", "identifiability.csv", "
 PROBABILITY_FLOOR = 1e-6
 INFORMED_SD_RATIO = 0.8
 """A parameter whose posterior sd is below this share of its prior sd is called informed by the targets."""
+ROWS_PER_TASK = 50
+"""Parameter draws simulated per task (one progress step)."""
+
+
+def calibration_blocks(prior_draws: int, stages: int, stage_draws: int) -> int:
+    """Tasks (progress steps) of :func:`calibrate` with this budget."""
+    return -(-prior_draws // ROWS_PER_TASK) + stages * -(-stage_draws // ROWS_PER_TASK)
 
 
 def uncertain_parameters(params: ParameterSet) -> list[str]:
@@ -73,19 +94,63 @@ def evaluate(
     targets: list[Target],
     executor: Executor | None = None,
     on_done: Progress = None,
-    rows_per_task: int = 50,
+    rows_per_task: int = ROWS_PER_TASK,
 ) -> np.ndarray:
     """Model probabilities (rows: parameter draws; columns: targets) through the study replays."""
     tasks = [(base, names, block, studies, targets) for block in chunks(values, rows_per_task)]
     return np.vstack((executor or SerialExecutor()).map(_evaluate_task, tasks, on_done))
 
 
-def log_likelihood(expected: np.ndarray, targets: list[Target]) -> np.ndarray:
-    """Binomial log-likelihood of every row of ``expected`` (constant terms dropped)."""
-    counts = np.array([t.effective_counts() for t in targets])
+def log_likelihood(expected: np.ndarray, targets: list[Target], icc: float = 0.0) -> np.ndarray:
+    """Log-likelihood of every row of ``expected`` (model probabilities; columns: ``targets``): one
+    beta-binomial term per target whose rate varies between studies, with intra-class correlation
+    ``icc`` (:func:`sim.calibration.heterogeneity.beta_binomial_logpmf`), one binomial term per other
+    target; ``icc = 0`` gives the binomial throughout. Effective counts as
+    :meth:`sim.calibration.studies.Target.effective_counts`; a NaN probability (no patient in the
+    denominator) counts as 0.5, and probabilities are kept within ``PROBABILITY_FLOOR`` of 0 and 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        One natural-log likelihood per row (normalising constants included).
+    """
+    counts = np.array([t.effective_counts() for t in targets]).reshape(len(targets), 2)
     events, trials = counts[:, 0], counts[:, 1]
+    rho = np.where([between_study(t.metric) for t in targets], icc, 0.0)
     p = np.clip(np.nan_to_num(expected, nan=0.5), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-    return (events * np.log(p) + (trials - events) * np.log1p(-p)).sum(axis=1)
+    return beta_binomial_logpmf(events, trials, p, rho).sum(axis=1)
+
+
+def icc_log_likelihoods(expected: np.ndarray, targets: list[Target], nodes: np.ndarray) -> np.ndarray:
+    """Log-likelihood of every row of ``expected`` at each intra-class correlation of ``nodes``
+    (rows: draws; columns: nodes)."""
+    between = np.array([between_study(t.metric) for t in targets], dtype=bool)
+    fixed = log_likelihood(expected[:, ~between], [t for t, b in zip(targets, between) if not b])
+    dispersed = [t for t, b in zip(targets, between) if b]
+    return fixed[:, None] + np.column_stack([log_likelihood(expected[:, between], dispersed, float(rho)) for rho in nodes])
+
+
+def marginal_log_likelihood(expected: np.ndarray, targets: list[Target], prior: IccPrior | None = ICC_PRIOR,
+                            nodes: int = ICC_NODES) -> np.ndarray:
+    """Log-likelihood of every row of ``expected`` with the intra-class correlation integrated out over
+    its ``prior`` (midpoint rule on ``nodes`` equal-probability cells, :func:`sim.calibration.heterogeneity.icc_nodes`);
+    the binomial likelihood when ``prior`` is None (no between-study variation)."""
+    if prior is None:
+        return log_likelihood(expected, targets)
+    grid = icc_log_likelihoods(expected, targets, icc_nodes(nodes, prior))
+    return np.logaddexp.reduce(grid, axis=1) - np.log(nodes)
+
+
+def draw_icc(expected: np.ndarray, targets: list[Target], rng: np.random.Generator, prior: IccPrior = ICC_PRIOR,
+             nodes: int = ICC_NODES) -> np.ndarray:
+    """One intra-class correlation per row of ``expected`` from its posterior given that row: a cell of
+    the ``prior``'s ``nodes`` equal-probability cells with probability proportional to the likelihood at its
+    midpoint, then a prior quantile uniformly within the cell."""
+    grid = icc_log_likelihoods(expected, targets, icc_nodes(nodes, prior))
+    weights = np.exp(grid - grid.max(axis=1, keepdims=True))
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    cell = np.minimum((cumulative < rng.random(len(grid))[:, None]).sum(axis=1), nodes - 1)
+    return prior.ppf((cell + rng.random(len(grid))) / nodes)
 
 
 def systematic_resample(weights: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -118,6 +183,8 @@ class Calibration:
     seed : int
     seconds : float
         Wall time.
+    icc : ndarray, optional
+        Between-study intra-class correlation of each posterior draw (in the order of ``posterior_index``).
     """
 
     names: list[str]
@@ -130,6 +197,7 @@ class Calibration:
     targets: list[Target]
     seed: int
     seconds: float
+    icc: np.ndarray | None = None
 
     @property
     def effective_sample_size(self) -> float:
@@ -137,13 +205,23 @@ class Calibration:
         return float(1.0 / np.sum(self.weights**2))
 
     def posterior_frame(self) -> pd.DataFrame:
-        """The posterior draws: ``draw, source_draw, log_likelihood`` and one column per parameter."""
+        """The posterior draws: ``draw, source_draw, log_likelihood``, one column per parameter, and
+        ``between_study_icc`` (when drawn)."""
         index = self.posterior_index
         frame = pd.DataFrame(self.draws[index], columns=self.names)
         frame.insert(0, "log_likelihood", self.log_likelihood[index])
         frame.insert(0, "source_draw", index)
         frame.insert(0, "draw", np.arange(index.size))
+        if self.icc is not None:
+            frame[ICC_COLUMN] = self.icc
         return frame
+
+    def icc_summary(self) -> tuple[float, float, float] | None:
+        """Posterior mean and 95% interval of the between-study intra-class correlation (None if not drawn)."""
+        if self.icc is None:
+            return None
+        low, high = np.percentile(self.icc, [2.5, 97.5])
+        return float(self.icc.mean()), float(low), float(high)
 
     def posterior(self, stamp: Stamp | None = None) -> Posterior:
         """The posterior draws (:meth:`posterior_frame`) with their provenance stamp, ready to write.
@@ -195,6 +273,7 @@ def calibrate(
     seed: int = 2024,
     executor: Executor | None = None,
     on_done: Progress = None,
+    icc_prior: IccPrior | None = ICC_PRIOR,
 ) -> Calibration:
     """Run the calibration (AMIS, then resampling).
 
@@ -217,12 +296,16 @@ def calibrate(
         Where blocks of draws are simulated (default serially).
     on_done : callable, optional
         Called after each block of draws (progress).
+    icc_prior : IccPrior, optional
+        Prior of the between-study intra-class correlation (default
+        :data:`sim.calibration.heterogeneity.ICC_PRIOR`); None for the binomial likelihood throughout (no
+        between-study variation; the posterior then has no ``between_study_icc`` column).
     """
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     names = uncertain_parameters(params)
     z = _logit(qmc.LatinHypercube(d=len(names), seed=rng).random(prior_draws))
-    loglik, expected = _log_likelihood_at(params, names, z, studies, targets, executor, on_done)
+    loglik, expected = _log_likelihood_at(params, names, z, studies, targets, executor, on_done, icc_prior)
     adaptive = _informative_dimensions(z, loglik)
     expected_blocks = [expected]
     proposals: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -232,14 +315,16 @@ def calibrate(
         proposals.append((stage_draws, mean, covariance))
         new = _logit(np.clip(rng.random((stage_draws, len(names))), 1e-12, 1 - 1e-12))
         new[:, adaptive] = _draw_proposal(rng, mean, covariance, stage_draws)
-        new_loglik, new_expected = _log_likelihood_at(params, names, new, studies, targets, executor, on_done)
+        new_loglik, new_expected = _log_likelihood_at(params, names, new, studies, targets, executor, on_done, icc_prior)
         z, loglik = np.vstack([z, new]), np.concatenate([loglik, new_loglik])
         expected_blocks.append(new_expected)
     weights = _amis_weights(z[:, adaptive], loglik, prior_draws, proposals)
     values = _values(params, names, _expit(z))
     index = systematic_resample(weights, posterior_draws, rng)
-    return Calibration(names, values, np.vstack(expected_blocks), loglik, weights / weights.sum(), index,
-                       prior_draws, targets, seed, time.perf_counter() - started)
+    expected = np.vstack(expected_blocks)
+    icc = None if icc_prior is None else draw_icc(expected[index], targets, rng, icc_prior)
+    return Calibration(names, values, expected, loglik, weights / weights.sum(), index,
+                       prior_draws, targets, seed, time.perf_counter() - started, icc)
 
 
 def _informative_dimensions(z: np.ndarray, loglik: np.ndarray) -> np.ndarray:
@@ -280,11 +365,12 @@ def _quantiles(distribution: Distribution, unit: np.ndarray) -> np.ndarray:
 
 def _log_likelihood_at(
     params: ParameterSet, names: list[str], z: np.ndarray, studies: dict[str, Scenario], targets: list[Target],
-    executor: Executor | None, on_done: Progress,
+    executor: Executor | None, on_done: Progress, icc_prior: IccPrior | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Log-likelihood and expected target probabilities of the draws ``z`` (logit prior quantiles)."""
+    """Marginal log-likelihood (the intra-class correlation integrated out) and expected target probabilities of
+    the draws ``z`` (logit prior quantiles)."""
     expected = evaluate(params, names, _values(params, names, _expit(z)), studies, targets, executor, on_done)
-    return log_likelihood(expected, targets), expected
+    return marginal_log_likelihood(expected, targets, icc_prior), expected
 
 
 def _log_prior(z: np.ndarray) -> np.ndarray:

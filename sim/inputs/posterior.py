@@ -1,7 +1,9 @@
 """The calibrated posterior: joint parameter draws with a stamp of the inputs they came from.
 
 ``cd7sim calibrate`` writes ``posterior.parquet``: one row per posterior draw, one column per calibrated
-parameter, plus the bookkeeping columns :data:`POSTERIOR_BOOKKEEPING`. The file's parquet key-value
+parameter, plus the bookkeeping columns :data:`POSTERIOR_BOOKKEEPING` and the calibration's own
+hyperparameter :data:`ICC_COLUMN` (the between-study intra-class correlation of
+:mod:`sim.calibration.heterogeneity`; not a model parameter, so never applied to a run). The file's parquet key-value
 metadata holds a *stamp* under :data:`STAMP_KEY` (JSON): the sha256 of the bytes of the
 ``parameters.yaml`` and ``targets.csv`` the calibration used, and the cd7sim version. A posterior whose
 stamp does not match the current files is *stale*; one without a stamp has unknown provenance. Loading
@@ -54,6 +56,12 @@ if TYPE_CHECKING:
 POSTERIOR_BOOKKEEPING = ("draw", "source_draw", "log_likelihood")
 """Columns of a posterior file that are not parameters: the draw's number, the row of the calibration's
 draws it was resampled from, and that draw's log-likelihood."""
+ICC_COLUMN = "between_study_icc"
+"""Column of a posterior file holding each draw's between-study intra-class correlation (0-1), a
+hyperparameter of the calibration's likelihood (optional: posteriors before it have none)."""
+HYPERPARAMETERS = (ICC_COLUMN,)
+"""Columns of a posterior file that are the calibration's hyperparameters, not model parameters (each a
+probability)."""
 STAMP_KEY = b"cd7sim.stamp"
 """Key of the stamp in the parquet file's key-value (schema) metadata."""
 RECALIBRATE = "re-run `cd7sim calibrate --write-committed`"
@@ -167,8 +175,8 @@ class Posterior:
 
     @property
     def names(self) -> list[str]:
-        """The parameters the posterior holds (columns other than bookkeeping), in file order."""
-        return [c for c in self._draws.columns if c not in POSTERIOR_BOOKKEEPING]
+        """The parameters the posterior holds (columns other than bookkeeping and hyperparameters), in file order."""
+        return [c for c in self._draws.columns if c not in POSTERIOR_BOOKKEEPING and c not in HYPERPARAMETERS]
 
     @property
     def values(self) -> np.ndarray:
@@ -192,7 +200,7 @@ class Posterior:
         ----------
         path : str or Path
             Parquet file: one row per draw, one column per calibrated parameter, and optionally the
-            bookkeeping columns :data:`POSTERIOR_BOOKKEEPING`.
+            bookkeeping columns :data:`POSTERIOR_BOOKKEEPING` and hyperparameters :data:`HYPERPARAMETERS`.
         registry : mapping of str to Parameter, optional
             The parameters the columns must name (default: the packaged ``parameters.yaml``).
 
@@ -224,12 +232,12 @@ class Posterior:
                              f"a parquet file of posterior draws is required ({type(error).__name__})") from None
         if frame.empty:
             raise InputError("posterior file", str(path), "at least one draw (row) is required")
-        known = [*POSTERIOR_BOOKKEEPING, *registry]
+        known = [*POSTERIOR_BOOKKEEPING, *HYPERPARAMETERS, *registry]
         for column in frame.columns:
             if column not in known:
                 raise InputError(f"{path.name}:{column}", column,
-                                 f"a column must be a parameter or bookkeeping; allowed: {key_list(known)}")
-            _check_column(frame[column], f"{path.name}:{column}", registry.get(column))
+                                 f"a column must be a parameter, bookkeeping or a hyperparameter; allowed: {key_list(known)}")
+            _check_column(frame[column], f"{path.name}:{column}", registry.get(column), column in HYPERPARAMETERS)
         if not any(column in registry for column in frame.columns):
             raise InputError("posterior file", str(path), "at least one parameter column is required")
         return cls(frame, _stamp_of(table, path), registry, path)
@@ -401,18 +409,20 @@ def _stamp_of(table: pyarrow.Table, path: Path) -> Stamp | None:
     return None if raw is None else Stamp.from_json(raw, f"{path.name}:{STAMP_KEY.decode()}")
 
 
-def _check_column(column: pd.Series, field: str, parameter: Parameter | None) -> None:
+def _check_column(column: pd.Series, field: str, parameter: Parameter | None, hyperparameter: bool = False) -> None:
     """Refuse a posterior column that is not numeric, or a value that is not finite or outside the
-    parameter's unit (bookkeeping columns, ``parameter`` None, need finite numbers only)."""
+    parameter's unit (a hyperparameter: a probability; bookkeeping columns, ``parameter`` None, need finite
+    numbers only)."""
     import pandas as pd
 
     if not (pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)):
         raise InputError(field, column.iloc[0], "numbers are required")
     values = column.to_numpy(dtype=float)
-    allowed = np.isfinite(values) if parameter is None else within_unit(parameter.unit, values)
+    unit = parameter.unit if parameter is not None else "probability" if hyperparameter else None
+    allowed = np.isfinite(values) if unit is None else within_unit(unit, values)
     if not np.all(allowed):
         row = int(np.flatnonzero(~allowed)[0])
-        what = "a finite number is required" if parameter is None else allowed_values(parameter.unit)
+        what = "a finite number is required" if unit is None else allowed_values(unit)
         raise InputError(f"{field} row {row + 1}", values[row], what)
 
 

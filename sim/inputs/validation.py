@@ -20,6 +20,8 @@ _ALLOWED_BY_TYPE = {
     "missing": "this field is required",
     "finite_number": "a finite number is required",
     "float_type": "a number is required",
+    "float_parsing": "a number is required",
+    "int_parsing": "a whole number is required",
     "int_type": "a whole number is required",
     "string_type": "text is required",
     "string_pattern_mismatch": "a name of letters, digits, _, . and - is required, not starting with a dot",

@@ -10,6 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
+from sim.calibration.studies import load_targets
 from sim.cli import main
 from sim.inputs.codes import DISEASES, PATIENT_COLUMNS, SUBGROUP_COLUMNS, SUBGROUPS, SUMMARY_COLUMNS
 from sim.io.files import MARKER
@@ -155,13 +156,16 @@ def test_calibrate_and_validate_commands_write_their_files(tmp_path, capsys):
                    "--out", str(out)])
     assert status == 0
     assert {"posterior.parquet", "fit.csv", "identifiability.csv", "fit.png"} <= {p.name for p in out.iterdir()}
-    assert len(pd.read_parquet(out / "posterior.parquet")) == 1000
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert len(posterior) == 1000
+    assert posterior["between_study_icc"].between(0, 1).all() and posterior["between_study_icc"].nunique() > 10
     status = main(["validate", "--posterior", str(out / "posterior.parquet"), "--draws", "3", "--workers", "1",
                    "--out", str(tmp_path / "val")])
     printed = capsys.readouterr().out
     assert status == 0
-    assert re.search(r"^\d+ of 38 targets inside$", printed, flags=re.M)
-    assert len(pd.read_csv(tmp_path / "val" / "validation.csv")) == 38
+    shipped = len(load_targets())
+    assert re.search(rf"^\d+ of {shipped} targets inside$", printed, flags=re.M)
+    assert len(pd.read_csv(tmp_path / "val" / "validation.csv")) == shipped
 
 
 def test_validate_without_a_posterior_is_a_clear_error(tmp_path, capsys):

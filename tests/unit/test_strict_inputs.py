@@ -158,8 +158,11 @@ CASES = [
          "case_mix.age", r"case_mix\.age: got \{.*\}; the mean of ages \(years\) must lie between 0 and 110"),
     Case("posterior with an unknown column", posterior(GOOD_POSTERIOR.assign(crs_rate=0.5)),
          "posterior.parquet:crs_rate",
-         r"posterior\.parquet:crs_rate: got 'crs_rate'; a column must be a parameter or bookkeeping; allowed: draw, source_draw, "
-         r"log_likelihood, apheresis_delay_days, .*, \.\.\."),
+         r"posterior\.parquet:crs_rate: got 'crs_rate'; a column must be a parameter, bookkeeping or a hyperparameter; allowed: "
+         r"draw, source_draw, log_likelihood, between_study_icc, apheresis_delay_days, .*, \.\.\."),
+    Case("posterior intra-class correlation of 1.5", posterior(GOOD_POSTERIOR.assign(between_study_icc=[0.05, 1.5])),
+         "posterior.parquet:between_study_icc row 2",
+         r"posterior\.parquet:between_study_icc row 2: got 1\.5; a probability must lie between 0 and 1"),
     Case("posterior probability of 7", posterior(GOOD_POSTERIOR.assign(crs_any=[0.9, 7.0])),
          "posterior.parquet:crs_any row 2", r"posterior\.parquet:crs_any row 2: got 7; a probability must lie between 0 and 1"),
     Case("posterior NaN", posterior(GOOD_POSTERIOR.assign(manufacturing_days=[math.nan, 45.0])),

@@ -12,6 +12,7 @@ from sim.calibration.calibrate import (
     log_likelihood,
     systematic_resample,
 )
+from sim.calibration.heterogeneity import ICC_COLUMN, ICC_PRIOR
 from sim.calibration.predictive import posterior_predictive
 from sim.calibration.studies import (
     StudyCohort,
@@ -23,6 +24,7 @@ from sim.calibration.studies import (
 from sim.inputs.parameters import load_parameters, read_posterior
 from sim.inputs.paths import CALIBRATION_DIR
 from sim.simulation.parallel import LocalExecutor
+from tests.conftest import RECALIBRATION_PENDING
 
 
 def test_systematic_resampling_follows_the_weights():
@@ -48,10 +50,12 @@ def test_log_likelihood_peaks_at_the_reported_proportion():
 
 
 @pytest.mark.slow
-def test_parameters_are_recovered_from_targets_the_model_generated():
+@pytest.mark.parametrize("icc_prior,at_least", [(None, 3), (ICC_PRIOR, 2)], ids=["binomial", "beta-binomial"])
+def test_parameters_are_recovered_from_targets_the_model_generated(icc_prior, at_least):
     """Targets simulated at known parameter values (a prior draw), with each study's own sample
     sizes, are recovered: every parameter the targets inform has its true value inside the 90%
-    posterior interval."""
+    posterior interval. Between-study variation (beta-binomial) leaves each study less information about
+    the model's rates, so fewer parameters are informed."""
     params = load_parameters()
     targets = [t for t in load_targets() if t.study in ("hu2024", "cao2024", "xiao2025")]
     studies = {name: s.model_copy(update={"patients": 600}) for name, s in load_studies(
@@ -65,11 +69,11 @@ def test_parameters_are_recovered_from_targets_the_model_generated():
         synthetic.append(t.model_copy(update={"likelihood": "binomial", "events": p * t.n, "value": p,
                                               "lower": None, "upper": None}))
     result = calibrate(truth, studies, synthetic, prior_draws=1500, stages=5, stage_draws=600, posterior_draws=1000,
-                       seed=3)
+                       seed=3, icc_prior=icc_prior)
     assert result.effective_sample_size > 50
     table = result.identifiability_frame().set_index("parameter")
     informed = table.index[table.sd_ratio < 0.7]
-    assert len(informed) >= 3, "the synthetic targets should inform several parameters"
+    assert len(informed) >= at_least, "the synthetic targets should inform several parameters"
     posterior = result.posterior_frame()
     for name in informed:
         low, high = np.percentile(posterior[name], [5, 95])
@@ -80,6 +84,7 @@ VALIDATION_DRAWS = 200
 """Posterior draws replayed, as `cd7sim validate` does by default."""
 
 
+@RECALIBRATION_PENDING
 @pytest.mark.slow
 def test_every_target_is_inside_or_a_known_misfit_when_recomputed():
     """The posterior predictive check, recomputed from the committed posterior (not read from the committed
@@ -122,3 +127,7 @@ def test_calibration_is_reproducible_serial_or_parallel():
     pd.testing.assert_frame_equal(serial.posterior_frame(), parallel.posterior_frame())
     other = calibrate(params, studies, targets, prior_draws=120, stages=1, stage_draws=60, posterior_draws=200, seed=10)
     assert not serial.posterior_frame().equals(other.posterior_frame())
+    assert serial.posterior_frame()[ICC_COLUMN].between(0, 1).all()
+    binomial = calibrate(params, studies, targets, prior_draws=120, stages=1, stage_draws=60, posterior_draws=200, seed=9,
+                         icc_prior=None)
+    assert ICC_COLUMN not in binomial.posterior_frame() and binomial.icc_summary() is None
