@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -96,3 +101,84 @@ def test_leave_one_out_writes_its_tables_identically_serial_or_parallel(tmp_path
     studies = pd.read_csv(tmp_path / "serial" / "leave_one_out_studies.csv")
     assert list(studies.held_out) == ["centre_a", "centre_b", "all studies"]
     assert list(studies.targets) == [2, 2, 4]
+
+
+# --- the README's worked example ---------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "### Validating on your own cohort"
+
+
+def readme_example() -> tuple[str, list[str], list[str]]:
+    """The README's own-cohort example: the targets file, the shell session, the error lines."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index(SECTION):]
+    section = section[:section.index("\n## ")]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+    (csv,) = [body for language, body in blocks if language == "csv"]
+    session, errors = [body.splitlines() for language, body in blocks if language == "text"]
+    return csv, session, errors
+
+
+def cd7sim(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def readme_workdir(tmp_path: Path) -> Path:
+    """A folder holding a copy of scenarios/, the README's targets file and the folder its shell lines make."""
+    csv, session, _ = readme_example()
+    shutil.copytree(STUDIES_DIR.parent, tmp_path / "scenarios")
+    (tmp_path / "my_targets.csv").write_text(csv, encoding="utf-8")
+    for line in session:
+        if line.startswith("$ ") and not line.startswith("$ cd7sim "):
+            subprocess.run(line.removeprefix("$ "), shell=True, check=True, cwd=tmp_path)
+    return tmp_path
+
+
+def test_the_readme_own_cohort_example_runs_and_prints_what_it_shows(readme_workdir):
+    _, session, _ = readme_example()
+    (command,) = [i for i, line in enumerate(session) if line.startswith("$ cd7sim ")]
+    args = shlex.split(session[command].removeprefix("$ cd7sim "))
+    result = cd7sim([*args, "--draws", "20", "--workers", "1"], readme_workdir)
+    assert result.returncode == 0, result.stderr
+    printed, shown = result.stdout.splitlines(), session[command + 1:]
+    assert printed[0] == shown[0].replace("under 200 posterior draws", "under 20 posterior draws")
+    assert printed[1] == shown[1]  # the table's header
+    rows = [line for line in shown[2:] if line.startswith("my_centre")]
+    assert [re.split(r"\s{2,}", line)[:3] for line in printed[2:2 + len(rows)]] == [re.split(r"\s{2,}", r)[:3] for r in rows]
+    assert re.fullmatch(rf"\d+ of {len(rows)} targets inside", printed[2 + len(rows)])
+    assert (readme_workdir / "results" / "validation" / "validation.csv").is_file()
+
+
+README_ERRORS = {
+    # start of the README's message -> (change to the example's command line, change to my_targets.csv)
+    "--studies: got 'my_cohrt'": (("my_cohort", "my_cohrt"), None),
+    "my_targets.csv line 3: study: got 'my_center'": (None, (3, "my_centre,", "my_center,")),
+    "my_targets.csv: column: got 'event'": (None, (1, ",events,", ",event,")),
+    "my_targets.csv line 5: value: got .nan": (None, (5, "0.583", "nan")),
+    "my_targets.csv line 2: metric: got 'complete_response'": (None, (2, ",cr,", ",complete_response,")),
+}
+
+
+def test_the_readme_own_cohort_errors_are_printed_word_for_word(readme_workdir, monkeypatch, capsys):
+    _, session, errors = readme_example()
+    (command,) = [line for line in session if line.startswith("$ cd7sim ")]
+    original = (readme_workdir / "my_targets.csv").read_text()
+    assert len(errors) == len(README_ERRORS)
+    for line in errors:
+        message = line.removeprefix("cd7sim: error: ")
+        ((argument, row),) = [change for start, change in README_ERRORS.items() if message.startswith(start)]
+        args = command.removeprefix("$ cd7sim ")
+        if argument is not None:
+            args = args.replace(*argument)
+        lines = original.splitlines()
+        if row is not None:
+            number, old, new = row
+            lines[number - 1] = lines[number - 1].replace(old, new, 1)
+        (readme_workdir / "my_targets.csv").write_text("\n".join(lines) + "\n")
+        monkeypatch.chdir(readme_workdir)
+        assert main(shlex.split(args)) == 2
+        err = capsys.readouterr().err
+        assert re.fullmatch(".*".join(re.escape(part) for part in line.split("...")), err.strip()), err
+        assert not (readme_workdir / "results").exists()
