@@ -291,9 +291,9 @@ def validate_command(args: argparse.Namespace) -> int:
     _check_validate_options(args)
     if args.leave_one_out:
         return _leave_one_out_command(args)
+    out = _check_out(args, "validation")
     studies, targets = api.load_validation_cohort(args.studies, args.targets)
     posterior = api.read_validation_posterior(args.posterior)
-    out = _check_out(args, "validation")
     source = str(args.posterior) if args.posterior is not None else "calibration/posterior.parquet"
     print(f"cd7sim {__version__}: validating {len(targets)} targets of {len(studies)} study replay(s)"
           f"{_cohort_source(args)} under {min(args.draws, len(posterior))} posterior draws of {source}")
@@ -325,10 +325,10 @@ def _leave_one_out_command(args: argparse.Namespace) -> int:
         progress_blocks,
     )
 
+    out = _check_out(args, LEAVE_ONE_OUT_DIR)
     studies, targets = api.load_validation_cohort(args.studies, args.targets)
     budget = api.leave_one_out_budget(args.prior_draws, args.stages, args.stage_draws, args.posterior_draws, args.seed)
     held_out = folds(targets)
-    out = _check_out(args, LEAVE_ONE_OUT_DIR)
     print(f"cd7sim {__version__}: leave-one-study-out validation of {len(targets)} targets of {len(studies)} study "
           f"replay(s){_cohort_source(args)}, {len(held_out)} held-out studies; each calibrated on the others "
           f"({budget.describe()}), then {min(args.draws, budget.posterior_draws)} posterior draws replayed")
