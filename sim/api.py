@@ -44,10 +44,14 @@ from sim.simulation.runner import Engine, simulate
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from sim.calibration.leave_one_out import Budget, LeaveOneOut
+    from sim.calibration.studies import Target
+
 ENGINES: tuple[str, ...] = ("des", "cohort")
 """``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
 
-__all__ = ["ENGINES", "Run", "builtin_scenarios", "check", "load", "read_validation_posterior", "run", "validate", "validated"]
+__all__ = ["ENGINES", "Run", "builtin_scenarios", "check", "leave_one_out", "load", "load_validation_cohort",
+           "read_validation_posterior", "run", "validate", "validated"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
@@ -292,9 +296,40 @@ def read_validation_posterior(posterior: str | Path | None = None) -> Posterior:
     return read
 
 
+def load_validation_cohort(studies: str | Path | None = None, targets: str | Path | None = None,
+                           ) -> tuple[dict[str, Scenario], list[Target]]:
+    """The study replays and targets to validate against: the shipped ones, or a researcher's own.
+
+    Parameters
+    ----------
+    studies : str or Path, optional
+        Folder of study scenario files ``NAME.yaml`` (the schema of ``scenarios/studies/*.yaml``; default the
+        shipped ``scenarios/studies/``).
+    targets : str or Path, optional
+        Targets CSV with the columns of ``calibration/targets.csv`` (default: the shipped targets); each row's
+        ``study`` names a file of ``studies``.
+
+    Returns
+    -------
+    tuple
+        ``(study scenarios by name, list of sim.calibration.studies.Target)``.
+
+    Raises
+    ------
+    InputError
+        One line for any bad input: a missing folder or file, an unknown study, column or metric, a
+        non-finite number, an invalid study file (see :func:`sim.calibration.studies.load_cohort`).
+    """
+    from sim.calibration.studies import load_cohort
+
+    return load_cohort(studies, targets)
+
+
 def validate(draws: int = 200, posterior: str | Path | Posterior | None = None, workers: int | None = None,
-             on_done: Progress = None) -> pd.DataFrame:
-    """The posterior predictive check: every study replayed at its own size under posterior draws.
+             on_done: Progress = None, studies: str | Path | None = None, targets: str | Path | None = None,
+             ) -> pd.DataFrame:
+    """The posterior predictive check: every study replayed as a new cohort at its own size under posterior
+    draws (with between-study variation of the rates that vary between studies).
 
     Parameters
     ----------
@@ -306,6 +341,8 @@ def validate(draws: int = 200, posterior: str | Path | Posterior | None = None, 
         Local processes.
     on_done : callable, optional
         Called once per block of 10 draws replayed (a progress bar).
+    studies, targets : str or Path, optional
+        A researcher's own study scenarios and targets (see :func:`load_validation_cohort`); default the shipped ones.
 
     Returns
     -------
@@ -313,13 +350,58 @@ def validate(draws: int = 200, posterior: str | Path | Posterior | None = None, 
         One row per target: the reported value, the model's predictive mean and 95% interval, inside.
     """
     from sim.calibration.predictive import posterior_predictive
-    from sim.calibration.studies import load_studies, load_targets
     from sim.inputs.parameters import load_parameters
 
+    replays, checked = load_validation_cohort(studies, targets)
     read = posterior if isinstance(posterior, Posterior) else read_validation_posterior(posterior)
-    targets = load_targets()
-    studies = load_studies(sorted({t.study for t in targets}))
-    return posterior_predictive(read.draws, load_parameters(), studies, targets, draws, make_executor(workers), on_done)
+    return posterior_predictive(read.draws, load_parameters(), replays, checked, draws, make_executor(workers), on_done)
+
+
+def leave_one_out(draws: int = 200, *, prior_draws: int | None = None, stages: int | None = None,
+                  stage_draws: int | None = None, posterior_draws: int | None = None, seed: int = 2024,
+                  studies: str | Path | None = None, targets: str | Path | None = None, workers: int | None = None,
+                  on_done: Progress = None) -> LeaveOneOut:
+    """Leave-one-study-out validation: calibrate on all studies but one, predict the one left out, for each.
+
+    Parameters
+    ----------
+    draws : int
+        Posterior draws replayed for each held-out study.
+    prior_draws, stages, stage_draws, posterior_draws : int, optional
+        Each fold's calibration budget (default: the small budget of ``sim.calibration``, ``LOO_*``).
+    seed : int
+        Seed of each fold's calibration.
+    studies, targets : str or Path, optional
+        A researcher's own study scenarios and targets (default: the shipped ones).
+    workers : int, optional
+        Local processes.
+    on_done : callable, optional
+        Called once per task (:func:`sim.calibration.leave_one_out.progress_blocks` of them).
+
+    Returns
+    -------
+    sim.calibration.leave_one_out.LeaveOneOut
+        ``table`` (one row per held-out target) and ``studies`` (one row per held-out study, then all).
+    """
+    from sim.calibration.leave_one_out import leave_one_out as run_folds
+    from sim.inputs.parameters import load_parameters
+
+    replays, checked = load_validation_cohort(studies, targets)
+    budget = leave_one_out_budget(prior_draws, stages, stage_draws, posterior_draws, seed)
+    return run_folds(load_parameters(), replays, checked, budget, draws, make_executor(workers), on_done)
+
+
+def leave_one_out_budget(prior_draws: int | None = None, stages: int | None = None, stage_draws: int | None = None,
+                         posterior_draws: int | None = None, seed: int = 2024) -> Budget:
+    """Each fold's calibration budget, the defaults (``sim.calibration.LOO_*``) where not given."""
+    from sim.calibration import LOO_POSTERIOR_DRAWS, LOO_PRIOR_DRAWS, LOO_STAGE_DRAWS, LOO_STAGES
+    from sim.calibration.leave_one_out import Budget
+
+    def given(value: int | None, default: int) -> int:
+        return default if value is None else value
+
+    return Budget(given(prior_draws, LOO_PRIOR_DRAWS), given(stages, LOO_STAGES), given(stage_draws, LOO_STAGE_DRAWS),
+                  given(posterior_draws, LOO_POSTERIOR_DRAWS), seed)
 
 
 def scenario_file(scenario: str | Path) -> Path:

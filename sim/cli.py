@@ -20,6 +20,10 @@ from sim.calibration import (
     DEFAULT_PRIOR_DRAWS,
     DEFAULT_STAGE_DRAWS,
     DEFAULT_STAGES,
+    LOO_POSTERIOR_DRAWS,
+    LOO_PRIOR_DRAWS,
+    LOO_STAGE_DRAWS,
+    LOO_STAGES,
 )
 from sim.inputs.codes import SUBGROUPS
 from sim.inputs.errors import InputError
@@ -132,8 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="posterior predictive check of every target at its study's own size")
     validate.add_argument("--draws", type=_positive_int("--draws"), default=200, help="posterior draws to replay")
     validate.add_argument("--posterior", type=Path, help=f"posterior draws (default: {COMMITTED_POSTERIOR})")
+    validate.add_argument("--studies", type=_folder("--studies"), metavar="DIR",
+                          help="folder of your own study scenario files NAME.yaml (default: the shipped scenarios/studies)")
+    validate.add_argument("--targets", type=Path, metavar="FILE",
+                          help="your own targets CSV, columns of calibration/targets.csv (default: the shipped targets)")
+    validate.add_argument("--leave-one-out", action="store_true",
+                          help="for each study, calibrate on the others and predict it (writes leave_one_out.csv)")
+    for option, default, what in (("--prior-draws", LOO_PRIOR_DRAWS, "Latin-hypercube prior draws"),
+                                  ("--stages", LOO_STAGES, "adaptive importance-sampling stages"),
+                                  ("--stage-draws", LOO_STAGE_DRAWS, "draws per stage"),
+                                  ("--posterior-draws", LOO_POSTERIOR_DRAWS, "posterior draws to keep")):
+        validate.add_argument(option, type=_positive_int(option), default=default, action=_Given,
+                              help=f"with --leave-one-out: {what} of each held-out study's calibration")
+    validate.add_argument("--seed", type=_seed, default=2024, action=_Given, help="with --leave-one-out: calibration seed")
     validate.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
-    _output_arguments(validate, "validation", "validation.csv", "the committed validation table")
+    _output_arguments(validate, "validation", "validation.csv (with --leave-one-out: leave_one_out.csv and "
+                      "leave_one_out_studies.csv)", "the committed validation table",
+                      f"; with --leave-one-out: {RESULTS_DIR}/{LEAVE_ONE_OUT_DIR}")
     _check_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
@@ -158,11 +177,25 @@ def _check_parser(commands) -> None:
     check.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
 
 
-def _output_arguments(parser: argparse.ArgumentParser, name: str, files: str, committed: str) -> None:
+class _Given(argparse.Action):
+    """Stores an option's value and records that it was given (to refuse it where it does not apply)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {**getattr(namespace, "given", {}), str(option_string): values}
+
+
+LEAVE_ONE_OUT_DIR = "leave_one_out"
+"""Default folder (under ``results/``) of ``cd7sim validate --leave-one-out``: apart from ``validation``, since a
+folder is replaced whole."""
+
+
+def _output_arguments(parser: argparse.ArgumentParser, name: str, files: str, committed: str, other: str = "") -> None:
     """``--out DIR`` and ``--write-committed``, one or the other, for a command that writes ``files``."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", type=_folder("--out"), help=f"folder for {files}: new, empty or written by cd7sim, "
-                       f"replaced whole (default: {RESULTS_DIR}/{name})")
+                       f"replaced whole (default: {RESULTS_DIR}/{name}{other})")
     where.add_argument("--write-committed", action="store_true",
                        help=f"write {files} into the package's calibration/ folder instead, replacing {committed}")
 
@@ -248,21 +281,89 @@ def _icc_line(summary: tuple[float, float, float] | None) -> str:
     return f"between-study intra-class correlation: posterior mean {mean:.3f} (95% {low:.3f}–{high:.3f}), {prior}"
 
 
-def validate_command(args: argparse.Namespace) -> int:
-    """``cd7sim validate``: each study replayed at its own size under posterior draws."""
-    from sim import api
-    from sim.calibration.predictive import VALIDATION_FILE, format_validation
+BUDGET_OPTIONS = ("--prior-draws", "--stages", "--stage-draws", "--posterior-draws", "--seed")
 
-    posterior = api.read_validation_posterior(args.posterior)
+
+def _check_validate_options(args: argparse.Namespace) -> None:
+    """Refuse options that do not go together (before any input is read)."""
+    given = getattr(args, "given", {})
+    if args.leave_one_out:
+        if args.posterior is not None:
+            raise InputError("--posterior", str(args.posterior), "not allowed with --leave-one-out, which calibrates a "
+                             "posterior for each held-out study")
+        return
+    for option in BUDGET_OPTIONS:
+        if option in given:
+            raise InputError(option, given[option], "only allowed with --leave-one-out (the budget of each held-out "
+                             "study's calibration)")
+    if args.write_committed and (args.studies is not None or args.targets is not None):
+        raise InputError("--write-committed", True, "not allowed with --studies or --targets: the committed validation "
+                         "is that of the shipped studies (use --out DIR)")
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """``cd7sim validate``: each study replayed as a new cohort at its own size under posterior draws; or, with
+    ``--leave-one-out``, each study predicted by a calibration without it."""
+    from sim import api
+    from sim.calibration.predictive import VALIDATION_FILE, format_validation, predictive_blocks
+
+    _check_validate_options(args)
+    if args.leave_one_out:
+        return _leave_one_out_command(args)
     out = _check_out(args, "validation")
-    with _progress_bar(-(-min(args.draws, len(posterior)) // 10), "replaying") as bar:
-        table = api.validate(args.draws, posterior, args.workers, bar.update)
+    studies, targets = api.load_validation_cohort(args.studies, args.targets)
+    posterior = api.read_validation_posterior(args.posterior)
+    source = str(args.posterior) if args.posterior is not None else "calibration/posterior.parquet"
+    print(f"cd7sim {__version__}: validating {len(targets)} targets of {len(studies)} study replay(s)"
+          f"{_cohort_source(args)} under {min(args.draws, len(posterior))} posterior draws of {source}")
+    with _progress_bar(predictive_blocks(args.draws, len(posterior)), "replaying") as bar:
+        table = api.validate(args.draws, posterior, args.workers, bar.update, args.studies, args.targets)
     print(format_validation(table))
 
     def write_table(target: Path) -> None:
         table.to_csv(target, index=False, float_format="%.6g")
 
     _wrote(_write_outputs(out, {VALIDATION_FILE: write_table}, "validate"))
+    return 0
+
+
+def _cohort_source(args: argparse.Namespace) -> str:
+    """Where the studies and targets come from, when not the shipped ones."""
+    own = [str(path) for path in (args.studies, args.targets) if path is not None]
+    return f" ({', '.join(own)})" if own else ""
+
+
+def _leave_one_out_command(args: argparse.Namespace) -> int:
+    """``cd7sim validate --leave-one-out``."""
+    from sim import api
+    from sim.calibration.leave_one_out import (
+        LEAVE_ONE_OUT_FILE,
+        LEAVE_ONE_OUT_STUDIES_FILE,
+        folds,
+        format_leave_one_out,
+        progress_blocks,
+    )
+
+    out = _check_out(args, LEAVE_ONE_OUT_DIR)
+    studies, targets = api.load_validation_cohort(args.studies, args.targets)
+    budget = api.leave_one_out_budget(args.prior_draws, args.stages, args.stage_draws, args.posterior_draws, args.seed)
+    held_out = folds(targets)
+    print(f"cd7sim {__version__}: leave-one-study-out validation of {len(targets)} targets of {len(studies)} study "
+          f"replay(s){_cohort_source(args)}, {len(held_out)} held-out studies; each calibrated on the others "
+          f"({budget.describe()}), then {min(args.draws, budget.posterior_draws)} posterior draws replayed")
+    with _progress_bar(progress_blocks(targets, budget, args.draws), "calibrating and replaying") as bar:
+        result = api.leave_one_out(args.draws, prior_draws=budget.prior_draws, stages=budget.stages,
+                                   stage_draws=budget.stage_draws, posterior_draws=budget.posterior_draws, seed=budget.seed,
+                                   studies=args.studies, targets=args.targets, workers=args.workers, on_done=bar.update)
+    print(format_leave_one_out(result))
+
+    def write_targets(target: Path) -> None:
+        result.table.to_csv(target, index=False, float_format="%.6g")
+
+    def write_studies(target: Path) -> None:
+        result.studies.to_csv(target, index=False, float_format="%.6g")
+
+    _wrote(_write_outputs(out, {LEAVE_ONE_OUT_FILE: write_targets, LEAVE_ONE_OUT_STUDIES_FILE: write_studies}, "validate"))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The posterior predictive check as a new cohort (between-study variation)."""
+"""The posterior predictive check as a new cohort (between-study variation) and leave-one-study-out validation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pytest
 from scipy import stats
 
 from sim.calibration.heterogeneity import ICC_COLUMN, ICC_PRIOR
+from sim.calibration.leave_one_out import Budget, folds, format_leave_one_out, leave_one_out, progress_blocks
 from sim.calibration.predictive import draw_iccs, posterior_predictive
-from sim.calibration.studies import StudyCohort, load_studies, load_targets, study_estimate
+from sim.calibration.studies import StudyCohort, Target, load_studies, load_targets, study_estimate
+from sim.inputs.errors import InputError
 from sim.simulation.parallel import LocalExecutor
 
 CALIBRATED = ("cr_cart_aml", "crs_any")
@@ -69,3 +71,38 @@ def test_the_check_is_the_same_serial_or_parallel(params):
     parallel = posterior_predictive(draws, params, studies, targets, draws=12, executor=LocalExecutor(2))
     pd.testing.assert_frame_equal(serial, parallel)
     assert (serial.subgroup != "").sum() == 3  # CAO-CHILD (OS, LFS) and CAO-BLASTS
+
+
+def test_folds_hold_out_each_publication():
+    shipped = [fold.studies for fold in folds(load_targets())]
+    assert shipped == [("hu2024",), ("cao2024", "cao2024_chemo"), ("ns7_aml",), ("xiao2025",)]
+
+    def t(study: str, evidence: str) -> Target:
+        return Target(study=study, metric="cr", value=0.5, n=4, events=2, origin="infusion", evidence_id=evidence,
+                      likelihood="binomial")
+
+    linked = [t("s1", "A-1"), t("s3", "C-1"), t("s2", "A-2"), t("s2", "B-1"), t("s4", "B-2")]
+    assert [fold.studies for fold in folds(linked)] == [("s1", "s2", "s4"), ("s3",)]
+    with pytest.raises(InputError, match=r"^--leave-one-out: got true; targets from at least two studies"):
+        folds(linked[:1])
+
+
+def test_leave_one_out_calibrates_without_each_study_and_predicts_it(params):
+    studies = small_studies("ns7_aml", "xiao2025", patients=200)
+    targets = [t for t in load_targets() if t.study in studies and t.metric in ("cr", "crs_any", "crs_grade3plus", "icans_any")]
+    budget = Budget(prior_draws=40, stages=1, stage_draws=20, posterior_draws=50, seed=4)
+    calls: list[int] = []
+    result = leave_one_out(params, studies, targets, budget, draws=6, on_done=lambda: calls.append(1))
+    assert len(calls) == progress_blocks(targets, budget, 6)
+    assert list(result.table.held_out) == [t.study for t in targets]
+    assert result.table.predicted_lower.le(result.table.predicted_upper).all()
+    summary = result.studies.set_index("held_out")
+    assert list(summary.index) == ["ns7_aml", "xiao2025", "all studies"]
+    assert summary.loc["ns7_aml", "training_targets"] == summary.loc["xiao2025", "targets"] == 4
+    assert summary.loc["all studies", "inside"] == result.table.inside.sum() == summary.inside.iloc[:2].sum()
+    assert summary.icc_lower.iloc[:2].between(0, 1).all()
+    printed = format_leave_one_out(result)
+    assert printed.splitlines()[-1].startswith(f"{result.table.inside.sum()} of {len(targets)} held-out targets inside")
+    parallel = leave_one_out(params, studies, targets, budget, draws=6, executor=LocalExecutor(2))
+    pd.testing.assert_frame_equal(result.table, parallel.table)
+    pd.testing.assert_frame_equal(result.studies, parallel.studies)
