@@ -29,10 +29,3 @@ def uniform_grid(n: int) -> np.ndarray:
     return (np.arange(n) + 0.5) / n
 
 
-RECALIBRATION_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 (branch validation): calibration/targets.csv gained CAO-CHILD and CAO-BLASTS and the likelihood "
-           "became beta-binomial, so the committed posterior and validation table are stale until "
-           "`cd7sim calibrate --write-committed` and `cd7sim validate --write-committed` are run after the merge; "
-           "remove this marker then (strict: the test fails once it passes)")
-"""For the tests of the committed calibration while its recalibration is pending (a known, dated state)."""

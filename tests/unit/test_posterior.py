@@ -29,7 +29,6 @@ from sim.inputs.posterior import (
     Stamp,
     restamp,
 )
-from tests.conftest import RECALIBRATION_PENDING
 
 X, Y = "crs_any", "dropout_60d"
 """Two calibrated probabilities used for a synthetic posterior (y = x / 2 in every draw)."""
@@ -213,7 +212,6 @@ def test_the_calibration_writes_a_stamped_posterior(tmp_path):
     pd.testing.assert_frame_equal(posterior.draws, calibration.posterior_frame(), check_exact=True)
 
 
-@RECALIBRATION_PENDING
 def test_the_committed_posterior_is_stamped_and_not_stale():
     """The committed posterior must have been calibrated from (or consciously re-stamped for) the current
     ``calibration/parameters.yaml`` and ``calibration/targets.csv``.

@@ -23,8 +23,8 @@ from sim.calibration.studies import (
 )
 from sim.inputs.parameters import load_parameters, read_posterior
 from sim.inputs.paths import CALIBRATION_DIR
+from sim.inputs.posterior import HYPERPARAMETERS, POSTERIOR_BOOKKEEPING
 from sim.simulation.parallel import LocalExecutor
-from tests.conftest import RECALIBRATION_PENDING
 
 
 def test_systematic_resampling_follows_the_weights():
@@ -84,7 +84,6 @@ VALIDATION_DRAWS = 200
 """Posterior draws replayed, as `cd7sim validate` does by default."""
 
 
-@RECALIBRATION_PENDING
 @pytest.mark.slow
 def test_every_target_is_inside_or_a_known_misfit_when_recomputed():
     """The posterior predictive check, recomputed from the committed posterior (not read from the committed
@@ -108,7 +107,7 @@ def test_every_target_is_inside_or_a_known_misfit_when_recomputed():
 def test_committed_posterior_has_enough_draws_of_known_parameters():
     posterior = pd.read_parquet(CALIBRATION_DIR / "posterior.parquet")
     params = load_parameters()
-    names = [c for c in posterior.columns if c not in ("draw", "source_draw", "log_likelihood")]
+    names = [c for c in posterior.columns if c not in (*POSTERIOR_BOOKKEEPING, *HYPERPARAMETERS)]
     assert len(posterior) >= 1000
     assert set(names) <= set(params.registry)
     for name in names:
