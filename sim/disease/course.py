@@ -601,7 +601,7 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
         "graft_failure": before_relapse(hsct_day + graft.graft_failure_death_after_hsct, relapse_day),
         "late_effects": before_relapse(hsct_day + after.late_effects_death_after_hsct, relapse_day),
         "background": before.background_death_day,
-        "icu_wait": services.icu_wait_death_day,
+        "icu_wait": before_relapse(np.where(np.isnan(services.icu_wait_death_day), np.inf, services.icu_wait_death_day), relapse_day),
     }
     risk_code = {risk: code for code, risk in enumerate(risks)}
     death_day, first = first_of(risks, risk_code)
