@@ -100,12 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cd7sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="simulate every strategy of a scenario and write the results")
-    run.add_argument("scenario", help="scenario YAML file, or a built-in name (base, regional_centre, ...)")
-    run.add_argument("--patients", type=_positive_int("--patients"),
-                     help="patients per strategy and replication, closed cohort (default: from the scenario)")
-    run.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
-    run.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
-    run.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
+    _what_to_simulate(run, "regional_centre")
     run.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
                      f"(default: {RESULTS_DIR}/<scenario name>)")
     run.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
@@ -162,18 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _what_to_simulate(parser: argparse.ArgumentParser, examples: str) -> None:
+    """The scenario and the options that choose what is simulated (``run`` and ``check``)."""
+    parser.add_argument("scenario", help=f"scenario YAML file, or a built-in name (base, {examples}, ...)")
+    parser.add_argument("--patients", type=_positive_int("--patients"),
+                        help="patients per strategy and replication, closed cohort (default: from the scenario)")
+    parser.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
+    parser.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
+    parser.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
+
+
 def _check_parser(commands) -> None:
     """``cd7sim check``: the options of ``run`` that choose what is simulated; nothing is written."""
     check = commands.add_parser("check", help="simulate a scenario in memory and check every course is clinically plausible",
                                 description="Simulate a scenario in memory (nothing is written) and read its patients table and "
                                             "event log as a reviewing haematologist would. Exit status 0 when every impossible "
                                             "rule has no violation and every implausible share is within its bound, 1 otherwise.")
-    check.add_argument("scenario", help="scenario YAML file, or a built-in name (base, regional_centre, hu2024, ...)")
-    check.add_argument("--patients", type=_positive_int("--patients"),
-                       help="patients per strategy and replication, closed cohort (default: from the scenario)")
-    check.add_argument("--replications", type=_positive_int("--replications"), help="number of replications (default: from the scenario)")
-    check.add_argument("--seed", type=_seed, help="run seed (default: from the scenario)")
-    check.add_argument("--engine", choices=("des", "cohort"), default="des", help="SimPy (des) or vectorised (cohort)")
+    _what_to_simulate(check, "regional_centre, hu2024")
     check.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
 
 
