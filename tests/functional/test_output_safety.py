@@ -355,7 +355,9 @@ class _RaisesInFinaliser:
 def test_an_interruption_swallowed_by_a_finaliser_still_stops_the_command(interruption, capsys):
     """Python cannot raise from a finaliser: it prints the exception and carries on. The command's hook
     sends the signal again, so the interruption stops the command at the next line and prints nothing."""
-    previous = signal.signal(signal.SIGTERM, cli._on_sigterm), sys.unraisablehook
+    # Python's own Ctrl-C handler (a background job, as CI may run the suite, starts with SIGINT ignored)
+    previous = (signal.signal(signal.SIGTERM, cli._on_sigterm), signal.signal(signal.SIGINT, signal.default_int_handler),
+                sys.unraisablehook)
     sys.unraisablehook = cli._on_unraisable
     try:
         with pytest.raises(type(interruption)):
@@ -364,5 +366,6 @@ def test_an_interruption_swallowed_by_a_finaliser_still_stops_the_command(interr
             time.sleep(60)
     finally:
         signal.signal(signal.SIGTERM, previous[0])
-        sys.unraisablehook = previous[1]
+        signal.signal(signal.SIGINT, previous[1])
+        sys.unraisablehook = previous[2]
     assert "Traceback" not in capsys.readouterr().err
