@@ -115,33 +115,26 @@ def late_effects_death_days(
     ndarray
         Days from HSCT (``inf`` where the excess hazard is 0).
     """
-    target = -np.log1p(-u) / np.broadcast_to(np.asarray(multiplier, dtype=float), u.shape)
-    scale = hazard_at_40 * np.exp(slope * (np.asarray(age_years, dtype=float) - 40.0))
-    years = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
-    fraction = (years - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
-    excess = np.exp(np.log(relative_start) + fraction * (np.log(relative_end) - np.log(relative_start))) - 1.0
-    result = np.full(u.shape, np.inf)
-    remaining = target.copy()
-    open_ = np.ones(u.shape, dtype=bool)
-    for start, factor, end in zip(years, excess, (*years[1:], np.inf), strict=True):
-        if factor <= 0.0:
-            continue
-        with np.errstate(over="ignore"):
-            rate = factor * scale
-            if slope == 0.0:
-                segment = rate * (end - start)
-            else:
-                segment = rate * (np.exp(slope * end) - np.exp(slope * start)) / slope
-        here = open_ & (remaining <= segment)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # only the patients ``here`` are kept
-            if slope == 0.0:
-                at = start + remaining / rate
-            else:
-                at = np.log(np.exp(slope * start) + slope * remaining / rate) / slope
-        result = np.where(here, at, result)
-        remaining = np.where(here, 0.0, remaining - segment)
-        open_ &= ~here
-    return result * DAYS_PER_YEAR
+    # The cumulative excess hazard is scale_i x G(t), with G the same for every patient, so each patient
+    # needs G(t) = -log(1 - u) / scale_i: G is tabulated at the year boundaries and inverted in closed form.
+    scale = hazard_at_40 * np.exp(slope * (np.asarray(age_years, dtype=float) - 40.0)) * np.asarray(multiplier, dtype=float)
+    with np.errstate(divide="ignore"):
+        needed = -np.log1p(-u) / scale
+    starts = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
+    fraction = (starts - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
+    excess = np.maximum(np.exp(np.log(relative_start) + fraction * (np.log(relative_end) - np.log(relative_start))) - 1.0, 0.0)
+    grown = np.exp(slope * starts) if slope != 0.0 else starts  # the primitive of exp(slope t), up to 1/slope
+    per_year = excess[:-1] * ((grown[1:] - grown[:-1]) / slope if slope != 0.0 else np.diff(starts))
+    before = np.concatenate(([0.0], np.cumsum(per_year)))  # G at the start of each year (the last year runs on)
+    segment = np.clip(np.searchsorted(before, needed, side="right") - 1, 0, starts.size - 1)
+    rate, remaining = excess[segment], needed - before[segment]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if slope != 0.0:
+            years = np.log(grown[segment] + slope * remaining / rate) / slope
+        else:
+            years = starts[segment] + remaining / rate
+    years = np.where((rate > 0.0) & np.isfinite(needed), years, np.inf)
+    return years * DAYS_PER_YEAR
 
 
 def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: float, from_days: float, median_days: float) -> np.ndarray:
