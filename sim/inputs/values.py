@@ -71,9 +71,9 @@ DISUTILITY_EVENTS = ("crs_grade3plus", "icans", "severe_infection", "icu_stay")
 def allowed_values(unit: str) -> str:
     """What ``unit`` allows, in words."""
     low, high = UNIT_RANGES[unit]
-    below = "below" if unit in _OPEN_ABOVE else "and"
-    lowest = "from" if unit in _OPEN_ABOVE else "between"
-    return f"a value in {unit} must lie {lowest} {low:g} {below} {high:g}"
+    if unit in _OPEN_ABOVE:
+        return f"a value in {unit} must be at least {low:g} and below {high:g}"
+    return f"a value in {unit} must lie between {low:g} and {high:g}"
 
 
 def within_unit(unit: str, value: float) -> bool:
@@ -146,7 +146,7 @@ class Entry(StrictModel):
     @model_validator(mode="after")
     def _complete(self) -> Entry:
         if not within_unit(self.unit, self.value):
-            raise ValueError(f"value: {allowed_values(self.unit)}, got {show_value(self.value)}")
+            raise ValueError(allowed_values(self.unit))
         if self.is_assumption and (self.reason is None or self.range is None):
             raise ValueError("an assumption needs a reason and a range")
         if self.range is not None and not self.range[0] <= self.value <= self.range[1]:
@@ -277,15 +277,6 @@ class CostSetting(StrictModel):
     product_charged_on: ProductCharge
     costs: Costs
 
-    @model_validator(mode="after")
-    def _one_currency_and_year(self) -> CostSetting:
-        for name in COST_ITEMS:
-            entry: CostEntry = getattr(self.costs, name)
-            if (entry.currency, entry.price_year) != (self.currency, self.price_year):
-                raise ValueError(f"costs.{name} is in {entry.currency} of {entry.price_year}; every cost of the setting "
-                                 f"must be in its currency and price year ({self.currency} of {self.price_year})")
-        return self
-
 
 class States(StrictModel):
     """One utility per state of :data:`UTILITY_STATES`."""
@@ -359,13 +350,6 @@ class ValuesFile(StrictModel):
     discount_costs: RateEntry
     discount_outcomes: RateEntry
     willingness_to_pay: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Thresholds]
-
-    @model_validator(mode="after")
-    def _thresholds_for_every_currency(self) -> ValuesFile:
-        for name, setting in self.cost_settings.items():
-            if setting.currency not in self.willingness_to_pay:
-                raise ValueError(f"willingness_to_pay has no {setting.currency} thresholds for cost setting {name}")
-        return self
 
 
 def _entries(spec: ValuesFile) -> dict[str, Entry]:
@@ -601,5 +585,29 @@ def load_values(path: str | Path = DEFAULT_VALUES_PATH) -> ValueSet:
         spec = ValuesFile.model_validate(raw)
     except ValidationError as error:
         field, value, allowed = first_error(error, ValuesFile)
+        if isinstance(value, dict) and "value" in value:  # a check across an entry's fields: show the entry's value
+            value = value["value"]
         raise InputError(f"{path.name}:{field}".rstrip(":"), value, allowed) from None
+    _check_settings(spec, path.name)
     return ValueSet(spec)
+
+
+def _check_settings(spec: ValuesFile, where: str) -> None:
+    """Each setting's costs are in its currency and price year, and its currency has willingness-to-pay thresholds.
+
+    Raises
+    ------
+    InputError
+        Naming the first cost, or the setting, that breaks a rule.
+    """
+    for name, setting in spec.cost_settings.items():
+        for item in COST_ITEMS:
+            entry: CostEntry = getattr(setting.costs, item)
+            field = f"{where}:cost_settings.{name}.costs.{item}"
+            if entry.currency != setting.currency:
+                raise InputError(f"{field}.currency", entry.currency, f"the setting's currency, {setting.currency}, is required")
+            if entry.price_year != setting.price_year:
+                raise InputError(f"{field}.price_year", entry.price_year, f"the setting's price year, {setting.price_year}, is required")
+        if setting.currency not in spec.willingness_to_pay:
+            raise InputError(f"{where}:cost_settings.{name}.currency", setting.currency,
+                             f"a currency with willingness_to_pay thresholds is required: {key_list(spec.willingness_to_pay)}")
