@@ -1,6 +1,6 @@
 """Where cd7sim finds its packaged inputs, independent of the current folder.
 
-The parameter registry, the committed posterior, the calibration targets and the scenarios live in the
+The parameter registry, the value inputs, the committed posterior, the calibration targets and the scenarios live in the
 repository's top-level ``calibration/`` and ``scenarios/`` folders, beside the package. A wheel
 (``pip install .``) carries copies of the two folders inside the package, as ``sim/_data/calibration``
 and ``sim/_data/scenarios`` (the ``[tool.setuptools]`` tables of ``pyproject.toml`` map them).
@@ -38,7 +38,7 @@ install, the package's ``_data`` folder in a wheel install."""
 SOURCE_TREE = ROOT != _PACKAGE / "_data"
 """Whether the inputs are the checkout's own (the committed calibration may be rewritten there, on request)."""
 CALIBRATION_DIR = ROOT / "calibration"
-"""Parameters, targets, the committed posterior and fit."""
+"""Parameters, value inputs (costs, utilities), targets, the committed posterior and fit."""
 TARGETS_PATH = CALIBRATION_DIR / "targets.csv"
 """The calibration targets: every reported figure the model is calibrated and validated against."""
 SCENARIOS_DIR = ROOT / "scenarios"
