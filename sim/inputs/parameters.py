@@ -7,7 +7,7 @@ it comes from, or the word ``assumption`` with a reason and a plausible range.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
@@ -184,6 +184,49 @@ class Parameter(StrictModel):
         return "assumption" in self.evidence
 
 
+def checked_overrides(values: Mapping[str, float], overrides: Mapping[str, object], units: Mapping[str, str], field: str,
+                      what: str, within: Callable[[str, float], bool] | None = None,
+                      allowed: Callable[[str], str] | None = None) -> dict[str, float]:
+    """``values`` with ``overrides`` applied, each checked: a known name, a number, allowed by its unit.
+
+    Parameters
+    ----------
+    values : mapping of str to float
+        The current values by name.
+    overrides : mapping of str to object
+        New values by name, as a user gave them.
+    units : mapping of str to str
+        The unit of every name that may be overridden.
+    field : str
+        Name of the input field, for error messages.
+    what : str
+        What a name must be, for the message on an unknown name (e.g. ``a parameter of parameters.yaml``).
+    within, allowed : callable, optional
+        Whether a unit allows a value, and what it allows in words (default: the parameters' units,
+        :func:`within_unit` and :func:`allowed_values`).
+
+    Raises
+    ------
+    InputError
+        For an unknown name, a value that is not a number, or one its unit does not allow.
+    """
+    def allows(unit: str, value: float) -> bool:
+        return bool(within(unit, value)) if within is not None else bool(within_unit(unit, value))
+
+    describe = allowed or allowed_values
+    result = dict(values)
+    for name, value in overrides.items():
+        where = f"{field}.{name}"
+        if name not in units:
+            raise InputError(where, name, f"not {what}; allowed: {key_list(units)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(where, value, "a number is required")
+        if not allows(units[name], float(value)):
+            raise InputError(where, value, describe(units[name]))
+        result[name] = float(value)
+    return result
+
+
 def allowed_values(unit: str) -> str:
     """What ``unit`` allows, in words."""
     low, high = UNIT_RANGES[unit]
@@ -259,18 +302,9 @@ class ParameterSet(Mapping[str, float]):
         InputError
             For an unknown name or a value outside the unit's range.
         """
-        values = dict(self._values)
-        for name, value in overrides.items():
-            where = f"{field}.{name}"
-            if name not in self._registry:
-                raise InputError(where, name, f"not a parameter of {DEFAULT_PARAMETERS_PATH.name}; allowed: {key_list(self._registry)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(where, value, "a number is required")
-            unit = self._registry[name].unit
-            if not within_unit(unit, float(value)):
-                raise InputError(where, value, allowed_values(unit))
-            values[name] = float(value)
-        return ParameterSet(self._registry, values)
+        units = {name: parameter.unit for name, parameter in self._registry.items()}
+        return ParameterSet(self._registry, checked_overrides(self._values, overrides, units, field,
+                                                              f"a parameter of {DEFAULT_PARAMETERS_PATH.name}"))
 
     def sample(self, rng: np.random.Generator) -> ParameterSet:
         """Draw one probabilistic-analysis set from every parameter's distribution.

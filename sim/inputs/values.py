@@ -27,7 +27,7 @@ from scipy.special import betaincinv
 from sim.inputs.codes import DAYS_PER_YEAR
 from sim.inputs.errors import InputError, show_value
 from sim.inputs.limits import MAX_DAYS
-from sim.inputs.parameters import FixedDist, GammaDist, LogNormalDist, UniformDist
+from sim.inputs.parameters import FixedDist, GammaDist, LogNormalDist, UniformDist, checked_overrides
 from sim.inputs.paths import CALIBRATION_DIR
 from sim.inputs.validation import StrictModel, first_error, key_list, read_yaml_mapping
 
@@ -512,18 +512,9 @@ class ValueSet(Mapping[str, float]):
         InputError
             For an unknown name, a value that is not a number, or one outside the unit's range.
         """
-        values = dict(self._values)
-        for name, value in overrides.items():
-            where = f"{field}.{name}"
-            if name not in self._entries:
-                raise InputError(where, name, f"not a value of {DEFAULT_VALUES_PATH.name}; allowed: {key_list(self._entries)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(where, value, "a number is required")
-            unit = self._entries[name].unit
-            if not within_unit(unit, float(value)):
-                raise InputError(where, value, allowed_values(unit))
-            values[name] = float(value)
-        return ValueSet(self._spec, values)
+        units = {name: entry.unit for name, entry in self._entries.items()}
+        return ValueSet(self._spec, checked_overrides(self._values, overrides, units, field, f"a value of {DEFAULT_VALUES_PATH.name}",
+                                                      within_unit, allowed_values))
 
     @property
     def uncertain(self) -> tuple[str, ...]:
