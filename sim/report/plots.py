@@ -94,24 +94,57 @@ def _by_strategy(patients: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield (f"{scenario} / {strategy}" if several_scenarios else str(strategy)), rows
 
 
-def _plot_km(axes: Axes, observed: Observed, label: str) -> None:
-    """Draw one Kaplan–Meier step curve of ``observed`` (days from infusion) against months; nothing if empty."""
+AT_RISK_EVERY_MONTHS = 12.0
+"""Months between the numbers at risk printed under a survival panel (and between its x ticks)."""
+
+
+def _plot_km(axes: Axes, observed: Observed, label: str, colour: str) -> None:
+    """Draw one Kaplan–Meier step curve of ``observed`` (days from infusion) against months, with its
+    pointwise 95% band (log-log; where it is undefined, at survival 1 or 0, the curve itself); nothing if empty."""
     if observed.time.size == 0:
         return
-    times, survival = kaplan_meier(observed.time, observed.event).step_curve()
-    axes.step(times / DAYS_PER_MONTH, survival, where="post", label=label)
+    km = kaplan_meier(observed.time, observed.event)
+    times, survival = km.step_curve()
+    lower = np.concatenate(([1.0], np.where(np.isnan(km.lower), km.survival, km.lower)))
+    upper = np.concatenate(([1.0], np.where(np.isnan(km.upper), km.survival, km.upper)))
+    axes.fill_between(times / DAYS_PER_MONTH, lower, upper, step="post", color=colour, alpha=0.15, linewidth=0)
+    axes.step(times / DAYS_PER_MONTH, survival, where="post", label=label, color=colour, linewidth=1.6)
 
 
-def _finish_survival_axes(axes: Axes, title: str) -> None:
-    """Limits, labels, title and (if any curve was drawn) a legend."""
+def _at_risk(observed: Observed, months: np.ndarray) -> np.ndarray:
+    """Patients still followed (no event, not censored) just before each of ``months`` from the origin."""
+    days = np.sort(observed.time)
+    return days.size - np.searchsorted(days, months * DAYS_PER_MONTH, side="left")
+
+
+def _numbers_at_risk(axes: Axes, rows: list[tuple[str, Observed, str]], months: np.ndarray) -> None:
+    """The numbers at risk under the panel, one row per strategy in its colour, at ``months``."""
+    transform = axes.get_xaxis_transform()  # x in data (months), y in axes fractions
+    axes.text(0.0, -0.2, "Number at risk", transform=axes.transAxes, ha="left", va="top", fontsize="small", fontweight="bold")
+    for row, (_, observed, colour) in enumerate(rows):
+        y = -0.2 - (row + 1) * AT_RISK_ROW
+        for month, count in zip(months, _at_risk(observed, months), strict=True):
+            axes.text(month, y, f"{count:,}", transform=transform, ha="center", va="top", fontsize="small", color=colour)
+
+
+AT_RISK_ROW = 0.075
+"""Height of one row of the numbers at risk, as a share of the panel's height."""
+
+
+def _finish_survival_axes(axes: Axes, title: str, last_month: float) -> np.ndarray:
+    """Limits, ticks every :data:`AT_RISK_EVERY_MONTHS`, labels, title and (if any curve was drawn) a
+    legend; returns the tick months (where the numbers at risk go)."""
+    ticks = np.arange(0.0, max(last_month, AT_RISK_EVERY_MONTHS) + 1e-9, AT_RISK_EVERY_MONTHS)
     axes.set_ylim(0.0, 1.0)
-    axes.set_xlim(left=0.0)
+    axes.set_xlim(0.0, max(last_month, ticks[-1]) + 0.5)
+    axes.set_xticks(ticks)
     axes.set_xlabel("Months from infusion")
     axes.set_ylabel("Probability")
     axes.set_title(title)
     axes.grid(alpha=0.3)
     if axes.get_lines():
         axes.legend(loc="upper right", fontsize="small")
+    return ticks
 
 
 def plot_survival(patients: pd.DataFrame) -> Figure:
@@ -126,15 +159,25 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
     patients : pandas.DataFrame
         The patients table; days count from enrolment.
     """
-    figure, (os_axes, dfs_axes) = _new_panels(1, 2, figsize=(11, 4.5), sharey=True)
-    for label, rows in _by_strategy(patients):
+    groups = list(_by_strategy(patients))
+    colours = _strategy_colours(label for label, _ in groups)
+    panel_height = 3.6
+    at_risk_height = panel_height * (0.2 + (len(groups) + 1) * AT_RISK_ROW)
+    figure, (os_axes, dfs_axes) = _new_panels(1, 2, figsize=(11, panel_height + at_risk_height + 0.9), sharey=True)
+    observed: dict[str, list[tuple[str, Observed, str]]] = {"os": [], "dfs": []}
+    for label, rows in groups:
         columns = patient_columns(rows)
-        _plot_km(os_axes, OS_FROM_INFUSION.observe(columns), label)
-        _plot_km(dfs_axes, DFS_FROM_INFUSION.observe(columns), label)
-    _finish_survival_axes(os_axes, "Overall survival (infused patients)")
-    _finish_survival_axes(dfs_axes, "Disease-free survival (patients in CR)")
-    figure.suptitle("Survival by strategy, Kaplan–Meier")
-    _set_margins(figure, left=0.75, right=0.2, bottom=0.65, top=0.75, wspace=0.09)
+        observed["os"].append((label, OS_FROM_INFUSION.observe(columns), colours[label]))
+        observed["dfs"].append((label, DFS_FROM_INFUSION.observe(columns), colours[label]))
+    times = [curve.time for key in observed for _, curve, _ in observed[key] if curve.time.size]
+    last_month = max((float(time.max()) for time in times), default=0.0) / DAYS_PER_MONTH  # the longest follow-up from infusion
+    for axes, key, title in ((os_axes, "os", "Overall survival (infused patients)"),
+                             (dfs_axes, "dfs", "Disease-free survival (patients in CR)")):
+        for label, curve, colour in observed[key]:
+            _plot_km(axes, curve, label, colour)
+        _numbers_at_risk(axes, observed[key], _finish_survival_axes(axes, title, last_month))
+    figure.suptitle("Survival by strategy, Kaplan–Meier with 95% confidence bands")
+    _set_margins(figure, left=0.75, right=0.2, bottom=at_risk_height + 0.2, top=0.7, wspace=0.09)
     return figure
 
 
@@ -180,8 +223,9 @@ def plot_flow(patients: pd.DataFrame) -> Figure:
     positions = np.arange(len(FLOW_STEPS))
     height = 0.8 / max(len(groups), 1)
     figure, axes = _new_figure(figsize=(9, 1.5 + 0.25 * len(FLOW_STEPS) * max(len(groups), 1)))
+    colours = _strategy_colours(label for label, _ in groups)
     for index, (label, counts) in enumerate(groups):
-        bars = axes.barh(positions + (index - (len(groups) - 1) / 2) * height, counts, height, label=label)
+        bars = axes.barh(positions + (index - (len(groups) - 1) / 2) * height, counts, height, label=label, color=colours[label])
         axes.bar_label(bars, labels=[_count_label(count) for count in counts], padding=2, fontsize="small")
     axes.set_yticks(positions, FLOW_STEPS)
     axes.invert_yaxis()
@@ -247,9 +291,14 @@ def _ordered_resources(names: Iterable[object]) -> list[str]:
                                                                     if name not in RESOURCE_LABELS]
 
 
+PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+"""Okabe & Ito's colour-blind-safe palette (blue, orange, bluish green, reddish purple, sky blue, vermillion,
+black, yellow), one colour per strategy in order of first appearance."""
+
+
 def _strategy_colours(strategies: Iterable[object]) -> dict[str, str]:
-    """One matplotlib cycle colour per strategy, in order of first appearance."""
-    return {strategy: f"C{index % 10}" for index, strategy in enumerate(dict.fromkeys(map(str, strategies)))}
+    """One colour of :data:`PALETTE` per strategy, in order of first appearance."""
+    return {strategy: PALETTE[index % len(PALETTE)] for index, strategy in enumerate(dict.fromkeys(map(str, strategies)))}
 
 
 def _panel_grid(count: int) -> tuple[Figure, np.ndarray]:

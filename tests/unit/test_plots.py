@@ -90,3 +90,24 @@ def test_flow_plot_labels_every_pathway_step():
     figure = plot_flow(patients_table())
     texts = {label.get_text() for axes in figure.axes for label in axes.get_yticklabels()}
     assert set(FLOW_STEPS) <= texts
+
+
+def test_survival_plot_reads_as_a_journal_would_print_it():
+    """Each curve has its 95% band in its own colour-blind-safe colour (Okabe-Ito), and each panel prints the
+    numbers at risk under the axis every 12 months: at month 0 every patient of the panel's population."""
+    from sim.outcomes.endpoints import OS_FROM_INFUSION, patient_columns
+    from sim.report.plots import PALETTE
+
+    patients = patients_table()
+    figure = plot_survival(patients)
+    os_axes, _ = figure.axes
+    curves = [line for line in os_axes.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_color() for line in curves] == list(PALETTE[:len(curves)])
+    bands = os_axes.collections
+    assert len(bands) == len(curves)
+    texts = [text.get_text() for text in os_axes.texts]
+    assert "Number at risk" in texts
+    assert list(os_axes.get_xticks()[:2]) == [0.0, 12.0]
+    for name, rows in patients.groupby("strategy", observed=True, sort=False):
+        infused = int(OS_FROM_INFUSION.observe(patient_columns(rows)).time.size)
+        assert f"{infused:,}" in texts, name
