@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import Annotated, Literal, cast
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
@@ -25,9 +25,6 @@ from sim.inputs.validation import (
     key_list,
     read_yaml_mapping,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 DEFAULT_PARAMETERS_PATH = CALIBRATION_DIR / "parameters.yaml"
 DEFAULT_POSTERIOR_PATH = DEFAULT_PARAMETERS_PATH.with_name("posterior.parquet")
@@ -323,24 +320,6 @@ class ParameterSet(Mapping[str, float]):
         }
         return ParameterSet(self._registry, values)  # type: ignore[arg-type]
 
-    def with_posterior_means(self, path: str | Path = DEFAULT_POSTERIOR_PATH) -> ParameterSet:
-        """A copy whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
-
-        Warns (once per file and reason in a process) with :class:`sim.inputs.posterior.StalePosteriorWarning`
-        when the posterior's stamp does not match the packaged ``parameters.yaml`` and ``targets.csv``, or
-        when it has no stamp.
-
-        Raises
-        ------
-        InputError
-            When the posterior file is not a valid posterior (see :meth:`sim.inputs.posterior.Posterior.read`).
-        """
-        from sim.inputs.posterior import Posterior
-
-        posterior = Posterior.read(path, self._registry)
-        posterior.warn_if_stale(stacklevel=2, once=True)
-        return self.with_overrides(posterior.mean(), field=Path(path).name)
-
     def with_values(self, values: Mapping[str, float]) -> ParameterSet:
         """A copy with some values replaced, unchecked: for draws already inside each prior's support
         (calibration and posterior draws). User input goes through :meth:`with_overrides`."""
@@ -374,17 +353,3 @@ def load_parameters(path: str | Path = DEFAULT_PARAMETERS_PATH) -> ParameterSet:
             field, value, allowed = first_error(error, Parameter)
             raise InputError(f"{path.name}:{name}.{field}".rstrip("."), value, allowed) from None
     return ParameterSet(registry)
-
-
-def read_posterior(path: str | Path = DEFAULT_POSTERIOR_PATH, registry: Mapping[str, Parameter] | None = None) -> pd.DataFrame:
-    """Read and check posterior draws (``cd7sim calibrate``'s ``posterior.parquet``): the draws of
-    :meth:`sim.inputs.posterior.Posterior.read`, which documents the checks and raises ``InputError``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The draws, as read (bookkeeping columns included).
-    """
-    from sim.inputs.posterior import Posterior
-
-    return Posterior.read(path, registry).draws

@@ -364,6 +364,22 @@ class Posterior:
         return sets
 
 
+def with_posterior_means(params: ParameterSet, path: str | Path = DEFAULT_POSTERIOR_PATH) -> ParameterSet:
+    """A copy of ``params`` whose calibrated parameters take their posterior means (``cd7sim calibrate``'s output).
+
+    Warns (once per file and reason in a process) with :class:`StalePosteriorWarning` when the posterior's
+    stamp does not match the packaged ``parameters.yaml`` and ``targets.csv``, or when it has no stamp.
+
+    Raises
+    ------
+    InputError
+        When the posterior file is not a valid posterior (see :meth:`Posterior.read`).
+    """
+    posterior = Posterior.read(path, params.registry)
+    posterior.warn_if_stale(stacklevel=2, once=True)
+    return params.with_overrides(posterior.mean(), field=Path(path).name)
+
+
 def restamp(path: str | Path = DEFAULT_POSTERIOR_PATH, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
             targets_path: str | Path = TARGETS_PATH) -> Stamp:
     """Stamp a posterior file for the given input files without touching its draws.

@@ -27,6 +27,7 @@ from sim.inputs.limits import (
 )
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
 from sim.inputs.paths import SCENARIOS_DIR
+from sim.inputs.posterior import with_posterior_means
 from sim.inputs.strategies import (
     NAME_PATTERN,
     Strategy,
@@ -316,7 +317,7 @@ class Scenario(StrictModel):
         """The parameter values for this scenario: the registry with the scenario's overrides."""
         base = registry if registry is not None else load_parameters(DEFAULT_PARAMETERS_PATH)
         if self.parameter_source == "posterior":
-            base = base.with_posterior_means()
+            base = with_posterior_means(base)
         return base.with_overrides(self.parameters)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.inputs.errors import InputError
-from sim.inputs.parameters import BetaCounts, FixedDist, UniformDist, load_parameters, read_posterior
+from sim.inputs.parameters import BetaCounts, FixedDist, UniformDist, load_parameters
 
 EVIDENCE = Path(__file__).resolve().parents[3] / "shared" / "EVIDENCE.md"
 
@@ -71,10 +71,9 @@ def test_bad_registry_entries_are_refused(tmp_path):
 
 
 def test_posterior_means_come_from_the_committed_posterior(params):
-    from sim.inputs.posterior import Posterior
+    from sim.inputs.posterior import Posterior, with_posterior_means
 
     posterior = Posterior.read()
-    means = params.with_posterior_means()
+    means = with_posterior_means(params)
     assert {name: means[name] for name in posterior.names} == posterior.mean()
     assert all(means[name] == params[name] for name in params if name not in posterior.names)
-    assert read_posterior().equals(posterior.draws)

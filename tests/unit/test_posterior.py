@@ -28,6 +28,7 @@ from sim.inputs.posterior import (
     StalePosteriorWarning,
     Stamp,
     restamp,
+    with_posterior_means,
 )
 
 X, Y = "crs_any", "dropout_60d"
@@ -99,11 +100,11 @@ def test_posterior_means_warn_once_for_a_stale_posterior(tmp_path, params):
     Posterior(correlated_frame(), Stamp("0" * 64, Stamp.of().targets_sha256, "0.0.0")).write(path)
     with pytest.warns(StalePosteriorWarning, match=r"posterior\.parquet is stale: it was calibrated from a different "
                                                    r"parameters\.yaml than the current one; re-run `cd7sim calibrate "):
-        means = params.with_posterior_means(path)
+        means = with_posterior_means(params, path)
     assert means[X] == correlated_frame()[X].mean()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        params.with_posterior_means(path)
+        with_posterior_means(params, path)
     assert not [w for w in caught if issubclass(w.category, StalePosteriorWarning)]
 
 
@@ -111,7 +112,7 @@ def test_posterior_means_warn_for_an_unstamped_posterior(tmp_path, params):
     path = tmp_path / "posterior.parquet"
     correlated_frame().to_parquet(path, index=False)
     with pytest.warns(StalePosteriorWarning, match=r"has no provenance stamp.*re-run `cd7sim calibrate --write-committed`"):
-        params.with_posterior_means(path)
+        with_posterior_means(params, path)
 
 
 def test_a_fresh_posterior_loads_without_warning(tmp_path, params):
@@ -119,7 +120,7 @@ def test_a_fresh_posterior_loads_without_warning(tmp_path, params):
     Posterior(correlated_frame(), Stamp.of()).write(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", StalePosteriorWarning)
-        assert params.with_posterior_means(path)[Y] == correlated_frame()[Y].mean()
+        assert with_posterior_means(params, path)[Y] == correlated_frame()[Y].mean()
 
 
 def test_restamp_changes_the_stamp_and_not_one_bit_of_the_draws(tmp_path, inputs):
@@ -150,7 +151,7 @@ def test_the_intra_class_correlation_is_read_but_is_no_model_parameter(tmp_path,
     assert set(posterior.mean()) == {X, Y}
     assert ICC_COLUMN not in posterior.sample(1, np.random.default_rng(0))[0]
     with pytest.warns(StalePosteriorWarning, match="no provenance stamp"):
-        with_means = params.with_posterior_means(path)
+        with_means = with_posterior_means(params, path)
     assert with_means[X] == pytest.approx(frame[X].mean())
 
 

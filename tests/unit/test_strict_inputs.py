@@ -25,9 +25,8 @@ from sim.inputs.parameters import (
     DEFAULT_PARAMETERS_PATH,
     DEFAULT_POSTERIOR_PATH,
     load_parameters,
-    read_posterior,
 )
-from sim.inputs.posterior import StalePosteriorWarning
+from sim.inputs.posterior import Posterior, StalePosteriorWarning, with_posterior_means
 from sim.inputs.scenario import Arrivals, load_scenario
 from sim.simulation.memory import (
     BYTES_PER_TRAJECTORY,
@@ -82,7 +81,7 @@ def posterior(frame: pd.DataFrame | None, raw: bytes | None = None) -> Callable[
             path.write_bytes(raw)
         else:
             frame.to_parquet(path, index=False)
-        return read_posterior(path)
+        return Posterior.read(path).draws
     return act
 
 
@@ -265,9 +264,9 @@ def test_yaml_integers_are_valid_where_numbers_are_expected(tmp_path):
 
 
 def test_the_committed_posterior_and_parameters_are_valid(params):
-    frame = read_posterior(DEFAULT_POSTERIOR_PATH)
+    frame = Posterior.read(DEFAULT_POSTERIOR_PATH).draws
     assert len(frame) >= 1000
-    means = params.with_posterior_means()
+    means = with_posterior_means(params)
     assert means["crs_any"] == pytest.approx(frame["crs_any"].mean())
     assert len(load_parameters(DEFAULT_PARAMETERS_PATH)) == len(params)
 
@@ -276,10 +275,10 @@ def test_posterior_means_refuse_a_bad_posterior(params, tmp_path):
     path = tmp_path / "posterior.parquet"
     GOOD_POSTERIOR.assign(crs_any=[0.9, 7.0]).to_parquet(path)
     with pytest.raises(InputError, match=r"^posterior\.parquet:crs_any row 2: got 7; "):
-        params.with_posterior_means(path)
+        with_posterior_means(params, path)
     GOOD_POSTERIOR.to_parquet(path, index=False)
     with pytest.warns(StalePosteriorWarning, match="no provenance stamp"):
-        assert params.with_posterior_means(path)["manufacturing_days"] == 42.5
+        assert with_posterior_means(params, path)["manufacturing_days"] == 42.5
 
 
 def test_huge_but_finite_monthly_weights_give_the_referral_rate_without_overflow():

@@ -21,9 +21,9 @@ from sim.calibration.studies import (
     load_studies,
     load_targets,
 )
-from sim.inputs.parameters import load_parameters, read_posterior
+from sim.inputs.parameters import load_parameters
 from sim.inputs.paths import CALIBRATION_DIR
-from sim.inputs.posterior import HYPERPARAMETERS, POSTERIOR_BOOKKEEPING
+from sim.inputs.posterior import HYPERPARAMETERS, POSTERIOR_BOOKKEEPING, Posterior
 from sim.simulation.parallel import LocalExecutor
 
 
@@ -91,7 +91,7 @@ def test_every_target_is_inside_or_a_known_misfit_when_recomputed():
     own size, or is a known misfit with its reason; and the committed table is what the check gives."""
     params = load_parameters()
     targets = load_targets()
-    posterior = read_posterior(CALIBRATION_DIR / "posterior.parquet", params.registry)
+    posterior = Posterior.read(CALIBRATION_DIR / "posterior.parquet", params.registry).draws
     studies = load_studies(sorted({t.study for t in targets}))
     table = posterior_predictive(posterior, params, studies, targets, VALIDATION_DRAWS, LocalExecutor(2))
     known = pd.read_csv(CALIBRATION_DIR / "known_misfits.csv")
