@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
-import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +62,7 @@ probability)."""
 STAMP_KEY = b"cd7sim.stamp"
 """Key of the stamp in the parquet file's key-value (schema) metadata."""
 RECALIBRATE = "re-run `cd7sim calibrate --write-committed`"
-RESTAMP = "python -m sim.inputs.posterior"
+RESTAMP = "python -m sim.io.restamp"
 _WARNED: set[tuple[str, str]] = set()
 """(posterior file, reason) already warned about in this process (see :meth:`Posterior.warn_if_stale`)."""
 
@@ -380,36 +377,23 @@ def with_posterior_means(params: ParameterSet, path: str | Path = DEFAULT_POSTER
     return params.with_overrides(posterior.mean(), field=Path(path).name)
 
 
-def restamp(path: str | Path = DEFAULT_POSTERIOR_PATH, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
-            targets_path: str | Path = TARGETS_PATH) -> Stamp:
-    """Stamp a posterior file for the given input files without touching its draws.
+def restamped(path: str | Path = DEFAULT_POSTERIOR_PATH, parameters_path: str | Path = DEFAULT_PARAMETERS_PATH,
+              targets_path: str | Path = TARGETS_PATH) -> tuple[pyarrow.Table, Stamp]:
+    """A posterior file's table with its stamp replaced by one for the given input files, draws untouched
+    (:func:`sim.io.restamp.restamp` writes it back).
 
-    For a posterior of unknown provenance, or after a change to ``parameters.yaml`` or ``targets.csv``
-    known not to affect the calibration. The file is first checked against ``parameters_path`` (see
-    :meth:`Posterior.read`); its table is then written back with only the stamp in its metadata
-    replaced, through a temporary file and one rename (file mode kept).
+    The file is first checked against ``parameters_path`` (see :meth:`Posterior.read`).
 
     Returns
     -------
-    Stamp
-        The stamp written.
+    (pyarrow.Table, Stamp)
+        The table to write, and the stamp in its metadata.
     """
     import pyarrow.parquet as pq
 
-    path = Path(path)
     Posterior.read(path, load_parameters(parameters_path).registry)
     stamp = Stamp.of(parameters_path, targets_path)
-    table = _with_stamp(pq.read_table(path), stamp)
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        pq.write_table(table, temporary)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return stamp
+    return _with_stamp(pq.read_table(path), stamp), stamp
 
 
 def _with_stamp(table: pyarrow.Table, stamp: Stamp | None) -> pyarrow.Table:
@@ -448,26 +432,3 @@ def _shown(path: Path) -> str:
         return str(Path(path).resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.inputs.posterior``: re-stamp a posterior file (default: the committed one)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog=RESTAMP, description="Stamp a posterior file for the current parameters.yaml "
-                                     "and targets.csv without touching its draws.")
-    parser.add_argument("posterior", nargs="?", type=Path, default=DEFAULT_POSTERIOR_PATH)
-    parser.add_argument("--parameters", type=Path, default=DEFAULT_PARAMETERS_PATH, help="the parameters.yaml to stamp")
-    parser.add_argument("--targets", type=Path, default=TARGETS_PATH, help="the targets.csv to stamp")
-    args = parser.parse_args(argv)
-    try:
-        stamp = restamp(args.posterior, args.parameters, args.targets)
-    except InputError as error:
-        print(f"{RESTAMP}: error: {error}", file=sys.stderr)
-        return 2
-    print(f"stamped {args.posterior}: {stamp.to_json()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

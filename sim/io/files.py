@@ -44,23 +44,31 @@ _AT_FDCWD = -100
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    The temporary file is this call's own (``mkstemp``); if the write fails, that file, and only it, is
+    removed.
 
     Parameters
     ----------
     path : Path
         The file to write (its folder is created if needed).
+    mode : int, optional
+        Permission bits of the new file (default: as the umask allows a new file).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
+    replaced = False
     try:
         yield Path(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~_umask() if mode is None else mode)
         os.replace(temporary, path)
+        replaced = True
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        if not replaced:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def check_output_folder(out_dir: str | Path, field: str = "--out", protected: Iterable[Path] = ()) -> Path:

@@ -27,9 +27,9 @@ from sim.inputs.posterior import (
     Posterior,
     StalePosteriorWarning,
     Stamp,
-    restamp,
     with_posterior_means,
 )
+from sim.io.restamp import restamp
 
 X, Y = "crs_any", "dropout_60d"
 """Two calibrated probabilities used for a synthetic posterior (y = x / 2 in every draw)."""
@@ -219,7 +219,7 @@ def test_the_committed_posterior_is_stamped_and_not_stale():
 
     Whoever changes either file fails here until they re-calibrate (``cd7sim calibrate --write-committed``)
     or, when the change cannot affect the calibration (a description, a capacity-only parameter), re-stamp
-    the committed posterior (``python -m sim.inputs.posterior``) and commit it.
+    the committed posterior (``python -m sim.io.restamp``) and commit it.
     """
     posterior = Posterior.read(DEFAULT_POSTERIOR_PATH)
     assert posterior.stamp is not None
