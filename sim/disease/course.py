@@ -201,9 +201,14 @@ class Plan:
         return self.care.icu_cause
 
 
+RISKS_AFTER_RELAPSE = frozenset({"refractory_disease", "relapse", "background"})
+"""The competing risks of death of :func:`resolve_course` that still run after a relapse (the disease, and
+background mortality); every other one is a non-relapse death, counted only before relapse."""
+
+
 def before_relapse(death_day, relapse_day):
     """A non-relapse death counts only before a relapse (after it, death is from the disease): the day,
-    or ``inf`` (scalars or arrays, same origin)."""
+    or ``inf`` (also for ``NaN``, a death that does not happen; scalars or arrays, same origin)."""
     if isinstance(death_day, np.ndarray) or isinstance(relapse_day, np.ndarray):
         return np.where(death_day < relapse_day, death_day, np.inf)
     return death_day if death_day < relapse_day else math.inf
@@ -590,19 +595,21 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
     relapse_negative = np.where(transplanted, after.relapse_cd7_negative, response.relapse_cd7_negative)
 
     late_death_day = t0 + toxicity.late_death_after_infusion
-    risks = {  # latent days of death; on ties the earlier wins
+    latent = {  # latent days of death; on ties the earlier wins
         "refractory_disease": untreated_day + response.survival_with_refractory_disease,
         "relapse": relapse_day + np.where(transplanted, after.survival_after_hsct_relapse, response.survival_after_relapse),
         # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
-        "early_toxicity": before_relapse(t0 + toxicity.early_death_after_infusion, relapse_day),
+        "early_toxicity": t0 + toxicity.early_death_after_infusion,
         # prolonged cytopenia or late infection without transplant: a transplant before it takes over
-        "late_non_relapse": before_relapse(np.where(hsct_day <= late_death_day, np.inf, late_death_day), relapse_day),
-        "non_relapse": before_relapse(hsct_day + after.nrm_after_hsct, relapse_day),
-        "graft_failure": before_relapse(hsct_day + graft.graft_failure_death_after_hsct, relapse_day),
-        "late_effects": before_relapse(hsct_day + after.late_effects_death_after_hsct, relapse_day),
+        "late_non_relapse": np.where(hsct_day <= late_death_day, np.inf, late_death_day),
+        "non_relapse": hsct_day + after.nrm_after_hsct,
+        "graft_failure": hsct_day + graft.graft_failure_death_after_hsct,
+        "late_effects": hsct_day + after.late_effects_death_after_hsct,
         "background": before.background_death_day,
-        "icu_wait": before_relapse(np.where(np.isnan(services.icu_wait_death_day), np.inf, services.icu_wait_death_day), relapse_day),
+        "icu_wait": services.icu_wait_death_day,
     }
+    # after a relapse, death is from the disease: every other risk but age counts only before it
+    risks = {name: day if name in RISKS_AFTER_RELAPSE else before_relapse(day, relapse_day) for name, day in latent.items()}
     risk_code = {risk: code for code, risk in enumerate(risks)}
     death_day, first = first_of(risks, risk_code)
 
