@@ -66,12 +66,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from sim.economics.discounting import discount_factor, discounted_totals, discounted_years
-from sim.inputs.codes import CR_RESPONSES, DAYS_PER_YEAR, SUMMARY_COLUMNS
+from sim.inputs.codes import CR_RESPONSES, DAYS_PER_YEAR, PATIENT_KEY, SUMMARY_COLUMNS
 from sim.inputs.values import ValueSet
 from sim.outcomes.estimators import Estimate, replication_interval
-
-KEYS: tuple[str, ...] = ("scenario", "strategy", "replication", "patient_id")
-"""Columns identifying one patient row of every result."""
 
 COST_CATEGORIES: tuple[str, ...] = ("product", "hospital", "transplant", "toxicity", "gvhd", "follow_up", "disease", "end_of_life")
 """Categories costs are reported by, in this order (``cost_<category>`` columns and metrics)."""
@@ -92,11 +89,16 @@ PER_DAY_ITEMS: frozenset[str] = frozenset({"icu_day", "cart_ward_day", "hsct_ext
 """Items priced per day (``currency_per_day``): multiplied by ``DAYS_PER_YEAR`` to a cost per year."""
 
 HSCT_EPISODE_DAYS = 28.0
-"""Transplant inpatient days (days) the one-off ``hsct_episode`` includes; ``hsct_extra_day`` prices the rest."""
+"""Transplant inpatient days (days) the one-off ``hsct_episode`` includes; ``hsct_extra_day`` prices the rest
+(SVC-LOS-HSCT: allo-HSCT primary stay median 28 d, the stay COST-HSCT-US's episode cost was measured on)."""
 HSCT_EPISODE_WINDOW: tuple[float, float] = (-14.0, 100.0)
-"""Days around ``hsct_day`` that ``hsct_episode`` covers (day −14 to +100), left out of follow-up costs."""
+"""Days around ``hsct_day`` that ``hsct_episode`` covers (day −14 to +100, COST-HSCT-US), left out of
+follow-up costs."""
 REMISSION_DAYS_BEFORE_LONG_TERM = DAYS_PER_YEAR
-"""Days (one year) in ``remission`` after a complete response without HSCT before ``long_term_remission``."""
+"""Days (one year) in ``remission`` after a complete response without HSCT before ``long_term_remission``
+(after HSCT, the first year is by definition ``hsct_first_year``). Assumption (range 1-2 years): ``values.yaml`` defines long-term
+remission from one year; no source dates the move from "remission" (UTIL-AML-US) to "functionally cured"
+(UTIL-AML-UK); a utility study following CAR-T and HSCT survivors over time would settle it."""
 HSCT_FIRST_YEAR_DAYS = DAYS_PER_YEAR
 """Days after ``hsct_day`` (one year) at the end of which ``hsct_first_year`` gives way to ``long_term_remission``."""
 FOLLOW_UP_FIRST_YEAR_DAYS = DAYS_PER_YEAR
@@ -115,7 +117,7 @@ class _Timeline:
 
     def __init__(self, patients: pd.DataFrame, events: pd.DataFrame) -> None:
         self.n = len(patients)
-        keys = list(KEYS)
+        keys = list(PATIENT_KEY)
         rows = patients[keys].reset_index(drop=True).reset_index(names="_row")
         log = events[[*keys, "day", "event", "detail"]].merge(rows, on=keys, how="inner")
         self.row = log["_row"].to_numpy(np.intp)
@@ -202,7 +204,7 @@ def _without(start: np.ndarray, end: np.ndarray, gap_start: np.ndarray, gap_end:
 
 
 def _keys(patients: pd.DataFrame) -> pd.DataFrame:
-    return patients[list(KEYS)].reset_index(drop=True)
+    return patients[list(PATIENT_KEY)].reset_index(drop=True)
 
 
 def patient_costs(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet, setting: str) -> pd.DataFrame:
@@ -222,7 +224,7 @@ def patient_costs(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet
     Returns
     -------
     pandas.DataFrame
-        One row per patient (in the order of ``patients``): the ``KEYS``, ``cost_total`` and ``cost_<category>``
+        One row per patient (in the order of ``patients``): the ``PATIENT_KEY``, ``cost_total`` and ``cost_<category>``
         discounted at ``discount_costs`` (currency), and the same with the suffix ``_undiscounted``.
     """
     t = _Timeline(patients, events)
@@ -354,7 +356,7 @@ def patient_qalys(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet
     Returns
     -------
     pandas.DataFrame
-        One row per patient (in the order of ``patients``): the ``KEYS``, ``qalys`` and ``life_years`` discounted
+        One row per patient (in the order of ``patients``): the ``PATIENT_KEY``, ``qalys`` and ``life_years`` discounted
         at ``discount_outcomes`` (QALYs, years), and ``qalys_undiscounted`` and ``life_years_undiscounted``.
     """
     t = _Timeline(patients, events)
@@ -408,7 +410,7 @@ def summarise_values(values_by_patient: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     values_by_patient : pandas.DataFrame
-        `patient_costs` and `patient_qalys` of the same patients, joined on ``KEYS``.
+        `patient_costs` and `patient_qalys` of the same patients, joined on ``PATIENT_KEY``.
 
     Returns
     -------

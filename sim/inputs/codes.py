@@ -42,8 +42,11 @@ follow-up: on the CAR-T ward from infusion (the ward bed is kept during an ICU s
 infused, and under chemotherapy, which has no hospital-stay rule), in intensive care (0 if never),
 and for the transplant (``NaN`` if not transplanted)."""
 
+PATIENT_KEY: tuple[str, ...] = ("scenario", "strategy", "replication", "patient_id")
+"""The columns that name one patient row (one patient under one strategy in one replication): the first
+four of both ``PATIENT_COLUMNS`` and ``EVENT_COLUMNS``."""
 PATIENT_COLUMNS: tuple[str, ...] = (
-    "scenario", "strategy", "replication", "patient_id", "disease", "age", "enrol_day",
+    *PATIENT_KEY, "disease", "age", "enrol_day",
     "infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day",
     "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse", "relapse_day",
     "relapse_cd7_negative", "death", "death_day", "death_cause", "last_day", "chimerism",
@@ -62,9 +65,7 @@ MRD status before HSCT (``mrd_before_hsct`` of issue 11) that raises relapse aft
 context of a relapse needs no column either: a relapse of a transplanted patient (``relapse & hsct``)
 is always after HSCT (a relapse before the planned day cancels the transplant), otherwise it is a
 relapse from a remission without transplant."""
-EVENT_COLUMNS: tuple[str, ...] = (
-    "scenario", "strategy", "replication", "patient_id", "day", "event", "detail",
-)
+EVENT_COLUMNS: tuple[str, ...] = (*PATIENT_KEY, "day", "event", "detail")
 EVENTS: tuple[str, ...] = (
     "enrolment", "apheresis", "manufacturing_start", "product_release", "dropout", "infusion",
     "chemotherapy_start", "crs", "icans", "severe_infection", "icu_admission", "agvhd", "response",

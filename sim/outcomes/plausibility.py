@@ -41,9 +41,11 @@ from sim.inputs.codes import (
     EVENT_DETAILS,
     EVENTS,
     PATIENT_COLUMNS,
+    PATIENT_KEY,
 )
 from sim.outcomes.endpoints import (
     NO_RESPONSE_CODE,
+    TWO_YEARS_DAYS,
     in_complete_response,
     patient_columns,
     response_assessed,
@@ -54,9 +56,6 @@ Kind = Literal["impossible", "implausible"]
 IMPOSSIBLE: Kind = "impossible"
 IMPLAUSIBLE: Kind = "implausible"
 
-KEY_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[:4]
-"""The columns that name a patient row in both tables: ``scenario, strategy, replication, patient_id``."""
-assert KEY_COLUMNS == PATIENT_COLUMNS[:4]
 
 TOLERANCE_DAYS = 1e-6
 """Two days closer than this (about 0.1 s) are the same day: the tables' days are sums of floats."""
@@ -217,7 +216,7 @@ def _patient_rows(patients: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     """For each row of the event log, the row of its patient in ``patients``."""
     patient_key = np.zeros(len(patients), dtype=np.int64)
     event_key = np.zeros(len(events), dtype=np.int64)
-    for name in KEY_COLUMNS:
+    for name in PATIENT_KEY:
         codes, labels = pd.factorize(patients[name], sort=False)
         event_codes = _codes(events[name], list(labels)).astype(np.int64)
         event_key = np.where((event_key < 0) | (event_codes < 0), -1, event_key * len(labels) + event_codes)
@@ -519,20 +518,19 @@ def _followed_for(t: Tables, origin: np.ndarray, days: float) -> np.ndarray:
     return origin + days <= t.horizon + TOLERANCE_DAYS
 
 
-TWO_YEARS = 2 * DAYS_PER_YEAR
-THREE_YEARS = 3 * DAYS_PER_YEAR
-FIVE_YEARS = 5 * DAYS_PER_YEAR
+THREE_YEARS_DAYS = 3 * DAYS_PER_YEAR
+FIVE_YEARS_DAYS = 5 * DAYS_PER_YEAR
 
 
 def untreated_non_responders(t: Tables) -> np.ndarray:
     """Non-responders at the response assessment, never transplanted, followed two years from it."""
     c = t.c
-    return (c["response"] == NO_RESPONSE_CODE) & ~c["hsct"] & _followed_for(t, c["response_day"], TWO_YEARS)
+    return (c["response"] == NO_RESPONSE_CODE) & ~c["hsct"] & _followed_for(t, c["response_day"], TWO_YEARS_DAYS)
 
 
 def untreated_non_responder_alive_2y(t: Tables) -> np.ndarray:
     """Alive two years after the response assessment that found no response."""
-    return untreated_non_responders(t) & _alive_at(t, t.c["response_day"], TWO_YEARS)
+    return untreated_non_responders(t) & _alive_at(t, t.c["response_day"], TWO_YEARS_DAYS)
 
 
 def disease_deaths_after_relapse(t: Tables) -> np.ndarray:
@@ -548,22 +546,22 @@ def disease_death_within_7d_of_relapse(t: Tables) -> np.ndarray:
 
 def relapses_followed_3y(t: Tables) -> np.ndarray:
     """Relapsed patients followed three years from the relapse (the tables record no treatment after it)."""
-    return t.c["relapse"] & _followed_for(t, t.c["relapse_day"], THREE_YEARS)
+    return t.c["relapse"] & _followed_for(t, t.c["relapse_day"], THREE_YEARS_DAYS)
 
 
 def alive_3y_after_untreated_relapse(t: Tables) -> np.ndarray:
     """Alive three years after a relapse that no treatment followed."""
-    return relapses_followed_3y(t) & _alive_at(t, t.c["relapse_day"], THREE_YEARS)
+    return relapses_followed_3y(t) & _alive_at(t, t.c["relapse_day"], THREE_YEARS_DAYS)
 
 
 def never_infused_followed_5y(t: Tables) -> np.ndarray:
     """Patients never given the index treatment, followed five years from enrolment."""
-    return ~t.c["infused"] & _followed_for(t, np.zeros(t.n), FIVE_YEARS)
+    return ~t.c["infused"] & _followed_for(t, np.zeros(t.n), FIVE_YEARS_DAYS)
 
 
 def never_infused_alive_5y(t: Tables) -> np.ndarray:
     """Alive five years after enrolment without the index treatment."""
-    return never_infused_followed_5y(t) & _alive_at(t, np.zeros(t.n), FIVE_YEARS)
+    return never_infused_followed_5y(t) & _alive_at(t, np.zeros(t.n), FIVE_YEARS_DAYS)
 
 
 def without_transplant_strategy(t: Tables) -> np.ndarray:
@@ -580,12 +578,12 @@ def without_transplant_strategy(t: Tables) -> np.ndarray:
 def cart_alone_infused_followed_5y(t: Tables) -> np.ndarray:
     """Infused patients of a CAR-T-alone strategy (`without_transplant_strategy`), followed five years from
     enrolment."""
-    return without_transplant_strategy(t) & t.c["infused"] & _followed_for(t, np.zeros(t.n), FIVE_YEARS)
+    return without_transplant_strategy(t) & t.c["infused"] & _followed_for(t, np.zeros(t.n), FIVE_YEARS_DAYS)
 
 
 def cart_alone_alive_5y(t: Tables) -> np.ndarray:
     """Alive five years after enrolment after CAR-T without consolidation."""
-    return cart_alone_infused_followed_5y(t) & _alive_at(t, np.zeros(t.n), FIVE_YEARS)
+    return cart_alone_infused_followed_5y(t) & _alive_at(t, np.zeros(t.n), FIVE_YEARS_DAYS)
 
 
 # --- rules and the report -----------------------------------------------------------------------------------
@@ -643,7 +641,7 @@ class Rule:
 def _examples(t: Tables, violated: np.ndarray, rule: Rule) -> pd.DataFrame:
     """The first `EXAMPLES` violating patients: who they are and the columns that show the problem."""
     rows = np.flatnonzero(violated)[:EXAMPLES]
-    columns = list(dict.fromkeys([*KEY_COLUMNS, *rule.shows]))
+    columns = list(dict.fromkeys([*PATIENT_KEY, *rule.shows]))
     frame = t.patients.loc[rows, columns].reset_index(drop=True)
     for event in rule.logged:
         frame[f"{event} (log)"] = t.first_day(event)[rows]

@@ -19,13 +19,12 @@ from sim import api
 from sim.economics.value_models import (
     COST_CATEGORIES,
     ITEM_CATEGORY,
-    KEYS,
     discounted_age_years,
     patient_costs,
     patient_qalys,
     summarise_values,
 )
-from sim.inputs.codes import DAYS_PER_YEAR, EVENT_COLUMNS, PATIENT_COLUMNS, SUMMARY_COLUMNS
+from sim.inputs.codes import DAYS_PER_YEAR, EVENT_COLUMNS, PATIENT_COLUMNS, PATIENT_KEY, SUMMARY_COLUMNS
 from sim.inputs.values import COST_ITEMS, DEFAULT_VALUES_PATH, load_values
 
 YEAR = DAYS_PER_YEAR
@@ -200,7 +199,7 @@ def run():
 def run_values(run):
     values = load_values()
     costs = patient_costs(run.patients, run.events, values, "us_payer")
-    return costs.merge(patient_qalys(run.patients, run.events, values), on=list(KEYS))
+    return costs.merge(patient_qalys(run.patients, run.events, values), on=list(PATIENT_KEY))
 
 
 def test_properties_on_a_real_run(run_values):
