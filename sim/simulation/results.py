@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -30,9 +31,6 @@ class Results:
         ``scenario, strategy, metric, estimate, lower, upper``.
     resources : pandas.DataFrame
         ``resources.csv``: ``scenario, strategy, resource, capacity, metric, estimate, lower, upper``.
-    subgroups : pandas.DataFrame
-        ``subgroups.csv``: ``scenario, strategy, subgroup, level, patients, metric, estimate, lower, upper``,
-        the headline endpoints by subgroup (:func:`sim.outcomes.subgroups.summarise_subgroups`).
     """
 
     scenario: Scenario
@@ -41,14 +39,19 @@ class Results:
     simulation: Simulation
     summary: pd.DataFrame
     resources: pd.DataFrame
-    subgroups: pd.DataFrame
 
     @classmethod
     def from_simulation(cls, scenario: Scenario, params: ParameterSet, engine: str, simulation: Simulation) -> Results:
-        """Summarise a simulation: overall, by resource and by subgroup."""
+        """Summarise a simulation: overall and by resource (by subgroup when asked, see :attr:`subgroups`)."""
         resources = summarise_resources(simulation.resources, scenario.name, scenario.capacity)
-        patients = simulation.patients
-        return cls(scenario, params, engine, simulation, summarise(patients), resources, summarise_subgroups(patients))
+        return cls(scenario, params, engine, simulation, summarise(simulation.patients), resources)
+
+    @cached_property
+    def subgroups(self) -> pd.DataFrame:
+        """``subgroups.csv``: ``scenario, strategy, subgroup, level, patients, metric, estimate, lower, upper``,
+        the headline endpoints by subgroup (:func:`sim.outcomes.subgroups.summarise_subgroups`), computed
+        when first asked for (a run folder, ``--by``; not ``cd7sim check``)."""
+        return summarise_subgroups(self.simulation.patients)
 
     @property
     def shows_capacity(self) -> bool:
