@@ -253,8 +253,10 @@ class Toxicity:
 
 
 LATE_NRM_FROM_DAYS = 30.0
-"""Days from the index treatment after which a non-relapse death without transplant counts as late
-(the end of the first month, when the early toxicity and aplasia rules stop)."""
+"""Days from the index treatment after which a non-relapse death without transplant counts as late.
+Assumption: the end of the first month, the base-case aplasia window (``aplasia_window_days`` 30 d, range
+21-45 d, SVC-NEUT) after which the early infection rule stops; the issue's "after day 30". A series of
+non-transplanted CD7 CAR-T recipients with dated late deaths would settle it."""
 
 
 def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray, once: Once = _call) -> Toxicity:
