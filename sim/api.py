@@ -12,34 +12,39 @@ Example
 >>> figure = run.survival_figure()                    # matplotlib Figure; figure.savefig("os.png")
 >>> run.save("results/my_run")                        # the run folder, as `cd7sim run` writes it
 >>> run.check().passed                                # every course clinically possible (sim.outcomes.plausibility)
+>>> run.icers                                         # the incremental cost-effectiveness table (icers.csv)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.inputs.codes import SUBGROUPS
+from sim.economics.evaluation import Evaluation, evaluate, patient_values
+from sim.inputs.codes import DAYS_PER_YEAR, SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.posterior import Posterior
 from sim.inputs.scenario import Scenario, builtin_scenarios, load_scenario, scenario_path
 from sim.inputs.validation import first_error
+from sim.inputs.values import ValueSet
 from sim.outcomes.plausibility import Report as PlausibilityReport
 from sim.outcomes.plausibility import check as check_plausibility
 from sim.outcomes.resources import servers
+from sim.report.economics_plots import plot_ce_plane, plot_costs
 from sim.report.folders import run_figures, run_files, write_results
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
-from sim.report.text import format_headline, format_resources, format_subgroups
+from sim.report.text import format_economics, format_headline, format_resources, format_subgroups
 from sim.simulation.memory import check_run_size
 from sim.simulation.parallel import Progress, make_executor
 from sim.simulation.results import Results
-from sim.simulation.runner import Engine, simulate
+from sim.simulation.runner import Engine, ValuesOf, simulate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,11 +56,11 @@ ENGINES: tuple[str, ...] = ("des", "cohort")
 """``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
 
 __all__ = ["ENGINES", "Run", "builtin_scenarios", "check", "leave_one_out", "load", "load_validation_cohort",
-           "read_validation_posterior", "run", "validate", "validated"]
+           "read_validation_posterior", "run", "validate", "validated", "value_model", "with_cost_setting"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
-         seed: int | None = None, engine: Engine = "des") -> Scenario:
+         seed: int | None = None, engine: Engine = "des", cost_setting: str | None = None) -> Scenario:
     """A validated scenario, with the given sizes applied.
 
     Parameters
@@ -68,11 +73,15 @@ def load(scenario: str | Path | Scenario, *, patients: int | None = None, replic
     seed : int, optional
     engine : {"des", "cohort"}
         The engine the run will use (the memory check depends on it).
+    cost_setting : str, optional
+        The economic evaluation's cost setting (``us_payer``, ``china_payer``); when its currency differs from the
+        scenario's setting, the willingness-to-pay values become those ``values.yaml`` gives for the new currency.
 
     Raises
     ------
     InputError
-        For a bad file or value, ``patients`` for an open cohort, or a run that would not fit in memory.
+        For a bad file or value, ``patients`` for an open cohort, an unknown cost setting, or a run that would not
+        fit in memory.
     """
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if patients is not None and loaded.arrivals is not None:
@@ -82,8 +91,27 @@ def load(scenario: str | Path | Scenario, *, patients: int | None = None, replic
     options = {k: v for k, v in {"patients": patients, "replications": replications, "seed": seed}.items() if v is not None}
     if options:
         loaded = validated(loaded, options)
+    if cost_setting is not None:
+        loaded = with_cost_setting(loaded, cost_setting)
     check_run_size(loaded, engine)
     return loaded
+
+
+def with_cost_setting(scenario: Scenario, cost_setting: str) -> Scenario:
+    """``scenario`` evaluated in another cost setting (see :func:`load`).
+
+    Raises
+    ------
+    InputError
+        Naming ``--cost-setting`` for a setting ``values.yaml`` does not have.
+    """
+    values = scenario.economics.value_set()
+    if cost_setting not in values.settings:
+        raise InputError("--cost-setting", cost_setting, "one of " + ", ".join(values.settings) + " is required")
+    changes: dict[str, object] = {"cost_setting": cost_setting}
+    if values.currency(cost_setting) != values.currency(scenario.economics.cost_setting):
+        changes["wtp"] = None
+    return scenario.model_copy(update={"economics": scenario.economics.model_copy(update=changes)})
 
 
 def validated(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
@@ -103,16 +131,19 @@ def validated(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
 
 @dataclass(frozen=True)
 class Run:
-    """The results of one run: the contract tables, the summary, the subgroups, the resource measures, and
-    figures.
+    """The results of one run: the contract tables, the summary, the subgroups, the resource measures, the
+    economic evaluation, and figures.
 
     Attributes
     ----------
     results : Results
         What the simulation layer produced (scenario, parameters, engine, tables, summary, resources).
+    evaluation : Evaluation, optional
+        The economic evaluation (``economics.csv``, ``icers.csv``); ``None`` for a run without one.
     """
 
     results: Results
+    evaluation: Evaluation | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -158,6 +189,29 @@ class Run:
         return self.results.subgroups
 
     @property
+    def economics(self) -> pd.DataFrame:
+        """``economics.csv``: ``scenario, strategy, metric, estimate, lower, upper``: mean cost per patient in total
+        and by category, QALYs and life-years, discounted and not (and the service's cost per year for an open
+        cohort), with 95% intervals (:mod:`sim.economics.evaluation`)."""
+        return self._evaluated().summary
+
+    @property
+    def icers(self) -> pd.DataFrame:
+        """``icers.csv``: ``strategy, cost, qalys, inc_cost, inc_qalys, icer, status, nmb_<wtp>...`` in order of cost."""
+        return self._evaluated().icers
+
+    @property
+    def values(self) -> pd.DataFrame:
+        """Each patient's costs by category, QALYs and life-years over the economic horizon (``PATIENT_KEY`` first)."""
+        self._evaluated()
+        return self.results.simulation.values
+
+    def _evaluated(self) -> Evaluation:
+        if self.evaluation is None:
+            raise InputError("economics", "off", "a run with its economic evaluation is required (api.run(..., economics=True))")
+        return self.evaluation
+
+    @property
     def wall_seconds(self) -> float:
         """Seconds the simulation took (tables included, summary and figures not)."""
         return self.results.simulation.wall_seconds
@@ -169,6 +223,8 @@ class Run:
     def headline(self) -> str:
         """The headline table ``cd7sim run`` prints (and the resource table when capacity matters)."""
         text = format_headline(self.summary)
+        if self.evaluation is not None:
+            text += "\n\n" + format_economics(self.evaluation)
         if self.results.shows_capacity:
             text += "\n\n" + format_resources(self.resources)
         return text
@@ -198,6 +254,14 @@ class Run:
         """How many patients reach each step of the pathway, by strategy."""
         return plot_flow(self.patients)
 
+    def ce_plane_figure(self) -> Figure:
+        """The cost-effectiveness plane with the efficient frontier and the willingness-to-pay lines."""
+        return plot_ce_plane(self._evaluated())
+
+    def costs_figure(self) -> Figure:
+        """Mean discounted cost per patient by category and strategy."""
+        return plot_costs(self._evaluated())
+
     def utilisation_figure(self) -> Figure:
         """Servers in use and patients waiting for each resource, week by week."""
         return plot_utilisation(self.results.simulation.occupancy, servers(self.scenario.capacity),
@@ -210,11 +274,11 @@ class Run:
     def figures(self) -> dict[str, Figure]:
         """The figures ``cd7sim run`` writes for this run, by file name (no capacity figures for a
         closed cohort with unlimited capacity)."""
-        return {name: draw() for name, draw in run_figures(self.results).items()}
+        return {name: draw() for name, draw in run_figures(self.results, self.evaluation).items()}
 
     def files(self) -> tuple[str, ...]:
         """The files :meth:`save` writes."""
-        return run_files(self.results)
+        return run_files(self.results, self.evaluation)
 
     def check(self, on_rule: Progress = None) -> PlausibilityReport:
         """The clinical plausibility check of this run's tables (see :func:`check`)."""
@@ -230,13 +294,13 @@ class Run:
         protected : sequence of Path
             Inputs the folder must not contain (the scenario file).
         """
-        return write_results(self.results, out_dir, protected)
+        return write_results(self.results, out_dir, protected, self.evaluation)
 
 
 def run(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
         seed: int | None = None, engine: Engine = "des", workers: int | None = None,
-        scheduler: str | None = None, on_done: Progress = None) -> Run:
-    """Simulate every strategy of a scenario.
+        scheduler: str | None = None, on_done: Progress = None, economics: bool = True, cost_setting: str | None = None) -> Run:
+    """Simulate every strategy of a scenario, and evaluate costs and QALYs.
 
     Parameters
     ----------
@@ -251,11 +315,37 @@ def run(scenario: str | Path | Scenario, *, patients: int | None = None, replica
         Address of a Dask scheduler (overrides ``workers``).
     on_done : callable, optional
         Called once per replication simulated (a progress bar).
+    economics : bool
+        Evaluate costs and QALYs with the scenario's ``economics`` settings (``False``: clinical results only).
+    cost_setting : str, optional
+        Override the scenario's cost setting (see :func:`load`).
     """
-    loaded = load(scenario, patients=patients, replications=replications, seed=seed, engine=engine)
+    loaded = load(scenario, patients=patients, replications=replications, seed=seed, engine=engine, cost_setting=cost_setting)
     params = loaded.parameter_set()
-    simulation = simulate(loaded, params, engine, make_executor(workers, scheduler), on_done=on_done)
-    return Run(Results.from_simulation(loaded, params, engine, simulation))
+    values = loaded.economics.value_set() if economics else None
+    values_of = value_model(loaded, values) if values is not None else None
+    simulation = simulate(loaded, params, engine, make_executor(workers, scheduler), on_done=on_done, values_of=values_of)
+    results = Results.from_simulation(loaded, params, engine, simulation)
+    if values is None:
+        return Run(results)
+    start, end = loaded.observation_window
+    window_years = (end - start) / DAYS_PER_YEAR if loaded.arrivals is not None else None
+    return Run(results, evaluate(simulation.values, loaded.economics, values, loaded.horizon_days, window_years))
+
+
+def value_model(scenario: Scenario, values: ValueSet | None = None) -> ValuesOf:
+    """The value model of ``scenario``'s economic evaluation, for :func:`sim.simulation.runner.simulate`: each
+    patient's costs (its cost setting), QALYs (its utility set) and life-years.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    values : ValueSet, optional
+        The value inputs (default: ``scenario.economics.value_set()``).
+    """
+    settings = scenario.economics
+    return partial(patient_values, values=values if values is not None else settings.value_set(),
+                   setting=settings.cost_setting, utility_set=settings.utility_set)
 
 
 def check(patients: pd.DataFrame, events: pd.DataFrame, on_rule: Progress = None) -> PlausibilityReport:

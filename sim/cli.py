@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                      f"(default: {RESULTS_DIR}/<scenario name>)")
     run.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes for replications, 1 = serial ({EVERY_CORE})")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run replications on this Dask scheduler (pip install 'cd7sim[dask]')")
+    run.add_argument("--cost-setting", metavar="SETTING", help="cost setting of the economic evaluation: us_payer or "
+                     "china_payer (calibration/values.yaml; default: the scenario's economics.cost_setting, us_payer)")
     run.add_argument("--by", choices=SUBGROUPS, help="also print the headline endpoints by this subgroup, with 95%% intervals "
                      "and the patients per level")
     sweep = commands.add_parser("sweep", help="run a scenario over a grid of capacities (common random numbers)")
@@ -412,7 +414,7 @@ def _load_for_run(args: argparse.Namespace):
     from sim import api
 
     return api.load(args.scenario, patients=getattr(args, "patients", None), replications=args.replications,
-                    seed=args.seed, engine=getattr(args, "engine", "des"))
+                    seed=args.seed, engine=getattr(args, "engine", "des"), cost_setting=getattr(args, "cost_setting", None))
 
 
 def _cohort_text(scenario) -> str:
@@ -455,6 +457,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """``cd7sim sweep``: the scenario over a grid of settings; table, CSV and figure."""
     from sim import api
     from sim.capacity.sweep import parse_setting, run_sweep, sweep_grid
+    from sim.economics.value_models import summarise_values
     from sim.io.files import check_output_folder, write_folder
     from sim.report.plots import plot_sweep, save_png
     from sim.report.text import format_sweep
@@ -467,16 +470,18 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(f"cd7sim {__version__}: sweeping scenario '{scenario.name}' over {len(grid.combinations)} combinations of "
           f"{', '.join(keys)}; {_cohort_text(scenario)} x {scenario.replications} replication(s), seed {scenario.seed} "
           "(the same referrals and patients in every combination)")
+    values = scenario.economics.value_set()
+    currency = values.currency(scenario.economics.cost_setting)
     with _progress_bar(len(grid.combinations), "sweeping", "combination") as bar:
-        sweep = run_sweep(grid, scenario.parameter_set(), _executor(args), bar.update)
+        sweep = run_sweep(grid, scenario.parameter_set(), _executor(args), bar.update, api.value_model(scenario, values), summarise_values)
 
     def write(folder: Path) -> None:
         sweep.to_csv(folder / "sweep.csv", index=False, float_format="%.6g")
-        save_png(plot_sweep(sweep, keys), folder / "sweep.png")
+        save_png(plot_sweep(sweep, keys, currency), folder / "sweep.png")
 
     out_dir = write_folder(out, write, "sweep", protected)
     print()
-    print(format_sweep(sweep, keys))
+    print(format_sweep(sweep, keys, currency))
     print()
     _wrote([f"{out_dir}/: sweep.csv, sweep.png"])
     return 0
@@ -499,7 +504,7 @@ def check_command(args: argparse.Namespace) -> int:
           f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
     with tqdm(total=scenario.replications + len(RULES), desc="simulating and checking", unit="step", file=sys.stderr,
               delay=CHECK_PROGRESS_DELAY_SECONDS, leave=False) as bar:
-        run = api.run(scenario, engine=args.engine, workers=args.workers, on_done=bar.update)
+        run = api.run(scenario, engine=args.engine, workers=args.workers, on_done=bar.update, economics=False)
         report = run.check(on_rule=bar.update)
     print()
     print(format_check(report))

@@ -9,6 +9,7 @@ rows come from the capacity, not from chance.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from sim.inputs.validation import first_error, key_list, load_yaml
 from sim.outcomes.endpoints import summarise
 from sim.outcomes.resources import summarise_resources
 from sim.simulation.parallel import Executor
-from sim.simulation.runner import simulate
+from sim.simulation.runner import ValuesOf, simulate
 
 SECTIONS: dict[str, type[Capacity | Arrivals]] = {"capacity": Capacity, "arrivals": Arrivals}
 UNLIMITED = ("none", "null", "unlimited")
@@ -33,6 +34,9 @@ PATIENT_METRICS: tuple[str, ...] = (
 """Patient outcomes reported for each combination (see :data:`sim.outcomes.estimators.METRICS`). Survival from
 referral at 2 years is the one to read: a patient waiting without progressing is alive, so a long
 wait postpones deaths past the 1-year mark (lead time) before it shows as lives lost."""
+VALUE_METRICS: tuple[str, ...] = ("cost_total", "qalys")
+"""Economic outcomes reported for each combination when the sweep is given a value model: the mean discounted cost and
+QALYs per referral over the economic horizon (see `sim.economics.evaluation`)."""
 RESOURCE_METRICS: tuple[str, ...] = ("mean_wait_days", "p95_wait_days", "utilisation", "left_queue_per_year")
 """Resource measures reported for each combination (see :data:`sim.outcomes.resources.RESOURCE_METRICS`)."""
 SWEEP_COLUMNS: tuple[str, ...] = ("strategy", "resource", "metric", "estimate", "lower", "upper")
@@ -131,7 +135,9 @@ def sweep_grid(scenario: Scenario, settings: list[Setting]) -> Grid:
     return Grid(keys, [(values, with_settings(scenario, dict(zip(keys, values)))) for values in combinations])
 
 
-def run_sweep(grid: Grid, params: ParameterSet, executor: Executor | None = None, on_done=None) -> pd.DataFrame:
+def run_sweep(grid: Grid, params: ParameterSet, executor: Executor | None = None, on_done=None,
+              values_of: ValuesOf | None = None, summarise_values: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+              ) -> pd.DataFrame:
     """Simulate every combination of ``grid`` (SimPy engine, common random numbers).
 
     Parameters
@@ -144,18 +150,26 @@ def run_sweep(grid: Grid, params: ParameterSet, executor: Executor | None = None
         Where each combination's replications run.
     on_done : callable, optional
         Called with 1 after each combination (for a progress bar).
+    values_of, summarise_values : callable, optional
+        A value model (see `sim.simulation.runner.simulate`) and what summarises its values by strategy into
+        ``scenario, strategy, metric, estimate, lower, upper`` rows (for example
+        `sim.economics.value_models.summarise_values`): with both, the sweep adds :data:`VALUE_METRICS`.
 
     Returns
     -------
     pandas.DataFrame
         One column per setting, then :data:`SWEEP_COLUMNS`: for each combination and strategy the
-        patient outcomes of :data:`PATIENT_METRICS` and, per resource, :data:`RESOURCE_METRICS`.
+        patient outcomes of :data:`PATIENT_METRICS` (and :data:`VALUE_METRICS` with a value model) and, per
+        resource, :data:`RESOURCE_METRICS`.
     """
     frames = []
     for values, variant in grid.combinations:
-        simulation = simulate(variant, params, "des", executor, with_events=False)
+        simulation = simulate(variant, params, "des", executor, with_events=False, values_of=values_of)
         summary = summarise(simulation.patients)
-        patient = summary[summary["metric"].isin(PATIENT_METRICS)].assign(resource="")
+        if values_of is not None and summarise_values is not None:
+            economic = summarise_values(simulation.values)
+            summary = pd.concat([summary, economic[economic["metric"].isin(VALUE_METRICS)]], ignore_index=True)
+        patient = summary[summary["metric"].isin((*PATIENT_METRICS, *VALUE_METRICS))].assign(resource="")
         resources = summarise_resources(simulation.resources, variant.name, variant.capacity)
         resource = resources[resources["metric"].isin(RESOURCE_METRICS)]
         frame = pd.concat([patient, resource], ignore_index=True)[list(SWEEP_COLUMNS)]

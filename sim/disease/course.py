@@ -556,7 +556,7 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
     return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
 
 
-def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Course:
+def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> Course:
     """Settle each patient's course given what the engine decided.
 
     Parameters
@@ -566,8 +566,8 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float) -> Cours
     services : Services
         When manufacturing started, infusion and HSCT happened, and deaths while waiting for an
         ICU bed (days from enrolment, ``NaN`` where they did not happen).
-    horizon_days : float
-        End of follow-up from enrolment; later events are censored.
+    horizon_days : float or ndarray
+        End of follow-up from enrolment, days, for everyone or per patient; later events are censored.
     """
     before, toxicity, response, graft, after = plan.before, plan.toxicity, plan.response, plan.transplant, plan.after_transplant
     release_day = services.manufacturing_start + before.slot_days

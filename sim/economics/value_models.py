@@ -33,7 +33,8 @@ category of :data:`COST_CATEGORIES` (:data:`ITEM_CATEGORY`):
 
 Salvage after a relapse (DLI, a second CAR-T) has no item of its own: ``relapse_treatment`` stands for it.
 
-**Life-years** run from ``enrol_day`` to ``last_day``. **QALYs** integrate the utility of each patient's
+**Life-years** run from enrolment (day 0 of each patient's timeline; ``enrol_day`` is a calendar day and is not
+used) to ``last_day``. **QALYs** integrate the utility of each patient's
 state over that time (``utility_set`` of the `ValueSet`); the states do not overlap and follow one another:
 
 1. ``before_treatment`` from enrolment to the index treatment (``infusion_day``, or ``chemotherapy_start``
@@ -132,7 +133,7 @@ class _Timeline:
         def flag(column: str) -> np.ndarray:
             return patients[column].to_numpy(bool)
 
-        self.enrol = patients["enrol_day"].to_numpy(float)
+        self.enrol = np.zeros(self.n)  # every day of the tables counts from the patient's enrolment (not enrol_day, a calendar day)
         self.end = patients["last_day"].to_numpy(float)
         response = patients["response"].astype(str).to_numpy()
         response_day = days("response_day")

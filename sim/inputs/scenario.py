@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from sim.inputs.codes import DAYS_PER_YEAR, DISEASES
+from sim.inputs.economic_settings import Economics
 from sim.inputs.errors import MISSING, InputError, show_value
 from sim.inputs.limits import (
     MAX_DAYS,
@@ -275,6 +276,9 @@ class Scenario(StrictModel):
         committed calibration (``calibration/posterior.parquet``).
     study : StudyDesign, optional
         Set by the study replays in ``scenarios/studies/``.
+    economics : Economics
+        The economic evaluation: cost setting, utility set, horizon, willingness to pay, value overrides
+        (:mod:`sim.inputs.economic_settings`).
     """
 
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
@@ -290,6 +294,7 @@ class Scenario(StrictModel):
     capacity: Capacity = Field(default_factory=Capacity)
     parameter_source: Literal["prior", "posterior"] = "prior"
     study: StudyDesign | None = None
+    economics: Economics = Field(default_factory=Economics)
 
     @model_validator(mode="after")
     def _one_cohort(self) -> Scenario:
@@ -379,6 +384,7 @@ def load_scenario(path: str | Path, registry: ParameterSet | None = None) -> Sce
         field, value, allowed = first_error(error, Scenario)
         raise InputError(field, value, allowed) from None
     (registry if registry is not None else load_parameters(DEFAULT_PARAMETERS_PATH)).with_overrides(scenario.parameters)
+    scenario.economics.value_set()
     return scenario
 
 

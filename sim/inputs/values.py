@@ -269,10 +269,11 @@ class ProductCharge(StrictModel):
 
 
 class CostSetting(StrictModel):
-    """A named cost setting: currency (ISO 4217 code), price year, product charging and the costs."""
+    """A named cost setting: currency (ISO 4217 code), price year, perspective, product charging and the costs."""
 
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     price_year: int = Field(ge=1900, le=2100)
+    perspective: str = Field(min_length=1)
     description: str
     product_charged_on: ProductCharge
     costs: Costs
@@ -442,6 +443,10 @@ class ValueSet(Mapping[str, float]):
         """ISO 4217 code of ``setting``'s currency."""
         return self._setting(setting).currency
 
+    def perspective(self, setting: str) -> str:
+        """Whose costs ``setting`` counts (CHEERS 2022 item 8)."""
+        return self._setting(setting).perspective
+
     def price_year(self, setting: str) -> int:
         """The year whose prices ``setting``'s costs are in."""
         return self._setting(setting).price_year
@@ -449,6 +454,19 @@ class ValueSet(Mapping[str, float]):
     def product_charged_on(self, setting: str) -> Literal["infusion", "manufacturing"]:
         """Whether ``setting`` charges a CAR-T product at infusion (a failed product costs nothing) or at manufacturing."""
         return self._setting(setting).product_charged_on.value
+
+    def with_product_charged_on(self, setting: str, on: Literal["infusion", "manufacturing"]) -> ValueSet:
+        """Return a copy in which ``setting`` charges a CAR-T product at ``on`` (``infusion`` or ``manufacturing``).
+
+        Raises
+        ------
+        InputError
+            For an unknown setting.
+        """
+        chosen = self._setting(setting)
+        charge = chosen.product_charged_on.model_copy(update={"value": on})
+        settings = {**self._spec.cost_settings, setting: chosen.model_copy(update={"product_charged_on": charge})}
+        return ValueSet(self._spec.model_copy(update={"cost_settings": settings}), self._values)
 
     def utilities(self, utility_set: str) -> dict[str, float]:
         """Utility of each state of :data:`UTILITY_STATES` (1 = full health, 0 = dead)."""

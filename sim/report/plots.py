@@ -44,20 +44,20 @@ _Layout = Literal["constrained", "compressed", "tight"]
 """The layout engines of a matplotlib Figure."""
 
 
-def _new_figure(*, figsize: tuple[float, float], layout: _Layout | None = None) -> tuple[Figure, Axes]:
+def new_figure(*, figsize: tuple[float, float], layout: _Layout | None = None) -> tuple[Figure, Axes]:
     """A figure of one panel (as ``pyplot.subplots`` gives, without pyplot)."""
     figure = Figure(figsize=figsize, layout=layout)
     return figure, figure.subplots()
 
 
-def _new_panels(nrows: int, ncols: int, *, figsize: tuple[float, float], layout: _Layout | None = None,
+def new_panels(nrows: int, ncols: int, *, figsize: tuple[float, float], layout: _Layout | None = None,
                 **grid: Any) -> tuple[Figure, np.ndarray]:
     """A figure of ``nrows`` x ``ncols`` panels, an array of axes (as ``pyplot.subplots`` gives, without pyplot)."""
     figure = Figure(figsize=figsize, layout=layout)
     return figure, figure.subplots(nrows, ncols, **grid)
 
 
-def _set_margins(figure: Figure, *, left: float, right: float, bottom: float, top: float, wspace: float = 0.2) -> None:
+def set_margins(figure: Figure, *, left: float, right: float, bottom: float, top: float, wspace: float = 0.2) -> None:
     """Fixed margins around the panels, in inches (``wspace`` as a share of the mean panel width).
 
     For figures whose labels are fixed texts: it gives what ``tight_layout`` would, without laying the
@@ -160,10 +160,10 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
         The patients table; days count from enrolment.
     """
     groups = list(_by_strategy(patients))
-    colours = _strategy_colours(label for label, _ in groups)
+    colours = strategy_colours(label for label, _ in groups)
     panel_height = 3.6
     at_risk_height = panel_height * (0.2 + (len(groups) + 1) * AT_RISK_ROW)
-    figure, (os_axes, dfs_axes) = _new_panels(1, 2, figsize=(11, panel_height + at_risk_height + 0.9), sharey=True)
+    figure, (os_axes, dfs_axes) = new_panels(1, 2, figsize=(11, panel_height + at_risk_height + 0.9), sharey=True)
     observed: dict[str, list[tuple[str, Observed, str]]] = {"os": [], "dfs": []}
     for label, rows in groups:
         columns = patient_columns(rows)
@@ -177,7 +177,7 @@ def plot_survival(patients: pd.DataFrame) -> Figure:
             _plot_km(axes, curve, label, colour)
         _numbers_at_risk(axes, observed[key], _finish_survival_axes(axes, title, last_month))
     figure.suptitle("Survival by strategy, Kaplan–Meier with 95% confidence bands")
-    _set_margins(figure, left=0.75, right=0.2, bottom=at_risk_height + 0.2, top=0.7, wspace=0.09)
+    set_margins(figure, left=0.75, right=0.2, bottom=at_risk_height + 0.2, top=0.7, wspace=0.09)
     return figure
 
 
@@ -222,8 +222,8 @@ def plot_flow(patients: pd.DataFrame) -> Figure:
     groups = [(label, _flow_counts(rows)) for label, rows in _by_strategy(patients)]
     positions = np.arange(len(FLOW_STEPS))
     height = 0.8 / max(len(groups), 1)
-    figure, axes = _new_figure(figsize=(9, 1.5 + 0.25 * len(FLOW_STEPS) * max(len(groups), 1)))
-    colours = _strategy_colours(label for label, _ in groups)
+    figure, axes = new_figure(figsize=(9, 1.5 + 0.25 * len(FLOW_STEPS) * max(len(groups), 1)))
+    colours = strategy_colours(label for label, _ in groups)
     for index, (label, counts) in enumerate(groups):
         bars = axes.barh(positions + (index - (len(groups) - 1) / 2) * height, counts, height, label=label, color=colours[label])
         axes.bar_label(bars, labels=[_count_label(count) for count in counts], padding=2, fontsize="small")
@@ -234,7 +234,7 @@ def plot_flow(patients: pd.DataFrame) -> Figure:
     axes.margins(x=0.12)
     if groups:
         axes.legend(loc="lower right", fontsize="small")
-    _set_margins(figure, left=2.4, right=0.2, bottom=0.65, top=0.45)
+    set_margins(figure, left=2.4, right=0.2, bottom=0.65, top=0.45)
     return figure
 
 
@@ -249,7 +249,7 @@ def plot_fit(fit: pd.DataFrame) -> Figure:
         event by the reported median time.
     """
     rows = np.arange(len(fit))[::-1]
-    figure, axes = _new_figure(figsize=(8.5, 1.2 + 0.28 * len(fit)))
+    figure, axes = new_figure(figsize=(8.5, 1.2 + 0.28 * len(fit)))
     axes.hlines(rows, fit["posterior_lower"], fit["posterior_upper"], color="tab:blue", linewidth=4, alpha=0.6,
                 label="model, posterior 95% interval")
     axes.plot(fit["prior_mean"], rows, "|", color="grey", markersize=9, label="model, prior mean")
@@ -296,7 +296,7 @@ PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9
 black, yellow), one colour per strategy in order of first appearance."""
 
 
-def _strategy_colours(strategies: Iterable[object]) -> dict[str, str]:
+def strategy_colours(strategies: Iterable[object]) -> dict[str, str]:
     """One colour of :data:`PALETTE` per strategy, in order of first appearance."""
     return {strategy: PALETTE[index % len(PALETTE)] for index, strategy in enumerate(dict.fromkeys(map(str, strategies)))}
 
@@ -305,7 +305,7 @@ def _panel_grid(count: int) -> tuple[Figure, np.ndarray]:
     """A figure with ``count`` panels on a grid of up to 3 columns; spare cells are hidden."""
     columns = min(count, 3)
     rows = math.ceil(count / columns)
-    figure, axes = _new_panels(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
+    figure, axes = new_panels(rows, columns, figsize=(4.4 * columns, 1.2 + 3.2 * rows), squeeze=False,
                                 layout="constrained")
     for spare in axes.ravel()[count:]:
         spare.set_axis_off()
@@ -325,7 +325,7 @@ def _figure_legend(figure: Figure, panels: Iterable[Axes]) -> None:
 
 def _message_figure(text: str) -> Figure:
     """A small figure holding only ``text``, centred, for runs with nothing to draw."""
-    figure, axes = _new_figure(figsize=(6, 2))
+    figure, axes = new_figure(figsize=(6, 2))
     axes.set_axis_off()
     axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
     return figure
@@ -373,10 +373,10 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
     means = (occupancy.assign(strategy=occupancy["strategy"].astype(str))
              .groupby(["resource", "strategy", "day"], sort=False, observed=True)[["in_use", "queue"]]
              .mean().reset_index())
-    colours = _strategy_colours(means["strategy"])
+    colours = strategy_colours(means["strategy"])
     days = (float(occupancy["day"].min()), float(occupancy["day"].max()))
     replications = occupancy["replication"].nunique()
-    figure, panels = _new_panels(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
+    figure, panels = new_panels(len(resources), 2, figsize=(11, 1.0 + 2.4 * len(resources)), sharex=True,
                                   squeeze=False, layout="constrained")
     for resource, (use_axes, wait_axes) in zip(resources, panels):
         rows = means[means["resource"] == resource]
@@ -426,7 +426,7 @@ def plot_waits(patients: pd.DataFrame) -> Figure:
     if not columns:
         return _message_figure("Nobody waited for a resource in this run")
     strategies = patients["strategy"].astype(str)
-    colours = _strategy_colours(strategies)
+    colours = strategy_colours(strategies)
     figure, panels = _panel_grid(len(columns))
     for axes, (resource, column) in zip(panels, columns):
         for strategy, waits in patients[column].groupby(strategies, sort=False):
@@ -458,8 +458,9 @@ def _combination_labels(sweep: pd.DataFrame, keys: list[str]) -> list[str]:
             for values in zip(*(sweep[key] for key in keys))]
 
 
-def _sweep_panels(table: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(title, y label, rows) of each `plot_sweep` panel: mean waits per resource, then percent metrics."""
+def _sweep_panels(table: pd.DataFrame, currency: str = "") -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, y label, rows) of each `plot_sweep` panel: mean waits per resource, percent metrics, then cost
+    (thousands of ``currency``) and QALYs per referral where the sweep has them."""
     panels = []
     waits = table[table["metric"] == "mean_wait_days"]
     resources = waits["resource"] if "resource" in waits else pd.Series(dtype=object)
@@ -472,6 +473,11 @@ def _sweep_panels(table: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
         if len(rows):
             percent = {column: 100.0 * rows[column].astype(float) for column in ("estimate", "lower", "upper")}
             panels.append((title, "% of patients", rows.assign(**percent)))
+    for metric, title, label, scale in (("cost_total", "Cost per referral (discounted)", f"thousand {currency}".strip(), 1e-3),
+                                        ("qalys", "QALYs per referral (discounted)", "QALYs", 1.0)):
+        rows = table[table["metric"] == metric]
+        if len(rows):
+            panels.append((title, label, rows.assign(**{c: scale * rows[c].astype(float) for c in ("estimate", "lower", "upper")})))
     return panels
 
 
@@ -493,11 +499,12 @@ def _plot_sweep_panel(axes: Axes, rows: pd.DataFrame, categories: list[str], col
     axes.grid(alpha=0.3)
 
 
-def plot_sweep(sweep: pd.DataFrame, keys: list[str]) -> Figure:
+def plot_sweep(sweep: pd.DataFrame, keys: list[str], currency: str = "") -> Figure:
     """Capacity sweep ("how many do we need?"): each metric against the first swept setting, as one PNG.
 
     Panels, on a grid of up to 3 columns: mean wait (days) for each resource with a non-zero mean
-    wait somewhere, then the shares in `SWEEP_SHARE_METRICS` (as percent) that are present. The first
+    wait somewhere, then the shares in `SWEEP_SHARE_METRICS` (as percent) that are present, then the cost
+    (thousands of ``currency``) and QALYs per referral where the sweep has them. The first
     setting's values are categories along the x axis, ascending, with a missing value (unlimited) last.
     One colour per strategy, one line style per combination of the other settings; error bars span
     lower to upper where given.
@@ -509,16 +516,18 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str]) -> Figure:
         ``estimate``, ``lower``, ``upper`` and, for ``mean_wait_days`` rows, ``resource``.
     keys : list of str
         The swept settings, at least one; the first is the x axis.
+    currency : str, optional
+        The currency of the costs, for the axis label.
     """
     if not keys:
         raise ValueError("plot_sweep needs at least one swept setting in keys")
     table = sweep.assign(setting=[setting_label(value) for value in sweep[keys[0]]],
                          combination=_combination_labels(sweep, keys[1:]), strategy=sweep["strategy"].astype(str))
-    panels = _sweep_panels(table)
+    panels = _sweep_panels(table, currency)
     if not panels:
         return _message_figure("No capacity-sweep results to draw")
     categories = _setting_categories(sweep[keys[0]])
-    colours = _strategy_colours(table["strategy"])
+    colours = strategy_colours(table["strategy"])
     styles = {combination: _LINE_STYLES[index % len(_LINE_STYLES)]
               for index, combination in enumerate(dict.fromkeys(table["combination"]))}
     legend = [Line2D([], [], color=colour, marker="o", label=strategy) for strategy, colour in colours.items()]

@@ -1,4 +1,4 @@
-"""Plain text for the terminal and for figure labels: the headline, resource and sweep tables."""
+"""Plain text for the terminal and for figure labels: the headline, economic, resource and sweep tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.economics.evaluation import Evaluation
 from sim.inputs.codes import RESOURCES, SUBGROUP_COLUMNS, SUMMARY_COLUMNS, WAITING_EXITS
 from sim.outcomes.endpoints import HEADLINE_METRICS
 
@@ -162,9 +163,9 @@ def _days(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.1f}"
 
 
-def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
+def format_sweep(sweep: pd.DataFrame, keys: list[str], currency: str | None = None) -> str:
     """The planner's table: per combination and strategy, mean waits where anyone waited, patients
-    lost while waiting and 2-year survival from referral.
+    lost while waiting and 2-year survival from referral (and cost and QALYs per referral when the sweep has them).
 
     Parameters
     ----------
@@ -172,10 +173,15 @@ def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
         Output of :func:`run_sweep`.
     keys : list of str
         The swept settings.
+    currency : str, optional
+        The currency of the costs, for the column title.
     """
+    currency_label = f" {currency}" if currency else ""
     waits = sweep[(sweep["metric"] == "mean_wait_days")]
     waited = [r for r in RESOURCES if (waits.loc[waits["resource"] == r, "estimate"].fillna(0) > 0.05).any()]
-    header = [*keys, "strategy", *(f"wait {r} (d)" for r in waited), "lost waiting", "OS 2y"]
+    economic = bool(sweep["metric"].isin(["cost_total", "qalys"]).any())
+    header = [*keys, "strategy", *(f"wait {r} (d)" for r in waited), "lost waiting", "OS 2y",
+              *((f"cost/referral{currency_label}", "QALYs/referral") if economic else ())]
     rows = []
     labels = sweep[keys].map(setting_label)
     for _, rows_ in sweep.groupby([*(labels[k] for k in keys), sweep["strategy"].astype(str)], sort=False):
@@ -185,7 +191,64 @@ def format_sweep(sweep: pd.DataFrame, keys: list[str]) -> str:
             *labels.loc[rows_.index[0]].tolist(), str(rows_["strategy"].iloc[0]),
             *(_days(value.get((r, "mean_wait_days"), np.nan)) for r in waited),
             f"{100 * lost:.1f}%", f"{100 * value.get(('', 'itt_os_2y'), np.nan):.1f}%",
+            *((_money(value.get(("", "cost_total"), np.nan)), f"{value.get(('', 'qalys'), np.nan):.2f}") if economic else ()),
         ])
     note = ("Mean over replications. 'lost waiting': share of referrals who progressed, relapsed or died while "
-            "waiting for a resource; 'OS 2y': alive two years after referral (at one year, waiting mostly postpones deaths).")
+            "waiting for a resource; 'OS 2y': alive two years after referral (at one year, waiting mostly postpones deaths)."
+            + (" Cost and QALYs per referral: discounted, over the economic horizon (economics.csv's cost_total, qalys)."
+               if economic else ""))
     return "\n".join([*fixed_width(header, rows), note])
+
+
+def _money(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:,.0f}"
+
+
+def _amount_with_interval(estimate: float, lower: float, upper: float, digits: int) -> str:
+    """``1.23 (1.10–1.36)``, or with thousands separators for ``digits`` 0; ``n/a`` for a missing estimate."""
+    if not np.isfinite(estimate):
+        return "n/a"
+    number = "{:,.%df}" % digits
+    interval = f"{number.format(lower)}–{number.format(upper)}" if np.isfinite(lower) and np.isfinite(upper) else "n/a"
+    return f"{number.format(estimate)} ({interval})"
+
+
+def format_economics(evaluation: Evaluation) -> str:
+    """Fixed-width text table of the economic results, one row per strategy in order of cost: mean discounted
+    cost, QALYs and life-years with 95% intervals, the increments and ICER along the efficient frontier and
+    the dominance status; then the strategy with the highest net monetary benefit at each willingness to pay.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        The run's economic results (`sim.economics.evaluation.evaluate`).
+    """
+    summary = evaluation.summary
+    columns = ["strategy", "metric", "estimate", "lower", "upper"]
+    estimates = {(strategy, metric): (estimate, lower, upper)
+                 for strategy, metric, estimate, lower, upper in summary[columns].itertuples(index=False)}
+    currency = evaluation.currency
+    icers = evaluation.icers
+    rows = []
+    for strategy, inc_cost, inc_qalys, icer, status in zip(icers["strategy"], icers["inc_cost"].to_numpy(float),
+                                                           icers["inc_qalys"].to_numpy(float), icers["icer"].to_numpy(float),
+                                                           icers["status"]):
+        rows.append([
+            str(strategy),
+            _amount_with_interval(*estimates[(strategy, "cost_total")], 0),
+            _amount_with_interval(*estimates[(strategy, "qalys")], 2),
+            _amount_with_interval(*estimates[(strategy, "life_years")], 2),
+            "–" if not np.isfinite(inc_cost) else _money(inc_cost),
+            "–" if not np.isfinite(inc_qalys) else f"{inc_qalys:.2f}",
+            "–" if not np.isfinite(icer) else _money(icer),
+            str(status),
+        ])
+    header = ["strategy", f"Cost {currency}", "QALYs", "Life-years", f"Inc. cost {currency}", "Inc. QALYs",
+              f"ICER {currency}/QALY", "Status"]
+    title = (f"Economics: {evaluation.setting} ({currency} {evaluation.price_year}), {evaluation.horizon_text()}; "
+             f"costs discounted {100 * evaluation.discount_costs:g}%/year, QALYs and life-years "
+             f"{100 * evaluation.discount_outcomes:g}%/year")
+    best = "; ".join(f"{strategy} at {wtp:,.0f} {currency}/QALY" for wtp, strategy in evaluation.best().items())
+    footnote = ("Mean per patient (95% CI). Increments and ICERs against the previous strategy on the efficient frontier; "
+                f"ND on the frontier, D dominated, ED extendedly dominated. Highest net monetary benefit: {best}.")
+    return "\n".join([title, *fixed_width(header, rows), footnote])

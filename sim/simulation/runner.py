@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -15,7 +16,8 @@ from sim.disease.patients import PatientAttributes, build_cohort
 from sim.engines import cohort as cohort_engine
 from sim.engines import des as des_engine
 from sim.engines.arrivals import referral_days
-from sim.inputs.codes import DAYS_PER_YEAR, EVENT_COLUMNS, RESOURCES
+from sim.inputs.codes import DAYS_PER_YEAR, EVENT_COLUMNS, PATIENT_KEY, RESOURCES
+from sim.inputs.economic_settings import LIFETIME_AGE_YEARS
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
 from sim.inputs.strategies import Strategy
@@ -31,6 +33,9 @@ COHORT_BLOCK = 65_536
 OCCUPANCY_STEP_DAYS = 7.0
 """Spacing of the calendar days at which resource occupancy is recorded for the figures."""
 RESOURCE_TABLE_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "metric", "value")
+ValuesOf = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+"""A value model: a patients table and its event log to one row of values per patient, keyed by ``PATIENT_KEY``
+(for example costs and QALYs, `sim.economics.evaluation.patient_values`)."""
 OCCUPANCY_COLUMNS: tuple[str, ...] = ("strategy", "replication", "resource", "day", "in_use", "queue")
 
 
@@ -50,6 +55,9 @@ class Simulation:
         ``strategy, replication, resource, day, in_use, queue`` every week of the calendar.
     table_seconds : float
         Of the work, the seconds spent building the patients tables (summed over replications).
+    values : pandas.DataFrame
+        What the value model made of each patient (``PATIENT_KEY`` and its columns), over the economic horizon;
+        empty when no value model was given.
     """
 
     patients: pd.DataFrame
@@ -58,6 +66,7 @@ class Simulation:
     resources: pd.DataFrame
     occupancy: pd.DataFrame
     table_seconds: float = 0.0
+    values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PATIENT_KEY)))
 
 
 def simulate(
@@ -68,6 +77,7 @@ def simulate(
     with_events: bool = True,
     with_resources: bool = True,
     on_done: Progress = None,
+    values_of: ValuesOf | None = None,
 ) -> Simulation:
     """Simulate every strategy of ``scenario`` for every replication.
 
@@ -92,9 +102,15 @@ def simulate(
         Measure the resources (``resources`` and ``occupancy``).
     on_done : callable, optional
         Called once per replication simulated (a progress bar).
+    values_of : callable, optional
+        A value model (:data:`ValuesOf`), applied in each replication's task to the tables over the scenario's
+        economic horizon (``economics.horizon``: each patient followed to death or age
+        :data:`~sim.inputs.economic_settings.LIFETIME_AGE_YEARS`, or the follow-up of the clinical tables); it must
+        pickle to run in other processes.
     """
     started = time.perf_counter()
-    tasks = [(scenario, params, engine, replication, with_events, with_resources) for replication in range(scenario.replications)]
+    tasks = [(scenario, params, engine, replication, with_events, with_resources, values_of)
+             for replication in range(scenario.replications)]
     results = (executor or SerialExecutor()).map(simulate_replication, tasks, on_done)
     patients = pd.concat([r.patients for r in results], ignore_index=True)
     events = pd.concat([r.events for r in results], ignore_index=True) if with_events else _empty_events()
@@ -103,6 +119,7 @@ def simulate(
         resources=pd.concat([r.resources for r in results], ignore_index=True),
         occupancy=pd.concat([r.occupancy for r in results], ignore_index=True),
         table_seconds=sum(r.table_seconds for r in results),
+        **({"values": pd.concat([r.values for r in results], ignore_index=True)} if values_of is not None else {}),
     )
 
 
@@ -132,6 +149,12 @@ def follow_strategy(
     return plan, resolve_course(plan, ENGINES[engine](plan, scenario.capacity, enrol_day), scenario.horizon_days)
 
 
+def lifetime_days(attributes: PatientAttributes) -> np.ndarray:
+    """Each patient's lifetime horizon from enrolment: the days until age
+    :data:`~sim.inputs.economic_settings.LIFETIME_AGE_YEARS` (0 for anyone that old already)."""
+    return np.maximum(LIFETIME_AGE_YEARS - attributes.age, 0.0) * DAYS_PER_YEAR
+
+
 def enrolment_days(scenario: Scenario, replication: int) -> np.ndarray:
     """Calendar day of each patient's enrolment: the referrals of an open cohort, or day 0."""
     if scenario.arrivals is None:
@@ -149,20 +172,50 @@ class Replication:
     resources: pd.DataFrame
     occupancy: pd.DataFrame
     table_seconds: float
+    values: pd.DataFrame | None = None
 
 
-def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, bool]) -> Replication:
-    """One replication of every strategy: patients table, event log, resource measures."""
-    scenario, params, engine, replication, with_events, with_resources = task
+class _Tables:
+    """The patients-table columns and event logs of one replication, collected block by block, strategy by strategy."""
+
+    def __init__(self, scenario: Scenario, replication: int, with_events: bool) -> None:
+        self.scenario, self.replication, self.with_events = scenario, replication, with_events
+        self.names = [s.name for s in scenario.strategies]
+        self.columns: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in self.names}
+        self.events: dict[str, list[pd.DataFrame]] = {name: [] for name in self.names}
+
+    def add(self, strategy: str, plan: Plan, course: Course, first_patient: int) -> None:
+        self.columns[strategy].append({**course.columns, **course.wait_columns()})
+        if self.with_events:
+            self.events[strategy].append(events_frame(self.scenario.name, self.replication, plan, course, self.names, first_patient))
+
+    def patients(self, attributes: PatientAttributes, enrol: np.ndarray) -> pd.DataFrame:
+        return patients_frame(self.scenario.name, self.replication, attributes, self.columns, enrol)
+
+    def log(self) -> pd.DataFrame | None:
+        return pd.concat([f for name in self.names for f in self.events[name]], ignore_index=True) if self.with_events else None
+
+
+def _kept(table: pd.DataFrame, first_kept: int) -> pd.DataFrame:
+    """The rows of patients referred after the warm-up (all of them when ``first_kept`` is 0)."""
+    if not first_kept:
+        return table
+    return table[table["patient_id"] >= first_kept].reset_index(drop=True)
+
+
+def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, bool, ValuesOf | None]) -> Replication:
+    """One replication of every strategy: patients table, event log, resource measures and, with a value model,
+    each patient's values over the economic horizon."""
+    scenario, params, engine, replication, with_events, with_resources, values_of = task
     enrol = enrolment_days(scenario, replication)
     n = enrol.size
     first_kept = int(np.searchsorted(enrol, scenario.observation_window[0])) if scenario.arrivals else 0
     draws = PatientDraws(scenario.seed, replication, n)
     attributes = build_cohort(scenario.case_mix, draws)
-    names = [s.name for s in scenario.strategies]
-    columns: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in names}
-    events: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
-    uses: dict[str, list[ResourceUse]] = {name: [] for name in names}
+    lifetime = values_of is not None and scenario.economics.horizon == "lifetime"
+    clinical = _Tables(scenario, replication, with_events or (values_of is not None and not lifetime))
+    economic = _Tables(scenario, replication, True) if lifetime else clinical
+    uses: dict[str, list[ResourceUse]] = {s.name: [] for s in scenario.strategies}
     # Patients interact only through queues, so without them (the cohort engine) they are resolved
     # in blocks that stay in the processor's cache; the SimPy engine takes the cohort whole.
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
@@ -172,24 +225,30 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
         shared: dict[tuple, np.ndarray] = {}
         for strategy in scenario.strategies:
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
-            columns[strategy.name].append({**course.columns, **course.wait_columns()})
+            clinical.add(strategy.name, plan, course, start)
+            if lifetime:  # the same course, followed to death or age 100
+                economic.add(strategy.name, plan, resolve_course(plan, course.services, lifetime_days(block_attributes)), start)
             if with_resources:
                 uses[strategy.name].append(course.resource_use)
-            if with_events:
-                events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
     table_started = time.perf_counter()
-    patients = patients_frame(scenario.name, replication, attributes, columns, enrol)
+    patients = _kept(clinical.patients(attributes, enrol), first_kept)
     table_seconds = time.perf_counter() - table_started
-    log = pd.concat([f for name in names for f in events[name]], ignore_index=True) if with_events else None
-    if first_kept:
-        patients = patients[patients["patient_id"] >= first_kept].reset_index(drop=True)
-        log = log[log["patient_id"] >= first_kept].reset_index(drop=True) if log is not None else None
+    log = clinical.log()
+    log = _kept(log, first_kept) if log is not None else None
+    values = None
+    if values_of is not None:
+        economic_log = economic.log() if lifetime else log
+        assert economic_log is not None, "a value model's tables always have their event log"
+        if lifetime:
+            values = values_of(_kept(economic.patients(attributes, enrol), first_kept), _kept(economic_log, first_kept))
+        else:
+            values = values_of(patients, economic_log)
     if with_resources:
         resources, occupancy = _measure_resources(scenario, replication, enrol, uses)
     else:
         resources, occupancy = _empty_resources(), _empty_occupancy()
-    return Replication(patients=patients, events=log, resources=resources, occupancy=occupancy,
-                       table_seconds=table_seconds)
+    return Replication(patients=patients, events=log if with_events else None, resources=resources, occupancy=occupancy,
+                       table_seconds=table_seconds, values=values)
 
 
 def _measure_resources(

@@ -14,7 +14,7 @@ from sim import api
 from sim.inputs.codes import SUBGROUP_COLUMNS, SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.io.files import MARKER
-from sim.report.folders import CAPACITY_FIGURES, PATIENT_FIGURES, TABLE_FILES
+from sim.report.folders import CAPACITY_FIGURES, ECONOMIC_FIGURES, ECONOMIC_FILES, PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import REPO
 
 DOC = REPO / "docs" / "library.md"
@@ -40,9 +40,10 @@ def test_the_library_page_runs_as_written(tmp_path):
     text = printed.getvalue()
     assert "'base'" in text and "'regional_centre'" in text
     assert (tmp_path / "survival.png").read_bytes()[:4] == b"\x89PNG"
-    assert "['flow.png', 'survival.png']" in text
+    assert "['ce_plane.png', 'costs.png', 'flow.png', 'survival.png']" in text
     written = sorted(p.name for p in (tmp_path / "results" / "library_example").iterdir())
-    assert written == sorted([MARKER, *TABLE_FILES, *PATIENT_FIGURES])
+    assert written == sorted([MARKER, *TABLE_FILES, *ECONOMIC_FILES, *PATIENT_FIGURES, *ECONOMIC_FIGURES])
+    assert "cost_total" in text and "qalys" in text and "ND" in text
     assert "patients: got 0;" in text
     assert "cart_bridge_allo" in text and "OS 1y" in text
     assert "T-LBL" in text and "age (years)" in text and "15–39" in text
@@ -54,8 +55,8 @@ def test_a_run_holds_the_contract_tables_and_returns_figures():
     assert len(run.patients) == 200 * len(run.scenario.strategies)
     figure = run.flow_figure()
     assert figure.axes and figure.axes[0].get_title()
-    assert set(run.figures()) == set(PATIENT_FIGURES)
-    assert run.files() == (*TABLE_FILES, *PATIENT_FIGURES)
+    assert set(run.figures()) == {*PATIENT_FIGURES, *ECONOMIC_FIGURES}
+    assert run.files() == (*TABLE_FILES, *ECONOMIC_FILES, *PATIENT_FIGURES, *ECONOMIC_FIGURES)
 
 
 def test_subgroups_are_the_contract_table_and_the_table_by_subgroup_checks_its_name():
@@ -72,7 +73,7 @@ def test_capacity_figures_only_where_capacity_matters():
     open_cohort = api.load("regional_centre", replications=1)
     assert closed.arrivals is None and not closed.capacity.limited()
     run = api.run(open_cohort, workers=1)
-    assert set(run.figures()) == {*PATIENT_FIGURES, *CAPACITY_FIGURES}
+    assert set(run.figures()) == {*PATIENT_FIGURES, *ECONOMIC_FIGURES, *CAPACITY_FIGURES}
     assert "resource" in run.headline()
 
 

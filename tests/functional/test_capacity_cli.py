@@ -43,6 +43,11 @@ def test_run_writes_resources_and_wait_columns(tmp_path, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr()
     assert "served/y" in printed.out and "warning" not in printed.err
+    economics = pd.read_csv(out / "economics.csv")
+    service = economics[economics.metric == "service_cost_per_year"].set_index("strategy").estimate
+    per_referral = economics[economics.metric == "cost_total_undiscounted"].set_index("strategy").estimate
+    referrals_per_year = len(patients) / patients.strategy.nunique() / 2 / (730 / 365.25)
+    assert service.to_numpy() == pytest.approx((per_referral * referrals_per_year).to_numpy(), rel=0.05)
 
 
 def test_an_overloaded_resource_runs_but_warns(tmp_path, capsys):
@@ -67,6 +72,10 @@ def test_sweep_writes_a_table_and_a_figure(tmp_path, capsys):
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "unlimited" in printed and "lost waiting" in printed
+    assert "cost/referral USD" in printed and "QALYs/referral" in printed
+    costs = sweep[(sweep.metric == "cost_total") & (sweep.resource.isna())]
+    assert len(costs) == 6 * 4 and (costs.estimate > 0).all()
+    assert len(sweep[sweep.metric == "qalys"]) == 6 * 4
 
 
 @pytest.mark.parametrize("arguments, message", [

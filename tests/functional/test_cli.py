@@ -7,18 +7,21 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim.calibration.studies import load_targets
 from sim.cli import main
+from sim.economics.evaluation import ICER_COLUMNS
+from sim.economics.value_models import COST_CATEGORIES
 from sim.inputs.codes import DISEASES, PATIENT_COLUMNS, SUBGROUP_COLUMNS, SUBGROUPS, SUMMARY_COLUMNS
 from sim.io.files import MARKER
 from sim.outcomes.endpoints import HEADLINE_METRICS
-from sim.report.folders import PATIENT_FIGURES, TABLE_FILES
+from sim.report.folders import ECONOMIC_FIGURES, ECONOMIC_FILES, PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import BASE_SCENARIO
 
-FILES = (*TABLE_FILES, *PATIENT_FIGURES)
+FILES = (*TABLE_FILES, *ECONOMIC_FILES, *PATIENT_FIGURES, *ECONOMIC_FIGURES)
 """What a run of the base scenario (closed cohort, unlimited capacity) writes."""
 
 REQUIRED_METRICS = (
@@ -56,10 +59,44 @@ def test_run_writes_every_file_and_column(tmp_path, capsys):
     info = json.loads((out / "run.json").read_text())
     assert {"version", "scenario", "seed", "engine", "patients", "replications", "wall_seconds"} <= set(info)
     assert info["seed"] == 5 and info["patients"] == 300
-    for png in ("survival.png", "flow.png"):
+    for png in ("survival.png", "flow.png", "ce_plane.png", "costs.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "cart_haplo_no_prophylaxis" in printed and "OS 1y" in printed
+
+
+def test_run_writes_and_prints_the_economic_evaluation(tmp_path, capsys):
+    status, out = run_cli(tmp_path)
+    assert status == 0
+    economics = pd.read_csv(out / "economics.csv")
+    assert tuple(economics.columns) == SUMMARY_COLUMNS
+    metrics = {"cost_total", *(f"cost_{c}" for c in COST_CATEGORIES), "qalys", "qalys_undiscounted", "life_years",
+               "life_years_undiscounted"}
+    assert economics.groupby("strategy").metric.apply(set).map(lambda m: metrics <= m).all()
+    icers = pd.read_csv(out / "icers.csv")
+    assert tuple(icers.columns) == (*ICER_COLUMNS, "nmb_100000", "nmb_150000")
+    assert set(icers.status) <= {"ND", "D", "ED"} and (icers.status == "ND").any()
+    assert icers.cost.is_monotonic_increasing
+    info = json.loads((out / "run.json").read_text())["economics"]
+    assert info["currency"] == "USD" and info["time_horizon"].startswith("lifetime")
+    assert {"perspective", "price_year", "discount_rate_costs_per_year", "discount_rate_outcomes_per_year"} <= set(info)
+    printed = capsys.readouterr().out
+    assert "Economics: us_payer (USD 2024), lifetime" in printed and "ICER USD/QALY" in printed
+    assert "Highest net monetary benefit:" in printed
+
+
+def test_the_cost_setting_is_chosen_on_the_command_line(tmp_path, capsys):
+    us, china = (pd.read_csv(run_cli(tmp_path, *extra, name=name)[1] / "icers.csv")
+                 for name, extra in (("us", ()), ("cn", ("--cost-setting", "china_payer"))))
+    assert list(china.columns[-2:]) == ["nmb_95749", "nmb_287247"]
+    # the same patients: QALYs equal, costs differ
+    by_strategy = us.set_index("strategy").qalys, china.set_index("strategy").qalys
+    assert by_strategy[0].sort_index().to_numpy() == pytest.approx(by_strategy[1].sort_index().to_numpy())
+    assert not np.allclose(us.set_index("strategy").cost.sort_index(), china.set_index("strategy").cost.sort_index())
+    assert "Economics: china_payer (CNY 2024)" in capsys.readouterr().out
+    assert main(["run", str(BASE_SCENARIO), "--out", str(tmp_path / "x"), "--cost-setting", "nhs"]) == 2
+    assert capsys.readouterr().err.strip() == "cd7sim: error: --cost-setting: got 'nhs'; one of us_payer, china_payer is required"
+    assert not (tmp_path / "x").exists()
 
 
 def test_same_seed_gives_identical_files(tmp_path):

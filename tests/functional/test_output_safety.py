@@ -28,10 +28,10 @@ from sim.io.files import (
     replace_folder,
     write_folder,
 )
-from sim.report.folders import PATIENT_FIGURES, TABLE_FILES
+from sim.report.folders import ECONOMIC_FIGURES, ECONOMIC_FILES, PATIENT_FIGURES, TABLE_FILES
 from tests.conftest import BASE_SCENARIO, REPO
 
-FILES = (*TABLE_FILES, *PATIENT_FIGURES)
+FILES = (*TABLE_FILES, *ECONOMIC_FILES, *PATIENT_FIGURES, *ECONOMIC_FIGURES)
 """What a run of the base scenario (closed cohort, unlimited capacity) writes."""
 
 SMALL = ["--patients", "200", "--seed", "5"]

@@ -174,6 +174,15 @@ def test_qalys_by_hand(values):
     assert qalys.loc[2, "qalys_undiscounted"] == pytest.approx(0.355 * 120 / YEAR)
 
 
+def test_values_do_not_depend_on_the_calendar_day_of_referral(values):
+    """Every day of the tables counts from enrolment: referring the same patients later (an open cohort's enrol_day)
+    changes nothing, and discounting starts at each patient's own enrolment."""
+    later = PATIENTS.assign(enrol_day=[0.0, 365.0, 4000.0])
+    for model in (patient_costs, patient_qalys):
+        arguments = ("us_payer",) if model is patient_costs else ()
+        pd.testing.assert_frame_equal(model(later, EVENTS, values, *arguments), model(PATIENTS, EVENTS, values, *arguments))
+
+
 def test_age_decline_by_hand_and_against_quadrature():
     """Undiscounted, ∫ t dt over [0, 2 years) is 2 years²; discounted at 3% it is ∫_0^2 t 1.03^−t dt = 1.92290."""
     assert discounted_age_years(0.0, 2 * YEAR, 0.0) == pytest.approx(2.0)
