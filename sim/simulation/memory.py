@@ -9,14 +9,15 @@ from sim.inputs.errors import InputError
 from sim.inputs.scenario import Scenario
 from sim.simulation.runner import OCCUPANCY_STEP_DAYS
 
-BYTES_PER_TRAJECTORY: dict[str, float] = {"des": 1300.0, "cohort": 1150.0}
+BYTES_PER_TRAJECTORY: dict[str, float] = {"des": 2050.0, "cohort": 2050.0}
 """Peak memory per patient trajectory (one patient through one strategy in one replication), bytes.
 
-Measured with ``cd7sim run scenarios/base.yaml --workers 1`` (4 strategies, one replication): the
-process's peak resident memory (``ru_maxrss``) grew by 235 MiB (des) and 208 MiB (cohort) from
-``--patients 2000`` to ``--patients 50000``, i.e. 192,000 more trajectories: 1,280 and 1,140 bytes
-each. The patients and events tables alone take 323 bytes a trajectory (pandas ``memory_usage``,
-deep); the rest is the engines' working arrays and the summaries built from the tables."""
+Measured with ``cd7sim run scenarios/base.yaml --workers 1`` (4 strategies, one replication, with its economic
+evaluation over a lifetime horizon): the process's peak resident memory (``ru_maxrss``) grew by 375 MiB (des) and
+375 MiB (cohort) from ``--patients 2000`` to ``--patients 50000``, i.e. 192,000 more trajectories: about 2,050
+bytes each. The patients and events tables alone take 323 bytes a trajectory (pandas ``memory_usage``, deep); the
+rest is the engines' working arrays, the summaries built from the tables, and the lifetime tables of one strategy
+at a time that the value model reads (without an economic evaluation a run needs about 1,300 bytes a trajectory)."""
 BYTES_PER_STRATEGY_WEEK = 1100.0
 """Peak memory of the weekly resource record, bytes per strategy, replication and week observed.
 

@@ -195,6 +195,17 @@ class _Tables:
     def log(self) -> pd.DataFrame | None:
         return pd.concat([f for name in self.names for f in self.events[name]], ignore_index=True) if self.with_events else None
 
+    def values(self, values_of: ValuesOf, attributes: PatientAttributes, enrol: np.ndarray, first_kept: int) -> pd.DataFrame:
+        """``values_of`` applied strategy by strategy (one strategy's tables in memory at a time), the tables emptied."""
+        parts = []
+        for name in self.names:
+            patients = patients_frame(self.scenario.name, self.replication, attributes, {name: self.columns.pop(name)}, enrol)
+            log = pd.concat(self.events.pop(name), ignore_index=True)
+            parts.append(values_of(_kept(patients, first_kept), _kept(log, first_kept)))
+        values = pd.concat(parts, ignore_index=True)
+        values["strategy"] = pd.Categorical(values["strategy"].astype(str), categories=self.names)
+        return values
+
 
 def _kept(table: pd.DataFrame, first_kept: int) -> pd.DataFrame:
     """The rows of patients referred after the warm-up (all of them when ``first_kept`` is 0)."""
@@ -236,13 +247,11 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     log = clinical.log()
     log = _kept(log, first_kept) if log is not None else None
     values = None
-    if values_of is not None:
-        economic_log = economic.log() if lifetime else log
-        assert economic_log is not None, "a value model's tables always have their event log"
-        if lifetime:
-            values = values_of(_kept(economic.patients(attributes, enrol), first_kept), _kept(economic_log, first_kept))
-        else:
-            values = values_of(patients, economic_log)
+    if values_of is not None and lifetime:
+        values = economic.values(values_of, attributes, enrol, first_kept)
+    elif values_of is not None:
+        assert log is not None, "the clinical tables keep their event log for a value model"
+        values = values_of(patients, log)
     if with_resources:
         resources, occupancy = _measure_resources(scenario, replication, enrol, uses)
     else:

@@ -128,7 +128,9 @@ def lifetime_tables():
         return patients[list(PATIENT_KEY)]
 
     simulation = simulate(scenario, scenario.parameter_set(), "cohort", values_of=catch)
-    return scenario, simulation, caught[0]
+    assert len(caught) == len(scenario.strategies)  # one strategy's tables at a time
+    patients, events = (pd.concat([tables[i] for tables in caught], ignore_index=True) for i in (0, 1))
+    return scenario, simulation, (patients, events)
 
 
 def test_the_lifetime_horizon_follows_everyone_to_death_or_age_100(lifetime_tables):
