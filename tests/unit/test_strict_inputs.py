@@ -307,7 +307,7 @@ def test_a_closed_cohort_too_large_for_memory_names_patients(base_scenario):
     assert caught.value.field == "patients"
     assert re.fullmatch(
         r"patients: got 5000000; this run would hold 200,000,000 patient trajectories \(5000000 patients x 4 strategies x 10 "
-        r"replications\), about 242\.\d GiB of memory, but 16\.0 GiB is available; ask for fewer patients, strategies or replications",
+        r"replications\), about 381\.\d GiB of memory, but 16\.0 GiB is available; ask for fewer patients, strategies or replications",
         str(caught.value)), str(caught.value)
 
 
