@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from sim.economics.incremental import incremental_analysis, nmb_column, optimal_strategy
@@ -119,8 +118,10 @@ class Evaluation:
     wtp: tuple[float, ...]
 
     def best(self) -> dict[float, str]:
-        """The strategy with the highest net monetary benefit at each willingness to pay."""
+        """The strategy with the highest net monetary benefit at each willingness to pay (none without patients)."""
         table = self.icers
+        if table.empty:
+            return {}
         return {wtp: optimal_strategy(table["strategy"].tolist(), table["cost"], table["qalys"], wtp) for wtp in self.wtp}
 
     def horizon_text(self) -> str:
@@ -169,17 +170,26 @@ def evaluate(by_patient: pd.DataFrame, economics: Economics, values: ValueSet, h
     -------
     Evaluation
     """
+    wtp = economics.thresholds(values)
+    if by_patient.empty:  # nobody was referred: nothing to evaluate
+        summary = pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+        icers = pd.DataFrame(columns=[*ICER_COLUMNS, *(nmb_column(v) for v in wtp)])
+        return _evaluation(summary, icers, economics, values, horizon_days, wtp)
     summary = summarise_values(by_patient)
     if window_years is not None:
         summary = pd.concat([summary, _service_costs(by_patient, window_years)], ignore_index=True)
     means = summary.pivot_table(index="strategy", columns="metric", values="estimate", observed=True, sort=False)
     strategies = list(dict.fromkeys(by_patient["strategy"].astype(str)))
-    wtp = economics.thresholds(values)
     table = incremental_analysis(strategies, means.loc[strategies, "cost_total"], means.loc[strategies, "qalys"], wtp)
     icers = table.rename(columns={"effect": "qalys", "inc_effect": "inc_qalys"})
+    return _evaluation(summary, icers[[*ICER_COLUMNS, *(nmb_column(v) for v in wtp)]], economics, values, horizon_days, wtp)
+
+
+def _evaluation(summary: pd.DataFrame, icers: pd.DataFrame, economics: Economics, values: ValueSet, horizon_days: float,
+                wtp: tuple[float, ...]) -> Evaluation:
     setting = economics.cost_setting
     return Evaluation(
-        summary=summary, icers=icers[[*ICER_COLUMNS, *(nmb_column(v) for v in wtp)]], setting=setting,
+        summary=summary, icers=icers, setting=setting,
         perspective=values.perspective(setting), currency=values.currency(setting), price_year=values.price_year(setting),
         utility_set=economics.utility_set, horizon=economics.horizon,
         horizon_days=math.inf if economics.horizon == "lifetime" else float(horizon_days),
@@ -187,8 +197,3 @@ def evaluate(by_patient: pd.DataFrame, economics: Economics, values: ValueSet, h
         product_charged_on=values.product_charged_on(setting), wtp=wtp,
     )
 
-
-def strategy_means(evaluation: Evaluation, metric: str) -> np.ndarray:
-    """The estimate of ``metric`` for each strategy of ``evaluation.icers``, in that table's order."""
-    rows = evaluation.summary[evaluation.summary["metric"] == metric].set_index("strategy")["estimate"]
-    return rows.loc[evaluation.icers["strategy"]].to_numpy(float)

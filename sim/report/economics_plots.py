@@ -12,7 +12,7 @@ from matplotlib.ticker import FuncFormatter
 
 from sim.economics.evaluation import Evaluation
 from sim.economics.value_models import COST_CATEGORIES
-from sim.report.plots import new_figure, set_margins, strategy_colours
+from sim.report.plots import message_figure, new_figure, set_margins, strategy_colours
 
 CATEGORY_COLOURS: dict[str, str] = dict(zip(COST_CATEGORIES, (
     "#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#F0E442", "#999999",
@@ -59,6 +59,8 @@ def plot_ce_plane(evaluation: Evaluation) -> Figure:
         The run's economic results.
     """
     icers = evaluation.icers
+    if icers.empty:
+        return message_figure("No patients to evaluate: nobody was referred")
     cost, cost_low, cost_high = _estimates(evaluation, "cost_total")
     qalys, qalys_low, qalys_high = _estimates(evaluation, "qalys")
     colours = strategy_colours(evaluation.summary["strategy"])
@@ -95,6 +97,8 @@ def plot_costs(evaluation: Evaluation) -> Figure:
         The run's economic results.
     """
     strategies = evaluation.icers["strategy"].tolist()
+    if not strategies:
+        return message_figure("No patients to evaluate: nobody was referred")
     positions = np.arange(len(strategies))
     figure, axes = new_figure(figsize=(9.5, 1.9 + 0.6 * len(strategies)))
     left = np.zeros(len(strategies))

@@ -323,7 +323,7 @@ def _figure_legend(figure: Figure, panels: Iterable[Axes]) -> None:
                       ncol=min(len(entries), 4), fontsize="small", frameon=False)
 
 
-def _message_figure(text: str) -> Figure:
+def message_figure(text: str) -> Figure:
     """A small figure holding only ``text``, centred, for runs with nothing to draw."""
     figure, axes = new_figure(figsize=(6, 2))
     axes.set_axis_off()
@@ -369,7 +369,7 @@ def plot_utilisation(occupancy: pd.DataFrame, servers: dict[str, int | None], wi
     """
     resources = _ordered_resources(occupancy["resource"].unique())
     if not resources:
-        return _message_figure("No resource use recorded in this run")
+        return message_figure("No resource use recorded in this run")
     means = (occupancy.assign(strategy=occupancy["strategy"].astype(str))
              .groupby(["resource", "strategy", "day"], sort=False, observed=True)[["in_use", "queue"]]
              .mean().reset_index())
@@ -424,7 +424,7 @@ def plot_waits(patients: pd.DataFrame) -> Figure:
     columns = [(resource, column) for resource, column in columns
                if column in patients and patients[column].notna().any()]
     if not columns:
-        return _message_figure("Nobody waited for a resource in this run")
+        return message_figure("Nobody waited for a resource in this run")
     strategies = patients["strategy"].astype(str)
     colours = strategy_colours(strategies)
     figure, panels = _panel_grid(len(columns))
@@ -525,7 +525,7 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], currency: str = "") -> Figu
                          combination=_combination_labels(sweep, keys[1:]), strategy=sweep["strategy"].astype(str))
     panels = _sweep_panels(table, currency)
     if not panels:
-        return _message_figure("No capacity-sweep results to draw")
+        return message_figure("No capacity-sweep results to draw")
     categories = _setting_categories(sweep[keys[0]])
     colours = strategy_colours(table["strategy"])
     styles = {combination: _LINE_STYLES[index % len(_LINE_STYLES)]

@@ -248,6 +248,8 @@ def format_economics(evaluation: Evaluation) -> str:
     title = (f"Economics: {evaluation.setting} ({currency} {evaluation.price_year}), {evaluation.horizon_text()}; "
              f"costs discounted {100 * evaluation.discount_costs:g}%/year, QALYs and life-years "
              f"{100 * evaluation.discount_outcomes:g}%/year")
+    if icers.empty:
+        return f"{title}\nNo patients were referred: nothing to evaluate."
     best = "; ".join(f"{strategy} at {wtp:,.0f} {currency}/QALY" for wtp, strategy in evaluation.best().items())
     footnote = ("Mean per patient (95% CI). Increments and ICERs against the previous strategy on the efficient frontier; "
                 f"ND on the frontier, D dominated, ED extendedly dominated. Highest net monetary benefit: {best}.")

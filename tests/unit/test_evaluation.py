@@ -179,3 +179,16 @@ def test_a_run_without_economics_says_so():
     assert run.evaluation is None and "Economics" not in run.headline()
     with pytest.raises(InputError, match="^economics: got 'off'"):
         _ = run.icers
+
+
+def test_nobody_referred_gives_empty_tables_and_says_so():
+    from sim.report.economics_plots import plot_ce_plane, plot_costs
+    from sim.report.text import format_economics
+
+    evaluation = evaluate(HAND.iloc[0:0], Economics(), load_values(), 1826.25, window_years=0.5)
+    assert evaluation.summary.empty and list(evaluation.summary.columns) == list(SUMMARY_COLUMNS)
+    assert evaluation.icers.empty and tuple(evaluation.icers.columns) == (*ICER_COLUMNS, "nmb_100000", "nmb_150000")
+    assert evaluation.best() == {}
+    assert format_economics(evaluation).endswith("No patients were referred: nothing to evaluate.")
+    for figure in (plot_ce_plane(evaluation), plot_costs(evaluation)):
+        assert "nobody was referred" in figure.axes[0].texts[0].get_text()
