@@ -113,7 +113,7 @@ def acceptability(psa: PSA, wtps: Sequence[float]) -> pd.DataFrame:
     for wtp in wtps:
         nb = psa.net_benefit(wtp)
         expected = nb.mean(axis=0)
-        loss = nb.max(axis=1).mean() - expected
+        loss = (nb.max(axis=1, keepdims=True) - nb).mean(axis=0)  # each term >= 0: no negative rounding
         chosen = int(np.argmax(expected))
         shares = _best_shares(nb).mean(axis=0)
         for index, strategy in enumerate(psa.strategies):
@@ -125,7 +125,8 @@ def acceptability(psa: PSA, wtps: Sequence[float]) -> pd.DataFrame:
 def expected_value_of_perfect_information(psa: PSA, wtp: float) -> float:
     """EVPI per person, ``E[max_s NB_s] − max_s E[NB_s]`` (currency), at ``wtp`` (currency per QALY)."""
     nb = psa.net_benefit(wtp)
-    return float(nb.max(axis=1).mean() - nb.mean(axis=0).max())
+    chosen = int(np.argmax(nb.mean(axis=0)))
+    return float(np.mean(nb.max(axis=1) - nb[:, chosen]))  # each term >= 0: no negative rounding
 
 
 def evpi_table(psa: PSA, wtps: Sequence[float], population: float | None = None) -> pd.DataFrame:
@@ -263,7 +264,7 @@ def evppi_table(psa: PSA, groups: Sequence[Sequence[str]], wtps: Sequence[float]
     scale = math.nan if population is None else float(population)
     for wtp in wtps:
         nb = psa.net_benefit(wtp)
-        evpi = float(nb.max(axis=1).mean() - nb.mean(axis=0).max())
+        evpi = expected_value_of_perfect_information(psa, wtp)
         for group in groups:
             names = list(group)
             result = evppi(nb, psa.parameters[names].to_numpy(dtype=float), names, wtp, evpi=evpi, seed=seed)
@@ -271,3 +272,57 @@ def evppi_table(psa: PSA, groups: Sequence[Sequence[str]], wtps: Sequence[float]
                          result.fit_warning))
     return pd.DataFrame(rows, columns=["parameters", "wtp", "evppi", "se", "evppi_population", "method", "fit_warning"])
 
+
+
+@dataclass(frozen=True)
+class DecisionAnalysis:
+    """The decision analysis of a PSA: the tables behind ``cd7sim cea``'s files and figures.
+
+    Attributes
+    ----------
+    psa : PSA
+    wtps : list of float
+        Willingness-to-pay values of the EVPPI and of the ``nmb_<wtp>`` columns (currency per QALY).
+    population : float or None
+        People the decision affects.
+    icers : pandas.DataFrame
+        `incremental_table`.
+    ceac : pandas.DataFrame
+        `acceptability` over the default grid and ``wtps``.
+    evpi : pandas.DataFrame
+        `evpi_table` over the same values.
+    evppi : pandas.DataFrame
+        `evppi_table` of the groups at ``wtps``.
+    """
+
+    psa: PSA
+    wtps: list[float]
+    population: float | None
+    icers: pd.DataFrame
+    ceac: pd.DataFrame
+    evpi: pd.DataFrame
+    evppi: pd.DataFrame
+
+
+def analyse(psa: PSA, wtps: Sequence[float] | None = None, groups: Sequence[Sequence[str]] | None = None,
+            population: float | None = None, seed: int = 0) -> DecisionAnalysis:
+    """Every table of the decision analysis of ``psa``.
+
+    Parameters
+    ----------
+    psa : PSA
+    wtps : sequence of float, optional
+        Willingness-to-pay values for EVPPI (currency per QALY); default `default_evppi_wtps`.
+    groups : sequence of sequence of str, optional
+        EVPPI parameter groups; default each parameter alone.
+    population : float, optional
+        People the decision affects, for the population EVPI and EVPPI.
+    seed : int
+        Seeds the EVPPI regressions.
+    """
+    chosen = list(wtps) if wtps is not None else default_evppi_wtps(psa)
+    grid = sorted(set(default_wtp_grid(psa).tolist()) | set(chosen))
+    groups = [(str(name),) for name in psa.parameters.columns] if groups is None else groups
+    return DecisionAnalysis(psa=psa, wtps=chosen, population=population, icers=incremental_table(psa, chosen),
+                            ceac=acceptability(psa, grid), evpi=evpi_table(psa, grid, population),
+                            evppi=evppi_table(psa, groups, chosen, population, seed))
