@@ -585,8 +585,8 @@ def cea_command(args: argparse.Namespace) -> int:
     out_dir = write_folder(out, write, "cea", [args.folder])
     print()
     print(format_decision(analysis, args.currency))
-    _warn([f"EVPPI of {row.parameters} at {row.wtp:g}: {row.fit_warning}" for row in analysis.evppi.itertuples()
-           if row.fit_warning])
+    _warn([f"EVPPI of {parameters} at {float(wtp):g}: {warning}" for parameters, wtp, warning
+           in zip(analysis.evppi["parameters"], analysis.evppi["wtp"], analysis.evppi["fit_warning"]) if warning])
     print()
     _wrote([f"{out_dir}/: {', '.join(writers)}"])
     return 0

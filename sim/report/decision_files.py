@@ -45,8 +45,10 @@ def decision_writers(analysis: DecisionAnalysis, currency: str) -> dict[str, Cal
     }
 
 
-def _number(value: float, digits: int = 0) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:,.{digits}f}"
+def _number(value: object, digits: int = 0) -> str:
+    """A table cell as a number with thousands separators and ``digits`` decimals; ``n/a`` if not finite."""
+    number = float(value)  # type: ignore[arg-type]
+    return "n/a" if not math.isfinite(number) else f"{number:,.{digits}f}"
 
 
 def format_decision(analysis: DecisionAnalysis, currency: str) -> str:
