@@ -1,7 +1,7 @@
 """Penalised regression smoothers: the conditional expectations behind regression-based EVPPI.
 
 Each smoother is a linear model ``y ≈ X β`` with a quadratic roughness penalty ``Σ_j λ_j β' S_j β``: the
-design ``X`` (one row per PSA draw) and penalties ``S_j`` come from a `Basis`; `fit_penalised` chooses the
+design ``X`` (one row per PSA draw) and penalties ``S_j`` come from a `Basis`; `fit_penalised_many` chooses the
 smoothing parameters ``λ_j`` by generalised cross-validation (GCV, Wood 2017, *Generalized Additive Models*,
 2nd ed., section 6.2; mgcv's default ``GCV.Cp``) and returns the fitted values with the Bayesian posterior
 of the coefficients, ``β ~ N(β̂, σ² (X'X + Σ λ_j S_j)⁻¹)`` (Wood 2017, section 6.10), from which the
@@ -92,8 +92,6 @@ class Fit:
         Residual standard deviation ``σ̂ = sqrt(RSS / (n − edf))`` (the response's unit).
     edf : float
         Effective degrees of freedom ``tr(X (X'X + Σ λ_j S_j)⁻¹ X')``.
-    r_squared : float
-        Share of the response's variance the fit explains (0 for a constant response).
     method : str
         The basis's name.
     """
@@ -105,7 +103,6 @@ class Fit:
     precision_factor: np.ndarray
     sigma: float
     edf: float
-    r_squared: float
     method: str
 
     def replicates(self, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -328,24 +325,20 @@ class _Normal:
         return self.n * rss / max(self.n - edf, 1e-9) ** 2
 
 
-def fit_penalised(basis: Basis, y: np.ndarray) -> Fit:
-    """Fit ``y`` on ``basis`` with smoothing parameters chosen by GCV.
+def fit_penalised_many(basis: Basis, ys: np.ndarray) -> list[Fit]:
+    """Fit each column of ``ys`` on ``basis``, smoothing parameters chosen by GCV for each.
 
     Parameters
     ----------
     basis : Basis
-    y : numpy.ndarray
-        Response, one value per draw (any unit, finite).
+    ys : numpy.ndarray
+        ``n × m`` responses, one row per draw (any unit, finite).
 
     Returns
     -------
-    Fit
+    list of Fit
+        One per column, sharing the basis's cross-products.
     """
-    return fit_penalised_many(basis, y[:, None])[0]
-
-
-def fit_penalised_many(basis: Basis, ys: np.ndarray) -> list[Fit]:
-    """`fit_penalised` for each column of ``ys`` (``n × m``), sharing the basis's cross-products."""
     normal = _Normal(basis)
     design = basis.design
     means = ys.mean(axis=0)
@@ -360,7 +353,7 @@ def fit_penalised_many(basis: Basis, ys: np.ndarray) -> list[Fit]:
         fitted = design @ beta + mean
         sigma = float(np.sqrt(rss / max(normal.n - edf, 1.0)))
         fits.append(Fit(fitted=fitted, coefficients=beta, offset=float(mean), design=design, precision_factor=factor,
-                        sigma=sigma, edf=edf, r_squared=1.0 - rss / total if total > 0 else 0.0, method=basis.method))
+                        sigma=sigma, edf=edf, method=basis.method))
     return fits
 
 
