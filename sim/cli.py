@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "leave_one_out_studies.csv)", "the committed validation table",
                       f"; with --leave-one-out: {RESULTS_DIR}/{LEAVE_ONE_OUT_DIR}")
     _check_parser(commands)
+    _cea_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
@@ -514,6 +515,88 @@ def check_command(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+# --- cd7sim cea: the decision analysis of a PSA folder ------------------------------------------------------
+
+def _wtp_values(text: str) -> list[float]:
+    """``--wtp V,...``: distinct finite numbers >= 0."""
+    values: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError("--wtp", text, "numbers >= 0 separated by commas are required (currency per QALY)") from None
+        if not (value >= 0 and value != float("inf")) or value in values:
+            raise InputError("--wtp", text, "distinct finite numbers >= 0 separated by commas are required (currency per QALY)")
+        values.append(value)
+    return values
+
+
+def _parameter_group(text: str) -> tuple[str, ...]:
+    """``--evppi P[,P...]``: parameter names."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise InputError("--evppi", text, "parameter names separated by commas are required")
+    return names
+
+
+def _population(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise InputError("--population", text, "a number of people > 0 is required")
+    return value
+
+
+def _cea_parser(commands) -> None:
+    """``cd7sim cea DIR``: the options of the decision analysis of a PSA folder."""
+    cea = commands.add_parser("cea", help="decision analysis of a PSA folder: ICERs, acceptability, EVPI and EVPPI",
+                              description="Read a PSA folder (psa.parquet: draw, strategy, cost, qalys, ...; parameters.parquet: "
+                                          "draw and one column per parameter), from cd7sim or any other model, and write the "
+                                          "incremental table, acceptability curves and frontier, EVPI, EVPPI and their figures.")
+    cea.add_argument("folder", type=_folder("DIR"), metavar="DIR", help="the PSA folder")
+    cea.add_argument("--wtp", type=_wtp_values, metavar="V,...",
+                     help="willingness-to-pay values for evppi.csv and the nmb columns of icers.csv, currency per QALY "
+                          "(default: the ICERs along the frontier)")
+    cea.add_argument("--evppi", type=_parameter_group, action="append", metavar="P[,P...]",
+                     help="a group of parameters whose EVPPI to estimate; repeat for more groups (default: each parameter alone)")
+    cea.add_argument("--population", type=_population, metavar="N",
+                     help="people the decision affects, for the population EVPI and EVPPI")
+    cea.add_argument("--currency", default="currency units", help="the unit of costs, for labels (e.g. USD)")
+    cea.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                     f"(default: {RESULTS_DIR}/<DIR name>-cea)")
+
+
+def cea_command(args: argparse.Namespace) -> int:
+    """``cd7sim cea``: read and check the PSA folder, analyse it, print the summary, write the files."""
+    from sim.io.files import check_output_folder, write_folder
+    from sim.report.decision_files import decision_writers, format_decision
+    from sim.uncertainty.decision import analyse
+    from sim.uncertainty.psa_folder import check_groups, read_psa_folder
+
+    psa = read_psa_folder(args.folder)
+    groups = check_groups(args.evppi, psa)
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{args.folder.resolve().name}-cea"), protected=[args.folder])
+    print(f"cd7sim {__version__}: decision analysis of {args.folder}: {psa.draws.size:,} draws x {len(psa.strategies)} "
+          f"strategies, {psa.parameters.shape[1]} parameters; EVPPI of {len(groups)} group(s) by regression")
+    analysis = analyse(psa, args.wtp, groups, args.population)
+    writers = decision_writers(analysis, args.currency)
+
+    def write(folder: Path) -> None:
+        for name, write_file in writers.items():
+            write_file(folder / name)
+
+    out_dir = write_folder(out, write, "cea", [args.folder])
+    print()
+    print(format_decision(analysis, args.currency))
+    _warn([f"EVPPI of {parameters} at {float(wtp):g}: {warning}" for parameters, wtp, warning
+           in zip(analysis.evppi["parameters"], analysis.evppi["wtp"], analysis.evppi["fit_warning"]) if warning])
+    print()
+    _wrote([f"{out_dir}/: {', '.join(writers)}"])
+    return 0
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -599,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
-                        "validate": validate_command, "bench": bench_command, "check": check_command}
+                        "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)
