@@ -12,7 +12,7 @@ patient ``i`` takes the ``i``-th number of that stream.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -52,8 +52,18 @@ def uniform_stream(seed: int, replication: int, name: str, n_patients: int) -> n
     n_patients : int
         Number of patients.
     """
-    key = np.random.SeedSequence([seed, replication, zlib.crc32(name.encode())])
-    uniforms = np.random.Generator(np.random.PCG64DXSM(key)).random(n_patients)
+    return _next_uniforms(_stream(seed, replication, name), n_patients)
+
+
+def _stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """The random stream of the draw ``name``: its ``i``-th number is patient ``i``'s."""
+    return np.random.Generator(np.random.PCG64DXSM(np.random.SeedSequence([seed, replication, zlib.crc32(name.encode())])))
+
+
+def _next_uniforms(stream: np.random.Generator, n_patients: int) -> np.ndarray:
+    """The next ``n_patients`` numbers of ``stream``, in (0, 1). Each takes one 64-bit output, so
+    consecutive calls give the same numbers as one call for all of them."""
+    uniforms = stream.random(n_patients)
     # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
     return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
 
@@ -77,6 +87,28 @@ class PatientDraws(Mapping[str, np.ndarray]):
         self.n_patients = n_patients
         self._draws = {name: uniform_stream(seed, replication, name, n_patients) for name in DRAW_NAMES}
         self._normal: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def in_blocks(cls, seed: int, replication: int, n_patients: int, block_size: int) -> Iterator[tuple[slice, PatientDraws]]:
+        """The draws of ``n_patients`` patients, drawn a block of ``block_size`` consecutive patients at a
+        time (the same numbers as :class:`PatientDraws` of them all, without holding them all at once); one
+        empty block when there are no patients.
+
+        Yields
+        ------
+        part : slice
+            The patients of the block.
+        draws : PatientDraws
+            Their draws.
+        """
+        streams = {name: _stream(seed, replication, name) for name in DRAW_NAMES}
+        for start in range(0, max(n_patients, 1), block_size):
+            size = min(block_size, n_patients - start)
+            block = object.__new__(cls)
+            block.seed, block.replication, block.n_patients = seed, replication, size
+            block._draws = {name: _next_uniforms(stream, size) for name, stream in streams.items()}
+            block._normal = {}
+            yield slice(start, start + size), block
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]

@@ -22,7 +22,7 @@ from sim.inputs.strategies import Strategy
 from sim.outcomes.endpoints import CR_CODES
 from sim.outcomes.resources import occupancy, resource_metrics
 from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks
-from sim.simulation.tables import events_frame, patients_frame
+from sim.simulation.tables import PatientsTable, events_frame
 
 Engine = Literal["des", "cohort"]
 ENGINES = {"des": des_engine.simulate_services, "cohort": cohort_engine.simulate_services}
@@ -157,29 +157,30 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     enrol = enrolment_days(scenario, replication)
     n = enrol.size
     first_kept = int(np.searchsorted(enrol, scenario.observation_window[0])) if scenario.arrivals else 0
-    draws = PatientDraws(scenario.seed, replication, n)
-    attributes = build_cohort(scenario.case_mix, draws)
     names = [s.name for s in scenario.strategies]
-    columns: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in names}
+    table = PatientsTable(scenario.name, replication, names, n, enrol)
     events: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
     uses: dict[str, list[ResourceUse]] = {name: [] for name in names}
+    table_seconds = 0.0
     # Patients interact only through queues, so without them (the cohort engine) they are resolved
-    # in blocks that stay in the processor's cache; the SimPy engine takes the cohort whole.
+    # in blocks that stay in the processor's cache, drawn block by block, and each block goes into the
+    # table as soon as it is resolved; the SimPy engine takes the cohort whole.
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
-    for start in range(0, max(n, 1), block_size):  # one empty block when nobody was referred
-        part = slice(start, min(start + block_size, n))
-        block_draws, block_attributes = draws.block(part), attributes.block(part)
+    for part, block_draws in PatientDraws.in_blocks(scenario.seed, replication, n, block_size):
+        block_attributes = build_cohort(scenario.case_mix, block_draws)
         shared: dict[tuple, np.ndarray] = {}
-        for strategy in scenario.strategies:
+        for index, strategy in enumerate(scenario.strategies):
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
-            columns[strategy.name].append({**course.columns, **course.wait_columns()})
+            started = time.perf_counter()
+            table.put(index, part, block_attributes, {**course.columns, **course.wait_columns()})
+            table_seconds += time.perf_counter() - started
             if with_resources:
                 uses[strategy.name].append(course.resource_use)
             if with_events:
-                events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, start))
-    table_started = time.perf_counter()
-    patients = patients_frame(scenario.name, replication, attributes, columns, enrol)
-    table_seconds = time.perf_counter() - table_started
+                events[strategy.name].append(events_frame(scenario.name, replication, plan, course, names, part.start))
+    started = time.perf_counter()
+    patients = table.frame()
+    table_seconds += time.perf_counter() - started
     log = pd.concat([f for name in names for f in events[name]], ignore_index=True) if with_events else None
     if first_kept:
         patients = patients[patients["patient_id"] >= first_kept].reset_index(drop=True)

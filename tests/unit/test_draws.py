@@ -27,6 +27,15 @@ def test_a_patients_draws_do_not_depend_on_cohort_size():
         np.testing.assert_array_equal(small[name], large[name][:10])
 
 
+def test_draws_in_blocks_are_the_draws_of_the_whole_cohort():
+    whole = PatientDraws(7, 1, 1000)
+    parts = list(PatientDraws.in_blocks(7, 1, 1000, 300))
+    assert [(part.start, part.stop) for part, _ in parts] == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+    for name in DRAW_NAMES:
+        np.testing.assert_array_equal(np.concatenate([block[name] for _, block in parts]), whole[name])
+    np.testing.assert_array_equal(parts[1][1].normal("u_hsct_interval"), whole.block(parts[1][0]).normal("u_hsct_interval"))
+
+
 def test_seed_replication_and_name_each_change_the_draws():
     base = PatientDraws(7, 0, 50)
     assert not np.array_equal(base["u_response"], PatientDraws(8, 0, 50)["u_response"])
