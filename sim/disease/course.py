@@ -461,8 +461,14 @@ class Course:
         columns = {}
         for resource in RESOURCES:
             request = use.request[resource]
+            if use.start[resource] is request:  # served on asking (no queue): a wait of 0 days
+                columns[f"wait_{resource}_days"] = np.where(request <= last_day, 0.0, np.nan)
+                continue
             waited_until = np.where(np.isnan(use.start[resource]), use.end[resource], use.start[resource])
             columns[f"wait_{resource}_days"] = np.where(request <= last_day, np.minimum(waited_until, last_day) - request, np.nan)
+        if not use.left_queue.any():  # nobody left the pathway from a queue
+            columns["waiting_for"], columns["waiting_exit"] = np.zeros(last_day.shape, np.int8), np.zeros(last_day.shape, np.int8)
+            return columns
         left_in_time = np.zeros(last_day.shape, dtype=bool)
         for code, resource in enumerate(WAITING_FOR[1:], start=1):
             left_in_time |= (use.left_queue == code) & (use.end[resource] <= last_day)

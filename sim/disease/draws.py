@@ -12,7 +12,7 @@ patient ``i`` takes the ``i``-th number of that stream.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -52,8 +52,18 @@ def uniform_stream(seed: int, replication: int, name: str, n_patients: int) -> n
     n_patients : int
         Number of patients.
     """
-    key = np.random.SeedSequence([seed, replication, zlib.crc32(name.encode())])
-    uniforms = np.random.Generator(np.random.PCG64DXSM(key)).random(n_patients)
+    return _next_uniforms(_stream(seed, replication, name), n_patients)
+
+
+def _stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """The random stream of the draw ``name``: its ``i``-th number is patient ``i``'s."""
+    return np.random.Generator(np.random.PCG64DXSM(np.random.SeedSequence([seed, replication, zlib.crc32(name.encode())])))
+
+
+def _next_uniforms(stream: np.random.Generator, n_patients: int) -> np.ndarray:
+    """The next ``n_patients`` numbers of ``stream``, in (0, 1). Each takes one 64-bit output, so
+    consecutive calls give the same numbers as one call for all of them."""
+    uniforms = stream.random(n_patients)
     # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
     return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
 
@@ -76,7 +86,29 @@ class PatientDraws(Mapping[str, np.ndarray]):
         self.replication = replication
         self.n_patients = n_patients
         self._draws = {name: uniform_stream(seed, replication, name, n_patients) for name in DRAW_NAMES}
-        self._normal: dict[str, np.ndarray] = {}
+        self._scores: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def in_blocks(cls, seed: int, replication: int, n_patients: int, block_size: int) -> Iterator[tuple[slice, PatientDraws]]:
+        """The draws of ``n_patients`` patients, drawn a block of ``block_size`` consecutive patients at a
+        time (the same numbers as :class:`PatientDraws` of them all, without holding them all at once); one
+        empty block when there are no patients.
+
+        Yields
+        ------
+        part : slice
+            The patients of the block.
+        draws : PatientDraws
+            Their draws.
+        """
+        streams = {name: _stream(seed, replication, name) for name in DRAW_NAMES}
+        for start in range(0, max(n_patients, 1), block_size):
+            size = min(block_size, n_patients - start)
+            block = object.__new__(cls)
+            block.seed, block.replication, block.n_patients = seed, replication, size
+            block._draws = {name: _next_uniforms(stream, size) for name, stream in streams.items()}
+            block._scores = {}
+            yield slice(start, start + size), block
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._draws[name]
@@ -87,14 +119,22 @@ class PatientDraws(Mapping[str, np.ndarray]):
         view.seed, view.replication = self.seed, self.replication
         view._draws = {name: values[part] for name, values in self._draws.items()}
         view.n_patients = len(range(*part.indices(self.n_patients)))
-        view._normal = {}
+        view._scores = {}
         return view
 
     def normal(self, name: str) -> np.ndarray:
         """Standard-normal scores ``ndtri(u)`` of the draw ``name`` (computed once, then kept)."""
-        if name not in self._normal:
-            self._normal[name] = ndtri(self._draws[name])
-        return self._normal[name]
+        if name not in self._scores:
+            self._scores[name] = ndtri(self._draws[name])
+        return self._scores[name]
+
+    def weibull(self, name: str, shape: float) -> np.ndarray:
+        """Standard Weibull scores :func:`weibull_score` of the draw ``name`` for ``shape`` (computed once
+        per shape, then kept: several rules turn one draw into times with different medians)."""
+        key = f"{name} weibull {shape!r}"
+        if key not in self._scores:
+            self._scores[key] = weibull_score(self._draws[name], shape)
+        return self._scores[key]
 
     def __iter__(self):
         return iter(self._draws)
@@ -134,10 +174,19 @@ def exponential_time(u: np.ndarray, median: np.ndarray | float) -> np.ndarray:
     return -np.log1p(-u) * (np.asarray(median, dtype=float) / np.log(2.0))
 
 
-def weibull_time(u: np.ndarray, median: float, shape: float) -> np.ndarray:
-    """Weibull time with the given median and shape, by inverse CDF (days)."""
+def weibull_score(u: np.ndarray, shape: float) -> np.ndarray:
+    """Standard Weibull (scale 1) quantiles ``(-log(1 - u)) ** (1 / shape)`` of uniform draws."""
+    return (-np.log1p(-u)) ** (1.0 / shape)
+
+
+def weibull_time(w: np.ndarray, median: float, shape: float) -> np.ndarray:
+    """Weibull time with the given median and shape, by inverse CDF (days).
+
+    ``w`` is the standard Weibull score of a uniform draw for this shape, :func:`weibull_score` (see
+    :meth:`PatientDraws.weibull`), so this is the inverse CDF at ``u``.
+    """
     scale = median / np.log(2.0) ** (1.0 / shape)
-    return scale * (-np.log1p(-u)) ** (1.0 / shape)
+    return scale * w
 
 
 def lognormal_time(z: np.ndarray, median: float, sigma: float) -> np.ndarray:

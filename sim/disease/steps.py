@@ -383,17 +383,19 @@ def plan_response(
                          p_relapse_mrd_negative)
     positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
     relapse_days, relapse_negative = survival.relapse(
-        draws["u_relapse_pre"], draws["u_relapse_pre_time"], positive, negative, relapse_median, p["relapse_time_shape"],
+        draws["u_relapse_pre"], draws.weibull("u_relapse_pre_time", p["relapse_time_shape"]), positive, negative, relapse_median,
+        p["relapse_time_shape"],
     )
     shape = p["disease_survival_shape"]
     return Response(
         response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
         relapse_after_infusion=response_after + relapse_days, relapse_cd7_negative=relapse_negative,
         relapse_cd7_share=relapse_cd7_share, relapse_probability=p_relapse, relapse_median_days=relapse_median,
-        survival_with_refractory_disease=once(survival.survival_with_disease, draws["u_refractory"],
+        survival_with_refractory_disease=once(survival.survival_with_disease, draws.weibull("u_refractory", shape),
                                               p["refractory_survival_median_days"], shape),
-        survival_after_relapse=once(survival.survival_with_disease, draws["u_post_relapse"], p["post_relapse_median_days"], shape),
-        survival_after_hsct_relapse=once(survival.survival_with_disease, draws["u_post_relapse"],
+        survival_after_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape), p["post_relapse_median_days"],
+                                    shape),
+        survival_after_hsct_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape),
                                          p["post_hsct_relapse_median_days"], shape),
     )
 
@@ -579,11 +581,12 @@ def plan_after_transplant(
     p_graft = np.where(response.mrd_positive, survival.with_hazard_ratio(p_graft, p["relapse_mrd_positive_hr"]), p_graft)
     positive, negative = survival.split_by_cd7(p_graft, p[names.relapse_cd7_negative_share], multiplier, to_positive)
     graft_days, graft_negative = survival.relapse(
-        draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, p["relapse_post_hsct_median_days"], 1.0,
+        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), positive, negative, p["relapse_post_hsct_median_days"], 1.0,
     )
     positive, negative = survival.split_by_cd7(response.relapse_probability, response.relapse_cd7_share, multiplier, to_positive)
     own_days, own_negative = survival.relapse(
-        draws["u_relapse_post"], draws["u_relapse_post_time"], positive, negative, response.relapse_median_days, p["relapse_time_shape"],
+        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", p["relapse_time_shape"]), positive, negative,
+        response.relapse_median_days, p["relapse_time_shape"],
     )
     age_rr = np.select([attributes.age < ADULT_AGE_YEARS, attributes.age >= OLDER_AGE_YEARS],
                        [p["nrm_age_rr_child"], p["nrm_age_rr_older"]], 1.0)
@@ -595,8 +598,8 @@ def plan_after_transplant(
     relapse_cd7_negative = np.where(graft.full_donor, graft_negative, own_negative)
     salvage = survival.salvage_response(draws["u_salvage"], strategy.salvage_after_hsct_relapse, relapse_cd7_negative,
                                         p["salvage_dli_response"], p["salvage_second_cart_response"])
-    salvaged: np.ndarray = once(survival.survival_with_disease, draws["u_post_relapse"], p["salvage_response_survival_median_days"],
-                                p["disease_survival_shape"])
+    salvaged: np.ndarray = once(survival.survival_with_disease, draws.weibull("u_post_relapse", p["disease_survival_shape"]),
+                                p["salvage_response_survival_median_days"], p["disease_survival_shape"])
     return AfterTransplant(
         nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], survival.with_hazard_ratio(p[names.nrm], age_rr),
                                                   p["nrm_median_days"]),

@@ -145,7 +145,7 @@ def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: flo
 
 def relapse(
     u_relapse: np.ndarray,
-    u_time: np.ndarray,
+    w_time: np.ndarray,
     p_positive: np.ndarray,
     p_negative: np.ndarray,
     median_days: float,
@@ -154,7 +154,8 @@ def relapse(
     """Latent relapse time under a mixture-cure model, and the relapse's CD7 status.
 
     A patient relapses with probability ``p_positive + p_negative`` (CD7-positive first on the
-    draw scale, then CD7-negative); the time to relapse is Weibull with the given median.
+    draw scale, then CD7-negative); the time to relapse is Weibull with the given median, from the
+    standard Weibull scores ``w_time`` of the time draws for ``shape`` (``PatientDraws.weibull``).
 
     Returns
     -------
@@ -164,7 +165,7 @@ def relapse(
     """
     positive = u_relapse < p_positive
     negative = ~positive & (u_relapse < p_positive + p_negative)
-    days = np.where(positive | negative, weibull_time(u_time, median_days, shape), np.inf)
+    days = np.where(positive | negative, weibull_time(w_time, median_days, shape), np.inf)
     return days, negative
 
 
@@ -215,6 +216,7 @@ def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dl
     return np.zeros(u.shape, dtype=bool)
 
 
-def survival_with_disease(u: np.ndarray, median_days: float, shape: float) -> np.ndarray:
-    """Days from relapse or progression to death from disease (Weibull with a rising hazard, by inverse CDF)."""
-    return weibull_time(u, median_days, shape)
+def survival_with_disease(w: np.ndarray, median_days: float, shape: float) -> np.ndarray:
+    """Days from relapse or progression to death from disease (Weibull with a rising hazard, by inverse CDF;
+    ``w``: the standard Weibull scores of the draws for ``shape``, ``PatientDraws.weibull``)."""
+    return weibull_time(w, median_days, shape)

@@ -24,7 +24,7 @@ from sim.inputs.strategies import Strategy
 from sim.outcomes.endpoints import CR_CODES
 from sim.outcomes.resources import occupancy, resource_metrics
 from sim.simulation.parallel import Executor, Progress, SerialExecutor, chunks
-from sim.simulation.tables import events_frame, patients_frame
+from sim.simulation.tables import PatientsTable, events_frame
 
 Engine = Literal["des", "cohort"]
 ENGINES = {"des": des_engine.simulate_services, "cohort": cohort_engine.simulate_services}
@@ -176,35 +176,43 @@ class Replication:
 
 
 class _Tables:
-    """The patients-table columns and event logs of one replication, collected block by block, strategy by strategy."""
+    """The patients table and event log of one replication, filled block by block, strategy by strategy (every
+    strategy of the scenario, or the ``strategies`` given)."""
 
-    def __init__(self, scenario: Scenario, replication: int, with_events: bool) -> None:
+    def __init__(self, scenario: Scenario, replication: int, n: int, enrol: np.ndarray, with_events: bool,
+                 strategies: list[str] | None = None) -> None:
         self.scenario, self.replication, self.with_events = scenario, replication, with_events
-        self.names = [s.name for s in scenario.strategies]
-        self.columns: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in self.names}
+        self.all_names = [s.name for s in scenario.strategies]
+        self.names = strategies if strategies is not None else self.all_names
+        self.table = PatientsTable(scenario.name, replication, self.names, n, enrol)
         self.events: dict[str, list[pd.DataFrame]] = {name: [] for name in self.names}
 
-    def add(self, strategy: str, plan: Plan, course: Course, first_patient: int) -> None:
-        self.columns[strategy].append({**course.columns, **course.wait_columns()})
+    def add(self, index: int, part: slice, attributes: PatientAttributes, plan: Plan, course: Course) -> None:
+        """The ``index``-th strategy's course of the patients ``part``."""
+        self.table.put(index, part, attributes, {**course.columns, **course.wait_columns()})
         if self.with_events:
-            self.events[strategy].append(events_frame(self.scenario.name, self.replication, plan, course, self.names, first_patient))
+            name = self.names[index]
+            self.events[name].append(events_frame(self.scenario.name, self.replication, plan, course, self.all_names, part.start))
 
-    def patients(self, attributes: PatientAttributes, enrol: np.ndarray) -> pd.DataFrame:
-        return patients_frame(self.scenario.name, self.replication, attributes, self.columns, enrol)
+    def patients(self) -> pd.DataFrame:
+        return self.table.frame()
 
     def log(self) -> pd.DataFrame | None:
         return pd.concat([f for name in self.names for f in self.events[name]], ignore_index=True) if self.with_events else None
 
-    def values(self, values_of: ValuesOf, attributes: PatientAttributes, enrol: np.ndarray, first_kept: int) -> pd.DataFrame:
-        """``values_of`` applied strategy by strategy (one strategy's tables in memory at a time), the tables emptied."""
-        parts = []
-        for name in self.names:
-            patients = patients_frame(self.scenario.name, self.replication, attributes, {name: self.columns.pop(name)}, enrol)
-            log = pd.concat(self.events.pop(name), ignore_index=True)
-            parts.append(values_of(_kept(patients, first_kept), _kept(log, first_kept)))
-        values = pd.concat(parts, ignore_index=True)
-        values["strategy"] = pd.Categorical(values["strategy"].astype(str), categories=self.names)
-        return values
+
+def _lifetime_values(tables: dict[str, _Tables], values_of: ValuesOf, first_kept: int) -> pd.DataFrame:
+    """``values_of`` applied to each strategy's lifetime tables in turn (one strategy's tables built at a time)."""
+    parts = []
+    names = list(tables)
+    for name in names:
+        table = tables.pop(name)
+        log = table.log()
+        assert log is not None, "lifetime tables keep their event log"
+        parts.append(values_of(_kept(table.patients(), first_kept), _kept(log, first_kept)))
+    values = pd.concat(parts, ignore_index=True)
+    values["strategy"] = pd.Categorical(values["strategy"].astype(str), categories=names)
+    return values
 
 
 def _kept(table: pd.DataFrame, first_kept: int) -> pd.DataFrame:
@@ -221,34 +229,36 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     enrol = enrolment_days(scenario, replication)
     n = enrol.size
     first_kept = int(np.searchsorted(enrol, scenario.observation_window[0])) if scenario.arrivals else 0
-    draws = PatientDraws(scenario.seed, replication, n)
-    attributes = build_cohort(scenario.case_mix, draws)
     lifetime = values_of is not None and scenario.economics.horizon == "lifetime"
-    clinical = _Tables(scenario, replication, with_events or (values_of is not None and not lifetime))
-    economic = _Tables(scenario, replication, True) if lifetime else clinical
+    clinical = _Tables(scenario, replication, n, enrol, with_events or (values_of is not None and not lifetime))
+    economic = {s.name: _Tables(scenario, replication, n, enrol, True, [s.name]) for s in scenario.strategies} if lifetime else {}
     uses: dict[str, list[ResourceUse]] = {s.name: [] for s in scenario.strategies}
+    table_seconds = 0.0
     # Patients interact only through queues, so without them (the cohort engine) they are resolved
-    # in blocks that stay in the processor's cache; the SimPy engine takes the cohort whole.
+    # in blocks that stay in the processor's cache, drawn block by block, and each block goes into the
+    # table as soon as it is resolved; the SimPy engine takes the cohort whole.
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
-    for start in range(0, max(n, 1), block_size):  # one empty block when nobody was referred
-        part = slice(start, min(start + block_size, n))
-        block_draws, block_attributes = draws.block(part), attributes.block(part)
+    for part, block_draws in PatientDraws.in_blocks(scenario.seed, replication, n, block_size):
+        block_attributes = build_cohort(scenario.case_mix, block_draws)
         shared: dict[tuple, np.ndarray] = {}
-        for strategy in scenario.strategies:
+        for index, strategy in enumerate(scenario.strategies):
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
-            clinical.add(strategy.name, plan, course, start)
+            started = time.perf_counter()
+            clinical.add(index, part, block_attributes, plan, course)
+            table_seconds += time.perf_counter() - started
             if lifetime:  # the same course, followed to death or age 100
-                economic.add(strategy.name, plan, resolve_course(plan, course.services, lifetime_days(block_attributes)), start)
+                lifelong = resolve_course(plan, course.services, lifetime_days(block_attributes))
+                economic[strategy.name].add(0, part, block_attributes, plan, lifelong)
             if with_resources:
                 uses[strategy.name].append(course.resource_use)
-    table_started = time.perf_counter()
-    patients = _kept(clinical.patients(attributes, enrol), first_kept)
-    table_seconds = time.perf_counter() - table_started
+    started = time.perf_counter()
+    patients = _kept(clinical.patients(), first_kept)
+    table_seconds += time.perf_counter() - started
     log = clinical.log()
     log = _kept(log, first_kept) if log is not None else None
     values = None
     if values_of is not None and lifetime:
-        values = economic.values(values_of, attributes, enrol, first_kept)
+        values = _lifetime_values(economic, values_of, first_kept)
     elif values_of is not None:
         assert log is not None, "the clinical tables keep their event log for a value model"
         values = values_of(patients, log)

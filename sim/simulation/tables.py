@@ -29,14 +29,12 @@ from sim.inputs.codes import (
 )
 
 
-def patients_frame(
-    scenario: str,
-    replication: int,
-    attributes: PatientAttributes,
-    columns_by_strategy: dict[str, list[dict[str, np.ndarray]]],
-    enrol_day: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """The patients table of one replication: every strategy, with the contract's columns and types.
+class PatientsTable:
+    """The patients table of one replication, every strategy, filled a block of patients at a time.
+
+    Each column is allocated once, whole (``n`` patients x the strategies, strategy after strategy),
+    on the first block that brings it, and every block is copied into its place: the engine's columns
+    of a block can be freed as soon as they are put, so that only the table is ever whole in memory.
 
     Parameters
     ----------
@@ -44,47 +42,58 @@ def patients_frame(
         Scenario name.
     replication : int
         Replication index.
-    attributes : PatientAttributes
-        The patients (the same under every strategy).
-    columns_by_strategy : dict
-        For each strategy, in order, the resolved course columns (with the waiting columns of
-        :meth:`sim.disease.course.Course.wait_columns`) of consecutive blocks of patients;
-        emptied as the table is built.
+    strategies : list of str
+        The strategies, in order.
+    n : int
+        Patients per strategy.
     enrol_day : ndarray, optional
         Calendar day of each patient's enrolment (default: day 0 for everyone).
     """
-    names = list(columns_by_strategy)
-    n, k = attributes.n, len(names)
 
-    def column(name: str) -> np.ndarray:
-        # Taken out of the blocks as the table is built, so that the blocks and the table are never
-        # both whole in memory.
-        return np.concatenate([part.pop(name) for parts in columns_by_strategy.values() for part in parts])
+    def __init__(self, scenario: str, replication: int, strategies: list[str], n: int, enrol_day: np.ndarray | None = None) -> None:
+        self.scenario, self.replication, self.strategies, self.n = scenario, replication, strategies, n
+        self.enrol_day = enrol_day
+        self._columns: dict[str, np.ndarray] = {}
 
-    frame = pd.DataFrame({
-        "scenario": _constant(scenario, n * k),
-        "strategy": _from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=names),
-        "replication": np.full(n * k, replication, dtype=np.int32),
-        "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
-        "disease": _from_codes(np.tile(attributes.disease, k), categories=list(DISEASES)),
-        "age": np.tile(attributes.age, k),
-        "enrol_day": np.zeros(n * k) if enrol_day is None else np.tile(enrol_day, k),
-        **{name: column(name) for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
-        "response": _from_codes(column("response"), categories=list(RESPONSES)),
-        **{name: column(name) for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
-                                           "relapse_day", "relapse_cd7_negative", "death", "death_day")},
-        "death_cause": _from_codes(column("death_cause"), categories=list(DEATH_CAUSES)),
-        "last_day": column("last_day"),
-        "chimerism": _from_codes(column("chimerism"), categories=list(CHIMERISM)),
-        **{name: column(name) for name in WAIT_COLUMNS},
-        "waiting_for": _from_codes(column("waiting_for"), categories=list(WAITING_FOR)),
-        "waiting_exit": _from_codes(column("waiting_exit"), categories=list(WAITING_EXITS)),
-        "cart_source": _from_codes(column("cart_source"), categories=list(CART_PRODUCTS)),
-        # the other attributes are the patient's, the same under every strategy
-        **{name: np.tile(getattr(attributes, name), k) for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
-        **{name: column(name) for name in HOSPITAL_DAY_COLUMNS},
-    }, copy=False)  # fresh arrays: no consolidating copy (1M patients x 4 strategies: peak 2,249 -> 1,692 MB)
-    return frame[list(PATIENT_COLUMNS)]
+    def put(self, strategy: int, part: slice, attributes: PatientAttributes, columns: dict[str, np.ndarray]) -> None:
+        """Copy the resolved course columns of the patients ``part`` under the ``strategy``-th strategy
+        (with the waiting columns of :meth:`sim.disease.course.Course.wait_columns`), and their attributes."""
+        rows = slice(strategy * self.n + part.start, strategy * self.n + part.stop)
+        own = {name: getattr(attributes, name) for name in ("disease", "age", *ATTRIBUTE_COLUMNS) if name != "cart_source"}
+        for name, values in (*columns.items(), *own.items()):
+            column = self._columns.get(name)
+            if column is None:
+                column = self._columns[name] = np.empty(self.n * len(self.strategies), dtype=values.dtype)
+            if values.dtype != column.dtype:
+                raise TypeError(f"column {name!r} is {values.dtype} in one block and {column.dtype} in another")
+            column[rows] = values
+
+    def frame(self) -> pd.DataFrame:
+        """The table, with the contract's columns and types (the columns are not copied)."""
+        n, k, c = self.n, len(self.strategies), self._columns
+        frame = pd.DataFrame({
+            "scenario": _constant(self.scenario, n * k),
+            "strategy": _from_codes(np.repeat(np.arange(k, dtype=np.int16), n), categories=self.strategies),
+            "replication": np.full(n * k, self.replication, dtype=np.int32),
+            "patient_id": np.tile(np.arange(n, dtype=np.int64), k),
+            "disease": _from_codes(c["disease"], categories=list(DISEASES)),
+            "age": c["age"],
+            "enrol_day": np.zeros(n * k) if self.enrol_day is None else np.tile(self.enrol_day, k),
+            **{name: c[name] for name in ("infused", "infusion_day", "crs_grade", "icans_grade")},
+            "response": _from_codes(c["response"], categories=list(RESPONSES)),
+            **{name: c[name] for name in ("response_day", "hsct", "hsct_day", "agvhd_grade", "cgvhd", "relapse",
+                                          "relapse_day", "relapse_cd7_negative", "death", "death_day")},
+            "death_cause": _from_codes(c["death_cause"], categories=list(DEATH_CAUSES)),
+            "last_day": c["last_day"],
+            "chimerism": _from_codes(c["chimerism"], categories=list(CHIMERISM)),
+            **{name: c[name] for name in WAIT_COLUMNS},
+            "waiting_for": _from_codes(c["waiting_for"], categories=list(WAITING_FOR)),
+            "waiting_exit": _from_codes(c["waiting_exit"], categories=list(WAITING_EXITS)),
+            "cart_source": _from_codes(c["cart_source"], categories=list(CART_PRODUCTS)),
+            **{name: c[name] for name in ATTRIBUTE_COLUMNS if name != "cart_source"},
+            **{name: c[name] for name in HOSPITAL_DAY_COLUMNS},
+        }, copy=False)  # the columns are the table's own: no consolidating copy
+        return frame[list(PATIENT_COLUMNS)]
 
 
 def events_frame(

@@ -267,14 +267,19 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
 
     measurements = []
     for line in output:
-        row = re.fullmatch(r"(des|cohort)\s+([\d,]+)\s+(\d+)\s+([\d.]+)\s+([\d,]+)\s+([\d,]+)", line.strip())
+        row = re.fullmatch(r"(reference|des|cohort)\s+([\d,]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d,]+)\s+([\d,]+)",
+                           line.strip())
         if row:
-            engine, patients, repeats, median, per_second, peak = row.groups()
-            measurements.append({"engine": engine, "patients": int(number(patients)), "seconds": [float(median)] * int(repeats),
+            engine, patients, repeats, low, median, high, per_second, peak = row.groups()
+            seconds = [float(low), *[float(median)] * (int(repeats) - 2), float(high)] if int(repeats) > 1 else [float(median)]
+            measurements.append({"engine": engine, "patients": int(number(patients)), "seconds": seconds,
                                  "median_seconds": float(median), "per_second": int(number(per_second)),
                                  "peak_memory_mb": number(peak)})
-    (des,) = find(r"SimPy engine: +([\d,]+) trajectories")
-    cohort, ratio = find(r"cohort engine: ([\d,]+) trajectories.*; ([\d.]+)x")
+    (reference,) = find(r"SimPy reference model: ([\d,]+) trajectories")
+    des, des_over_reference = find(r"SimPy engine: +([\d,]+) trajectories.*; ([\d.]+)x the reference")
+    cohort, ratio, cohort_over_reference = find(r"cohort engine: ([\d,]+) trajectories.*; ([\d.]+)x the SimPy engine.*; "
+                                                r"([\d.]+)x the reference")
+    des_by_medians, cohort_by_medians = find(r"by medians ([\d.]+)x and ([\d.]+)x")
     cohort_linear, des_linear = find(r"linearity: 1M takes ([\d.]+)x .* 100k takes ([\d.]+)x")
     (peak,) = find(r"peak memory.*: ([\d,]+) MB")
     (table,) = find(r"patients table, 1M patients x 4 strategies \(cohort\): built in ([\d.]+) s of")
@@ -284,6 +289,9 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
                                       r"\(min ([\d.]+), max ([\d.]+)\)")
     return {
         "des_patients_per_second": int(number(des)), "cohort_patients_per_second": int(number(cohort)),
+        "reference_patients_per_second": int(number(reference)), "des_over_reference": float(des_over_reference),
+        "cohort_over_reference": float(cohort_over_reference),
+        "over_reference_by_medians": {"des": float(des_by_medians), "cohort": float(cohort_by_medians)},
         "engine_ratio_at_100k": float(ratio), "cohort_1m_over_100k_time": float(cohort_linear),
         "des_100k_over_10k_time": float(des_linear), "peak_memory_mb_1m": number(peak), "table_seconds_1m": float(table),
         "psa_workload_seconds": float(seconds),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sim.simulation.bench import command_seconds, format_report, measure, target_rows, write_json
+from sim.simulation.bench import command_seconds, format_report, measure, target_records, target_rows, write_json
 
 
 def test_measure_counts_trajectories_and_memory():
@@ -16,33 +16,49 @@ def test_measure_counts_trajectories_and_memory():
     assert m.per_second == m.trajectories / m.median_seconds
 
 
+def test_the_reference_model_and_the_simpy_engine_are_measured_with_capacity():
+    for engine in ("reference", "des"):
+        m = measure(engine, 200, 1)
+        assert m.trajectories == 4 * 200 and len(m.seconds) == 1 and m.seconds[0] > 0
+
+
 def test_report_and_json_keys(tmp_path):
     measurement = {"engine": "des", "patients": 10, "trajectories": 40, "seconds": [0.1], "peak_memory_mb": 100.0,
                    "median_seconds": 0.1, "per_second": 400, "table_seconds": [0.01]}
     million = {"engine": "cohort", "patients": 1_000_000, "trajectories": 4_000_000, "seconds": [4.0],
                "peak_memory_mb": 1700.0, "median_seconds": 4.0, "per_second": 1_000_000, "table_seconds": [1.0]}
+    reference = {**measurement, "engine": "reference", "per_second": 40}
     result = {
         "des_patients_per_second": 400, "cohort_patients_per_second": 4000, "engine_ratio_at_100k": 10.0,
+        "reference_patients_per_second": 40, "des_over_reference": 10.0, "cohort_over_reference": 100.0,
+        "over_reference_by_medians": {"des": 9.5, "cohort": 90.0},
         "cohort_1m_over_100k_time": 9.5, "des_100k_over_10k_time": 9.9, "psa_workload_seconds": 20.0,
         "psa_workload": {"parameter_sets": 1000, "patients": 10000, "workers": 2, "measured_parameter_sets": 50,
                          "measured_seconds": 1.0, "scaled": True},
-        "peak_memory_mb_1m": 1500.0, "measurements": [measurement, million], "table_seconds_1m": 1.0,
+        "peak_memory_mb_1m": 1500.0, "measurements": [reference, measurement, million], "table_seconds_1m": 1.0,
         "run_base_median_seconds": 2.5, "run_base_seconds": {"min": 2.1, "median": 2.5, "max": 3.0, "repeats": 3},
     }
     text = format_report(result)
     assert "scaled x20" in text and "400" in text
     assert "median 2.5 s (min 2.1, max 3.0)" in text
     assert "built in 1.00 s of 4.00 s (25%)" in text
+    assert "10.0x the reference model" in text and "100.0x the reference model" in text
+    assert "reference model, x >= 100" in text and "by medians 9.5x and 90.0x" in text
+    result["targets"] = target_records(result)
     write_json(result, tmp_path / "b.json")
     loaded = json.loads((tmp_path / "b.json").read_text())
-    assert {"des_patients_per_second", "cohort_patients_per_second", "psa_workload_seconds", "peak_memory_mb_1m"} <= set(loaded)
+    assert {"des_patients_per_second", "cohort_patients_per_second", "psa_workload_seconds", "peak_memory_mb_1m",
+            "cohort_over_reference", "des_over_reference"} <= set(loaded)
+    verdicts = {t["key"]: t["met"] for t in loaded["targets"]}
+    assert verdicts["cohort_over_reference"] and verdicts["des_over_reference"] and not verdicts["peak_memory_mb_1m"]
 
 
 def test_each_target_is_met_or_missed_by_its_bound():
-    result = {"des_patients_per_second": 150_000, "cohort_patients_per_second": 1_500_000, "cohort_1m_over_100k_time": 9.0,
-              "peak_memory_mb_1m": 2048.0, "psa_workload_seconds": 61.0, "run_base_median_seconds": 2.0}
-    """Bounds are inclusive: 2,048 MB and 2.0 s meet their targets; 61 s and 1.5M/s miss theirs."""
-    assert [verdict for _, _, verdict in target_rows(result)] == ["met", "missed", "met", "met", "missed", "met"]
+    """Bounds are inclusive: 1,024 MB, 10x and 2.0 s meet their targets; 61 s, 99.9x and 1.5M/s miss theirs."""
+    result = {"des_patients_per_second": 150_000, "cohort_patients_per_second": 1_500_000, "cohort_over_reference": 99.9,
+              "des_over_reference": 10.0, "cohort_1m_over_100k_time": 9.0, "peak_memory_mb_1m": 1024.0, "psa_workload_seconds": 61.0,
+              "run_base_median_seconds": 2.0}
+    assert [verdict for _, _, verdict in target_rows(result)] == ["met", "missed", "missed", "met", "met", "met", "missed", "met"]
 
 
 def test_the_default_command_is_timed_as_a_whole_process():

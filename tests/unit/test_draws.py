@@ -10,6 +10,7 @@ from sim.disease.draws import (
     PatientDraws,
     categorical,
     gompertz_time,
+    weibull_score,
     weibull_time,
 )
 
@@ -25,6 +26,16 @@ def test_a_patients_draws_do_not_depend_on_cohort_size():
     small, large = PatientDraws(7, 0, 10), PatientDraws(7, 0, 1000)
     for name in DRAW_NAMES:
         np.testing.assert_array_equal(small[name], large[name][:10])
+
+
+def test_draws_in_blocks_are_the_draws_of_the_whole_cohort():
+    whole = PatientDraws(7, 1, 1000)
+    parts = list(PatientDraws.in_blocks(7, 1, 1000, 300))
+    assert [(part.start, part.stop) for part, _ in parts] == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+    for name in DRAW_NAMES:
+        np.testing.assert_array_equal(np.concatenate([block[name] for _, block in parts]), whole[name])
+    np.testing.assert_array_equal(parts[1][1].normal("u_hsct_interval"), whole.block(parts[1][0]).normal("u_hsct_interval"))
+    np.testing.assert_array_equal(parts[1][1].weibull("u_refractory", 1.5), weibull_score(whole["u_refractory"][300:600], 1.5))
 
 
 def test_seed_replication_and_name_each_change_the_draws():
@@ -49,7 +60,7 @@ def test_categorical_inverse_cdf_with_shared_and_per_patient_probabilities():
 
 
 def test_weibull_median_and_gompertz_inverse():
-    assert weibull_time(np.array([0.5]), 53.0, 1.5)[0] == pytest.approx(53.0)
+    assert weibull_time(weibull_score(np.array([0.5]), 1.5), 53.0, 1.5)[0] == pytest.approx(53.0)
     t = gompertz_time(np.array([0.3]), np.array([0.01]), 0.1)[0]
     cumulative_hazard = 0.01 / 0.1 * (np.exp(0.1 * t) - 1)
     assert -np.expm1(-cumulative_hazard) == pytest.approx(0.3)

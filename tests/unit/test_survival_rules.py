@@ -7,6 +7,7 @@ import pytest
 from scipy.special import ndtri
 
 from sim.disease import survival
+from sim.disease.draws import weibull_score
 from sim.inputs.codes import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
@@ -50,7 +51,7 @@ def test_split_by_cd7_keeps_total_and_caps_at_one():
 
 def test_relapse_cure_fraction_median_and_cd7_share():
     rng = np.random.default_rng(3)
-    days, negative = survival.relapse(U, rng.random(U.size), 0.3, 0.5, 53.0, 1.5)
+    days, negative = survival.relapse(U, weibull_score(rng.random(U.size), 1.5), 0.3, 0.5, 53.0, 1.5)
     relapsed = np.isfinite(days)
     assert relapsed.mean() == pytest.approx(0.8, abs=1e-4)
     assert negative.mean() == pytest.approx(0.5, abs=1e-4)
@@ -85,7 +86,7 @@ def test_non_relapse_cause():
 
 
 def test_survival_with_disease_median_and_thin_tails():
-    days = survival.survival_with_disease(U, 53.0, 1.5)
+    days = survival.survival_with_disease(weibull_score(U, 1.5), 53.0, 1.5)
     assert np.median(days) == pytest.approx(53.0, rel=1e-3)
     # Weibull with a rising hazard: S(t) = 2^-(t/53)^1.5, so almost nobody lives 2 years with active disease
     assert np.mean(days > 730.5) == pytest.approx(2.0 ** -((730.5 / 53.0) ** 1.5), abs=1e-5)
