@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.economics.evaluation import Evaluation, evaluate, patient_values
+from sim.economics.evaluation import Evaluation, evaluate
+from sim.economics.value_models import patient_values
 from sim.inputs.codes import DAYS_PER_YEAR, SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet

@@ -1,6 +1,6 @@
 """The economic evaluation of a run: each patient's values, their means by strategy, and the incremental analysis.
 
-A run applies :func:`patient_values` to the contract tables over the economic horizon (each patient followed to
+A run applies `sim.economics.value_models.patient_values` to the contract tables over the economic horizon (each patient followed to
 death or age 100 for a lifetime horizon, `sim.inputs.economic_settings`); :func:`evaluate` turns the values of
 every patient into the two contract files:
 
@@ -24,8 +24,8 @@ from typing import Literal
 import pandas as pd
 
 from sim.economics.incremental import incremental_analysis, nmb_column, optimal_strategy
-from sim.economics.value_models import patient_costs, patient_qalys, summarise_values
-from sim.inputs.codes import DAYS_PER_YEAR, PATIENT_KEY, SUMMARY_COLUMNS
+from sim.economics.value_models import summarise_values
+from sim.inputs.codes import DAYS_PER_YEAR, SUMMARY_COLUMNS
 from sim.inputs.economic_settings import LIFETIME_AGE_YEARS, Economics
 from sim.inputs.values import ValueSet
 from sim.outcomes.estimators import replication_interval
@@ -34,28 +34,6 @@ ICER_COLUMNS: tuple[str, ...] = ("strategy", "cost", "qalys", "inc_cost", "inc_q
 """Columns of ``icers.csv`` before one ``nmb_<wtp>`` column per willingness to pay."""
 SERVICE_COST_METRIC = "service_cost_per_year"
 """The metric of ``economics.csv`` an open cohort adds: the service's cost per year of referrals (currency a year)."""
-
-
-def patient_values(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet, setting: str, utility_set: str) -> pd.DataFrame:
-    """Costs by category, QALYs and life-years of each patient (one row per row of ``patients``).
-
-    Parameters
-    ----------
-    patients, events : pandas.DataFrame
-        The contract tables of a run, over the economic horizon.
-    values : ValueSet
-        Value inputs.
-    setting, utility_set : str
-        The cost setting and the utility set.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``PATIENT_KEY``, the columns of `patient_costs` (currency) and of `patient_qalys` (QALYs, years).
-    """
-    costs = patient_costs(patients, events, values, setting)
-    qalys = patient_qalys(patients, events, values, utility_set)
-    return pd.concat([costs, qalys.drop(columns=list(PATIENT_KEY))], axis=1)
 
 
 def _service_costs(by_patient: pd.DataFrame, window_years: float) -> pd.DataFrame:
@@ -156,7 +134,7 @@ def evaluate(by_patient: pd.DataFrame, economics: Economics, values: ValueSet, h
     Parameters
     ----------
     by_patient : pandas.DataFrame
-        `patient_values` of every patient, strategy and replication of a run.
+        `sim.economics.value_models.patient_values` of every patient, strategy and replication of a run.
     economics : Economics
         The scenario's evaluation settings.
     values : ValueSet

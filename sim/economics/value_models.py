@@ -119,12 +119,11 @@ class _Timeline:
     def __init__(self, patients: pd.DataFrame, events: pd.DataFrame) -> None:
         self.n = len(patients)
         keys = list(PATIENT_KEY)
-        rows = patients[keys].reset_index(drop=True).reset_index(names="_row")
-        log = events[[*keys, "day", "event", "detail"]].merge(rows, on=keys, how="inner")
-        self.row = log["_row"].to_numpy(np.intp)
-        self.day = log["day"].to_numpy(float)
-        self.event = log["event"].astype(str).to_numpy()
-        self.detail = log["detail"].astype(str).to_numpy()
+        row = pd.MultiIndex.from_frame(patients[keys].astype(object)).get_indexer(pd.MultiIndex.from_frame(events[keys].astype(object)))
+        kept = row >= 0  # events of patients not in the table are ignored
+        self.row = row[kept].astype(np.intp)
+        self.day = events["day"].to_numpy(float)[kept]
+        self.event, self.detail = (_labels(events[column])[kept] for column in ("event", "detail"))
 
         def days(column: str) -> np.ndarray:
             values = patients[column].to_numpy(float)
@@ -161,8 +160,17 @@ class _Timeline:
 
     def grade(self) -> np.ndarray:
         """Grade of each event from its detail (``grade N...``); 0 where the detail has none."""
-        detail = pd.Series(self.detail)
-        return detail.str.extract(r"^grade (\d)", expand=False).fillna("0").astype(int).to_numpy()
+        codes, labels = pd.factorize(self.detail)
+        grades = pd.Series(labels, dtype=object).str.extract(r"^grade (\d)", expand=False).fillna("0").astype(int).to_numpy()
+        return grades[codes]
+
+
+def _labels(column: pd.Series) -> np.ndarray:
+    """The text of each entry of an event-log column, as an object array (decoded once per category)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        return np.append(np.asarray(column.cat.categories, dtype=object), "")[codes]  # code -1 (missing) reads ""
+    return column.astype(str).to_numpy(dtype=object)
 
 
 class _Charges:
@@ -228,7 +236,11 @@ def patient_costs(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet
         One row per patient (in the order of ``patients``): the ``PATIENT_KEY``, ``cost_total`` and ``cost_<category>``
         discounted at ``discount_costs`` (currency), and the same with the suffix ``_undiscounted``.
     """
-    t = _Timeline(patients, events)
+    return _costs(_Timeline(patients, events), patients, values, setting)
+
+
+def _costs(t: _Timeline, patients: pd.DataFrame, values: ValueSet, setting: str) -> pd.DataFrame:
+    """`patient_costs` over a timeline already read."""
     costs = values.costs(setting)
     charges = _Charges(t.n)
 
@@ -360,7 +372,34 @@ def patient_qalys(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet
         One row per patient (in the order of ``patients``): the ``PATIENT_KEY``, ``qalys`` and ``life_years`` discounted
         at ``discount_outcomes`` (QALYs, years), and ``qalys_undiscounted`` and ``life_years_undiscounted``.
     """
+    return _qalys(_Timeline(patients, events), patients, values, utility_set)
+
+
+def patient_values(patients: pd.DataFrame, events: pd.DataFrame, values: ValueSet, setting: str, utility_set: str) -> pd.DataFrame:
+    """Costs by category, QALYs and life-years of each patient (one row per row of ``patients``), the tables read once.
+
+    Parameters
+    ----------
+    patients, events : pandas.DataFrame
+        The contract tables of a run.
+    values : ValueSet
+        Value inputs.
+    setting, utility_set : str
+        The cost setting and the utility set.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``PATIENT_KEY``, the columns of `patient_costs` (currency) and of `patient_qalys` (QALYs, years).
+    """
     t = _Timeline(patients, events)
+    costs = _costs(t, patients, values, setting)
+    qalys = _qalys(t, patients, values, utility_set)
+    return pd.concat([costs, qalys.drop(columns=list(PATIENT_KEY))], axis=1)
+
+
+def _qalys(t: _Timeline, patients: pd.DataFrame, values: ValueSet, utility_set: str) -> pd.DataFrame:
+    """`patient_qalys` over a timeline already read."""
     utilities = values.utilities(utility_set)
     decrements = values.disutilities(utility_set)
     durations = values.disutility_days(utility_set)
