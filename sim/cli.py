@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                       f"; with --leave-one-out: {RESULTS_DIR}/{LEAVE_ONE_OUT_DIR}")
     _check_parser(commands)
     _cea_parser(commands)
+    _psa_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
@@ -597,6 +599,116 @@ def cea_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- cd7sim psa: probabilistic sensitivity analysis of a scenario ------------------------------------------
+
+PSA_DRAWS = 1000
+"""Default number of PSA draws."""
+
+
+def _vary(text: str) -> tuple[str, list[object]]:
+    """``--vary FIELD=V1,V2,...``: a strategy field and its values (each read as YAML: numbers or words)."""
+    from sim.inputs.validation import load_yaml
+
+    field, sep, values = text.partition("=")
+    if not sep or not field.strip() or not values.strip():
+        raise InputError("--vary", text, "FIELD=V1,V2,... is required, for example hsct_interval_days=25,40,60,90")
+    return field.strip(), [load_yaml(value) for value in values.split(",")]
+
+
+def _psa_parser(commands) -> None:
+    """``cd7sim psa SCENARIO``: the options of a probabilistic sensitivity analysis."""
+    psa = commands.add_parser("psa", help="probabilistic sensitivity analysis: costs, QALYs and outcomes over input draws, "
+                                          "then the decision analysis", description=(
+                                  "Draw the inputs (a joint posterior draw for the calibrated parameters, priors for the rest and "
+                                  "for costs and utilities) and simulate the same patients under every strategy for each draw; "
+                                  "write the PSA folder and its decision analysis (as cd7sim cea)."))
+    psa.add_argument("scenario", help="scenario YAML file (a closed cohort), or a built-in name (base, ...)")
+    psa.add_argument("--draws", type=_positive_int("--draws"), default=PSA_DRAWS, help="input draws")
+    psa.add_argument("--patients", type=_positive_int("--patients"), help="patients per draw (default: from the scenario)")
+    psa.add_argument("--seed", type=_seed, help="seed of the draws and of the patients (default: from the scenario)")
+    psa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    psa.add_argument("--vary", type=_vary, metavar="FIELD=V1,V2,...",
+                     help="compare variants of one strategy instead of the scenario's strategies, e.g. "
+                          "hsct_interval_days=25,40,60,90 (the decision of when to transplant)")
+    psa.add_argument("--strategy", metavar="NAME", help="with --vary: the strategy to vary (default: the scenario's first)")
+    psa.add_argument("--wtp", type=_wtp_values, metavar="V,...",
+                     help="willingness-to-pay values for the EVPPI and the summary (default: the scenario's thresholds)")
+    psa.add_argument("--population", type=_population, metavar="N", help="people the decision affects (population EVPI)")
+    psa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                     f"(default: {RESULTS_DIR}/<scenario name>-psa)")
+    psa.add_argument("--resume", action="store_true", help="continue an interrupted PSA with the same settings")
+    psa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+    psa.add_argument("--scheduler", metavar="ADDRESS", help="run blocks of draws on this Dask scheduler")
+
+
+def _psa_scenario(args: argparse.Namespace):
+    """The scenario of ``cd7sim psa``, with its sizes, cost setting and strategy variants."""
+    from sim import api
+    from sim.inputs.strategies import strategy_variants
+
+    scenario = api.load(args.scenario, patients=args.patients, seed=args.seed, engine="cohort", cost_setting=args.cost_setting)
+    if args.strategy is not None and args.vary is None:
+        raise InputError("--strategy", args.strategy, "only with --vary")
+    if args.vary is None:
+        return scenario
+    names = [s.name for s in scenario.strategies]
+    name = args.strategy if args.strategy is not None else names[0]
+    if name not in names:
+        raise InputError("--strategy", name, f"one of the scenario's strategies is required: {', '.join(names)}")
+    field, values = args.vary
+    return api.validated(scenario, {"strategies": strategy_variants(scenario.strategies[names.index(name)], field, values)})
+
+
+def psa_command(args: argparse.Namespace) -> int:
+    """``cd7sim psa``: draw, simulate block by block (resumable), analyse, write the PSA folder."""
+    from sim import api
+    from sim.inputs.parameters import DEFAULT_POSTERIOR_PATH, load_parameters
+    from sim.inputs.posterior import Posterior
+    from sim.io.files import check_output_folder, write_folder
+    from sim.report.decision_files import decision_writers, format_decision
+    from sim.uncertainty.decision import PSA, analyse
+    from sim.uncertainty.psa import Progress, psa_plan, run_psa
+
+    scenario = _psa_scenario(args)
+    posterior = Posterior.read(DEFAULT_POSTERIOR_PATH, load_parameters().registry) if scenario.parameter_source == "posterior" else None
+    plan = psa_plan(scenario, args.draws, posterior)
+    protected = [api.scenario_file(args.scenario)]
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-psa"), protected=protected)
+    currency = plan.values.currency(scenario.economics.cost_setting)
+    source = "joint posterior for the calibrated ones" if plan.posterior is not None else "priors"
+    print(f"cd7sim {__version__}: PSA of scenario '{scenario.name}', {args.draws:,} draws x {len(scenario.strategies)} strategies x "
+          f"{scenario.patients:,} patients (the same patients in every draw), seed {plan.seed}; "
+          f"{len(plan.parameter_names)} parameters ({source}) and {len(plan.value_names)} value inputs drawn; "
+          f"{scenario.economics.cost_setting}, {currency}")
+    progress = Progress(out, plan)
+    done = progress.start(args.resume)
+    with _progress_bar(args.draws, "PSA", "draw") as bar:
+        table, parameters = run_psa(plan, progress, done, _executor(args), bar.update)
+    wtps = args.wtp if args.wtp is not None else list(scenario.economics.thresholds(plan.values))
+    analysis = analyse(PSA.from_tables(table, parameters), wtps, None, args.population)
+    writers = decision_writers(analysis, currency)
+    record = {**plan.fingerprint(), "scenario": scenario.model_dump(mode="json"), "currency": currency,
+              "parameters": list(plan.parameter_names), "value_inputs": list(plan.value_names)}
+
+    def write(folder: Path) -> None:
+        table.to_parquet(folder / "psa.parquet", index=False)
+        parameters.to_parquet(folder / "parameters.parquet", index=False)
+        (folder / "psa.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        for name, write_file in writers.items():
+            write_file(folder / name)
+
+    out_dir = write_folder(out, write, "psa", protected)
+    progress.remove()
+    print()
+    print(format_decision(analysis, currency))
+    _warn([f"EVPPI of {names} at {float(wtp):g}: {warning}" for names, wtp, warning
+           in zip(analysis.evppi["parameters"], analysis.evppi["wtp"], analysis.evppi["fit_warning"]) if warning])
+    print()
+    print(f"Analyse it again (other WTP values, parameter groups): cd7sim cea {out_dir}")
+    _wrote([f"{out_dir}/: psa.parquet, parameters.parquet, psa.json, {', '.join(writers)}"])
+    return 0
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -682,7 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
-                        "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command}
+                        "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command,
+                        "psa": psa_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from sim.inputs.errors import MISSING, InputError, show_value
 from sim.inputs.limits import MAX_DAYS, MAX_MULTIPLIER, MAX_NAME_LENGTH
-from sim.inputs.validation import StrictModel, first_error
+from sim.inputs.validation import StrictModel, first_error, key_list
 
 IndexTherapy = Literal["cart", "chemo"]
 CartSource = Literal["case_mix", "autologous", "donor_derived", "universal"]
@@ -242,3 +242,35 @@ def check_unique_names(strategies: Sequence[Strategy], field: str = "strategies"
                 f"strategy names must be unique, and {field}[{first[strategy.name]}] is also {show_value(strategy.name)} "
                 "(to change a built-in strategy, list it once, as a mapping)"))
         first[strategy.name] = index
+
+
+VARIABLE_FIELDS: tuple[str, ...] = (
+    "hsct_uptake", "hsct_interval_days", "cd7_negative_multiplier", "prevented_escape_to_cd7_positive", "hsct_for",
+    "salvage_after_hsct_relapse", "hsct_platform", "cart_source",
+)
+"""Strategy fields a decision over variants may vary (``cd7sim psa --vary FIELD=V1,V2,...``)."""
+
+
+def strategy_variants(strategy: Strategy, field: str, values: Sequence[Any]) -> list[Strategy]:
+    """Copies of ``strategy`` that differ only in ``field``, one per value, named ``<name>-<field>-<value>``:
+    for example the same strategy with HSCT at day 25, 40, 60 and 90 (``hsct_interval_days``), to compare as
+    strategies of their own.
+
+    Raises
+    ------
+    InputError
+        Naming ``--vary`` for a field that cannot vary, a repeated value, or a value the field does not allow.
+    """
+    if field not in VARIABLE_FIELDS:
+        raise InputError("--vary", field, f"one of {key_list(VARIABLE_FIELDS)} is required")
+    if len(set(map(str, values))) != len(values) or len(values) < 2:
+        raise InputError(f"--vary {field}", ",".join(map(str, values)), "at least two distinct values are required")
+    variants = []
+    for value in values:
+        label = f"{value:g}" if isinstance(value, float) else str(value)
+        try:
+            variants.append(Strategy.model_validate({**strategy.model_dump(), field: value, "name": f"{strategy.name}-{field}-{label}"}))
+        except ValidationError as error:
+            _, bad, allowed = first_error(error, Strategy)
+            raise InputError(f"--vary {field}", bad, allowed) from None
+    return variants

@@ -22,19 +22,24 @@ T = TypeVar("T")
 
 Progress = Callable[[], None] | None
 """Called once per finished task (for a progress bar)."""
+OnResult = Callable[[Any], None] | None
+"""Called with each task's result as it comes back, in task order (for example to save it at once)."""
 
 
 class Executor(Protocol):
     """Maps a picklable function over tasks, returning results in task order."""
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None,
+            on_result: OnResult = None) -> list[T]:
         ...
 
 
-def _collect(results: Iterable[T], on_done: Progress) -> list[T]:
+def _collect(results: Iterable[T], on_done: Progress, on_result: OnResult = None) -> list[T]:
     collected = []
     for result in results:
         collected.append(result)
+        if on_result is not None:
+            on_result(result)
         if on_done is not None:
             on_done()
     return collected
@@ -43,8 +48,9 @@ def _collect(results: Iterable[T], on_done: Progress) -> list[T]:
 class SerialExecutor:
     """Runs tasks one after another in this process."""
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
-        return _collect((function(task) for task in tasks), on_done)
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None,
+            on_result: OnResult = None) -> list[T]:
+        return _collect((function(task) for task in tasks), on_done, on_result)
 
 
 class LocalExecutor:
@@ -59,11 +65,12 @@ class LocalExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None,
+            on_result: OnResult = None) -> list[T]:
         if len(tasks) <= 1 or self.workers <= 1:
-            return SerialExecutor().map(function, tasks, on_done)
+            return SerialExecutor().map(function, tasks, on_done, on_result)
         with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
-            return _collect(pool.map(function, tasks), on_done)
+            return _collect(pool.map(function, tasks), on_done, on_result)
 
 
 class DaskExecutor:
@@ -85,9 +92,10 @@ class DaskExecutor:
         except (OSError, TimeoutError) as error:
             raise InputError("--scheduler", address, f"a reachable Dask scheduler is required ({error})") from None
 
-    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None) -> list[T]:
+    def map(self, function: Callable[[Any], T], tasks: Sequence[Any], on_done: Progress = None,
+            on_result: OnResult = None) -> list[T]:
         futures = self._client.map(function, list(tasks), pure=False)
-        return _collect((future.result() for future in futures), on_done)
+        return _collect((future.result() for future in futures), on_done, on_result)
 
     def close(self) -> None:
         """Disconnect from the scheduler."""

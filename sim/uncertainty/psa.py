@@ -1,0 +1,308 @@
+"""Probabilistic sensitivity analysis of a scenario: ``cd7sim psa``.
+
+Each draw ``k`` takes, from a generator seeded by ``(seed, k)`` alone (so a draw is the same whichever block,
+worker or resumed run computes it):
+
+- every uncertain parameter from its prior (`sim.inputs.parameters.ParameterSet.sample`), then, when the scenario
+  reads the calibrated posterior (``parameter_source: posterior``), one whole joint posterior draw for the
+  calibrated parameters (a row of ``calibration/posterior.parquet``, chosen at random: their correlation is kept);
+- every uncertain value input of the scenario's cost setting and utility set (`sim.inputs.values.ValueSet.draw`).
+
+The scenario's own overrides (``parameters:``, ``economics.values``) stay fixed: the user has set them. The same
+patients (``PatientDraws(seed, 0, N)``) go through every draw and strategy (common random numbers), so
+differences between draws are the inputs', not the luck of the cohort. Per draw and strategy the PSA table holds
+the mean discounted ``cost``, ``qalys`` and ``life_years`` per patient over the economic horizon and the clinical
+outcomes of :data:`OUTCOME_METRICS` (`sim.outcomes.endpoints`, the summary's own definitions); the parameters
+table holds every drawn value.
+
+Draws are computed in blocks of :data:`BLOCK_DRAWS`; each finished block is written atomically to a progress
+folder beside the output folder, so a killed run resumes where it stopped (``--resume``) and the resumed result
+equals an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.economics.value_models import patient_values
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import FixedDist, ParameterSet
+from sim.inputs.posterior import POSTERIOR_BOOKKEEPING, Posterior
+from sim.inputs.scenario import Scenario
+from sim.inputs.values import ValueSet
+from sim.io.files import atomic_path
+from sim.outcomes.endpoints import cohort_estimates, patient_columns, strategy_groups
+from sim.simulation.parallel import Executor, SerialExecutor
+from sim.simulation.runner import simulate
+
+BLOCK_DRAWS = 10
+"""Draws per block: the unit of work of a worker and of a resumed run."""
+OUTCOME_METRICS: tuple[str, ...] = ("os_1y", "os_2y", "itt_os_2y", "hsct_rate", "cr_rate")
+"""Clinical outcomes of each draw and strategy (fractions 0–1, as in ``summary.csv``)."""
+VALUE_COLUMNS: dict[str, str] = {"cost": "cost_total", "qalys": "qalys", "life_years": "life_years"}
+"""The PSA table's economic columns and the per-patient values they average."""
+PSA_COLUMNS: tuple[str, ...] = ("draw", "strategy", *VALUE_COLUMNS, *OUTCOME_METRICS)
+"""Columns of ``psa.parquet``."""
+_STREAM = 0x505341  # "PSA": keeps the PSA's generators apart from the patients' draws of the same seed
+PROGRESS_SUFFIX = ".cd7sim-psa-blocks"
+"""Suffix of the hidden progress folder beside the output folder (``.NAME.cd7sim-psa-blocks``)."""
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class PsaPlan:
+    """What a PSA runs: the scenario (a closed cohort), the inputs to draw from and the sizes.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        Closed cohort of ``patients`` (one replication is simulated per draw).
+    draws : int
+        Number of draws.
+    seed : int
+        Seeds the inputs of each draw and the patients.
+    base : ParameterSet
+        The scenario's parameter values (its overrides applied).
+    posterior : pandas.DataFrame or None
+        Joint posterior draws of the calibrated parameters (columns = parameters), or None for priors only.
+    values : ValueSet
+        The scenario's value inputs (its overrides applied).
+    """
+
+    scenario: Scenario
+    draws: int
+    seed: int
+    base: ParameterSet
+    posterior: pd.DataFrame | None
+    values: ValueSet
+
+    @property
+    def engine(self) -> str:
+        """The cohort engine, or the SimPy engine when a resource is limited."""
+        return "des" if self.scenario.capacity.limited() else "cohort"
+
+    @property
+    def fixed_parameters(self) -> dict[str, float]:
+        """The scenario's parameter overrides, kept in every draw."""
+        return dict(self.scenario.parameters)
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        """The uncertain value inputs of the scenario's cost setting and utility set (the others do not enter)."""
+        economics = self.scenario.economics
+        prefixes = (f"cost_settings.{economics.cost_setting}.", f"utility_sets.{economics.utility_set}.")
+        return tuple(name for name in self.values.uncertain
+                     if name.startswith(prefixes) and name not in economics.values)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The parameters that vary between draws (uncertain, not fixed by the scenario)."""
+        registry = self.base.registry
+        return tuple(name for name in registry if not isinstance(registry[name].distribution, FixedDist)
+                     and name not in self.scenario.parameters)
+
+    def fingerprint(self) -> dict[str, object]:
+        """What makes two runs the same PSA (a resumed run must match it)."""
+        digest = hashlib.sha256(json.dumps(self.scenario.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        posterior = None if self.posterior is None else hashlib.sha256(
+            pd.util.hash_pandas_object(self.posterior, index=False).to_numpy().tobytes()).hexdigest()
+        return {"version": __version__, "scenario_sha256": digest, "posterior_sha256": posterior, "draws": self.draws,
+                "seed": self.seed, "patients": self.scenario.patients, "block_draws": BLOCK_DRAWS}
+
+
+def psa_plan(scenario: Scenario, draws: int, posterior: Posterior | None) -> PsaPlan:
+    """The plan of a PSA of ``scenario`` (closed cohort, its sizes and seed already applied).
+
+    Raises
+    ------
+    InputError
+        For an open cohort (a PSA follows a fixed cohort; capacity questions are for ``cd7sim sweep``).
+    """
+    if scenario.arrivals is not None or scenario.patients is None:
+        raise InputError("scenario", scenario.name, "a closed cohort (patients) is required for a PSA; "
+                                                    "an open cohort's capacity questions are for cd7sim sweep")
+    base = scenario.model_copy(update={"parameter_source": "prior"}).parameter_set()
+    joint = None
+    if posterior is not None and scenario.parameter_source == "posterior":
+        columns = [c for c in posterior.draws.columns if c not in POSTERIOR_BOOKKEEPING and c not in scenario.parameters]
+        joint = posterior.draws[columns].reset_index(drop=True)
+    return PsaPlan(scenario=scenario.model_copy(update={"replications": 1}), draws=draws, seed=scenario.seed, base=base,
+                   posterior=joint, values=scenario.economics.value_set())
+
+
+def draw_inputs(plan: PsaPlan, draw: int) -> tuple[ParameterSet, ValueSet]:
+    """The parameters and value inputs of draw ``draw`` (see the module docstring)."""
+    rng = np.random.default_rng([plan.seed, _STREAM, draw])
+    values = plan.base.sample(rng).as_dict()
+    if plan.posterior is not None:
+        values.update(plan.posterior.iloc[int(rng.integers(len(plan.posterior)))].to_dict())
+    values.update(plan.fixed_parameters)
+    drawn = plan.values.draw(rng)
+    kept = {name: plan.values[name] for name in plan.scenario.economics.values}
+    return plan.base.with_values(values), ValueSet(drawn.spec, {**dict(drawn), **kept})
+
+
+def _draw_rows(plan: PsaPlan, draw: int) -> tuple[list[tuple], dict[str, float]]:
+    """The PSA rows (one per strategy) and the parameter row of one draw."""
+    params, values = draw_inputs(plan, draw)
+    economics = plan.scenario.economics
+    values_of = partial(patient_values, values=values, setting=economics.cost_setting, utility_set=economics.utility_set)
+    simulation = simulate(plan.scenario, params, plan.engine, with_events=False, with_resources=False, values_of=values_of)  # type: ignore[arg-type]
+    means = simulation.values.groupby("strategy", observed=True, sort=False)[list(VALUE_COLUMNS.values())].mean()
+    columns = patient_columns(simulation.patients)
+    rows = []
+    for _, strategy, replications in strategy_groups(simulation.patients):
+        outcomes = [estimate.estimate for estimate in cohort_estimates(columns, replications, OUTCOME_METRICS)]
+        rows.append((draw, strategy, *(float(means.loc[strategy, column]) for column in VALUE_COLUMNS.values()), *outcomes))
+    record = {"draw": draw, **{name: params[name] for name in plan.parameter_names},
+              **{name: values[name] for name in plan.value_names}}
+    return rows, record
+
+
+def run_block(task: tuple[PsaPlan, Sequence[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The PSA rows and parameter rows of a block of draws (a task for an executor)."""
+    plan, draws = task
+    rows, records = [], []
+    for draw in draws:
+        block_rows, record = _draw_rows(plan, int(draw))
+        rows += block_rows
+        records.append(record)
+    return pd.DataFrame(rows, columns=list(PSA_COLUMNS)), pd.DataFrame(records)
+
+
+class Progress:
+    """The progress folder of a PSA: its settings and the blocks finished so far, each written atomically.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The PSA's output folder; the progress folder is ``.NAME.cd7sim-psa-blocks`` beside it.
+    plan : PsaPlan
+    """
+
+    def __init__(self, out_dir: Path, plan: PsaPlan) -> None:
+        self.folder = out_dir.parent / f".{out_dir.name}{PROGRESS_SUFFIX}"
+        self.plan = plan
+        self.fingerprint = plan.fingerprint()
+
+    def _block_names(self, first: int) -> tuple[str, str]:
+        return f"psa-{first:07d}.parquet", f"parameters-{first:07d}.parquet"
+
+    @staticmethod
+    def _block(name: str) -> bool:
+        """A block file's name: ``psa-NNNNNNN.parquet`` or ``parameters-NNNNNNN.parquet``."""
+        kind, _, rest = name.partition("-")
+        return kind in ("psa", "parameters") and rest.endswith(".parquet") and rest[:-len(".parquet")].isdigit()
+
+    def _own(self, name: str) -> bool:
+        """A file a PSA writes here, or the temporary file of an atomic write of one that a kill interrupted
+        (``.NAME.XXXXXXXX``, see `sim.io.files.atomic_path`)."""
+        if name == SETTINGS_FILE or self._block(name):
+            return True
+        if name.startswith("."):
+            base = name[1:].rsplit(".", 1)[0]
+            return base == SETTINGS_FILE or self._block(base)
+        return False
+
+    def _remove_unfinished(self) -> None:
+        """Remove the temporary files of writes a kill interrupted."""
+        for path in self.folder.iterdir():
+            if path.name.startswith(".") and self._own(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink()
+
+    def start(self, resume: bool) -> set[int]:
+        """Prepare the folder; the first draws of the blocks already done (none unless ``resume``).
+
+        Raises
+        ------
+        InputError
+            ``--resume`` without a progress folder or with one of another PSA; a progress folder holding files
+            cd7sim did not write.
+        """
+        settings = self.folder / SETTINGS_FILE
+        if self.folder.exists():
+            foreign = sorted(p.name for p in self.folder.iterdir() if not self._own(p.name))
+            if foreign or not settings.is_file():
+                raise InputError("--out", str(self.folder), "a progress folder holding only cd7sim's PSA blocks is required; "
+                                 f"it holds {', '.join(foreign) or 'no settings'}: move it away")
+        if resume:
+            if not settings.is_file():
+                raise InputError("--resume", str(self.folder), "nothing to resume: no PSA was interrupted here")
+            saved = json.loads(settings.read_text(encoding="utf-8"))
+            changed = [key for key, value in self.fingerprint.items() if saved.get(key) != value]
+            if changed:
+                raise InputError("--resume", ", ".join(changed), "the interrupted PSA had other settings; run it again "
+                                 "as it was, or without --resume to start afresh")
+            self._remove_unfinished()
+            return {first for first in range(0, self.plan.draws, BLOCK_DRAWS)
+                    if all((self.folder / name).is_file() for name in self._block_names(first))}
+        self.remove()
+        self.folder.mkdir(parents=True)
+        with atomic_path(settings) as path:
+            path.write_text(json.dumps(self.fingerprint, indent=2) + "\n", encoding="utf-8")
+        return set()
+
+    def save(self, first: int, psa: pd.DataFrame, parameters: pd.DataFrame) -> None:
+        """Write one finished block (parameters first: a block counts as done once both files exist)."""
+        for name, table in zip(self._block_names(first), (psa, parameters)):
+            with atomic_path(self.folder / name) as path:
+                table.to_parquet(path, index=False)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every block, in order of draw."""
+        firsts = range(0, self.plan.draws, BLOCK_DRAWS)
+        psa = pd.concat([pd.read_parquet(self.folder / self._block_names(f)[0]) for f in firsts], ignore_index=True)
+        parameters = pd.concat([pd.read_parquet(self.folder / self._block_names(f)[1]) for f in firsts], ignore_index=True)
+        return psa, parameters
+
+    def remove(self) -> None:
+        """Remove the folder: only the files a PSA writes there, then the folder if empty."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if self._own(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink()
+        if not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+
+def run_psa(plan: PsaPlan, progress: Progress, done: set[int], executor: Executor | None = None,
+            on_draws=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compute every block not done yet, saving each as it finishes; the PSA and parameters tables.
+
+    Parameters
+    ----------
+    plan : PsaPlan
+    progress : Progress
+        Prepared by :meth:`Progress.start`.
+    done : set of int
+        The first draws of the blocks already done (:meth:`Progress.start`'s answer).
+    executor : Executor, optional
+        Where blocks run (default: serially).
+    on_draws : callable, optional
+        Called with the number of draws of each block finished (also those found done).
+    """
+    todo = [first for first in range(0, plan.draws, BLOCK_DRAWS) if first not in done]
+    if on_draws is not None and done:
+        on_draws(sum(min(BLOCK_DRAWS, plan.draws - first) for first in done))
+    tasks = [(plan, range(first, min(first + BLOCK_DRAWS, plan.draws))) for first in todo]
+
+    def finished(result: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        psa, parameters = result
+        first = int(parameters["draw"].iloc[0])
+        progress.save(first, psa, parameters)
+        if on_draws is not None:
+            on_draws(len(parameters))
+
+    (executor or SerialExecutor()).map(run_block, tasks, on_result=finished)
+    return progress.tables()
+
