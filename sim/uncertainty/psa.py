@@ -144,7 +144,8 @@ def draw_inputs(plan: PsaPlan, draw: int) -> tuple[ParameterSet, ValueSet]:
     rng = np.random.default_rng([plan.seed, _STREAM, draw])
     values = plan.base.sample(rng).as_dict()
     if plan.posterior is not None:
-        values.update(plan.posterior.iloc[int(rng.integers(len(plan.posterior)))].to_dict())
+        row = plan.posterior.iloc[int(rng.integers(len(plan.posterior)))]
+        values.update({str(name): float(value) for name, value in row.items()})
     values.update(plan.fixed_parameters)
     drawn = plan.values.draw(rng)
     kept = {name: plan.values[name] for name in plan.scenario.economics.values}
@@ -157,12 +158,12 @@ def _draw_rows(plan: PsaPlan, draw: int) -> tuple[list[tuple], dict[str, float]]
     economics = plan.scenario.economics
     values_of = partial(patient_values, values=values, setting=economics.cost_setting, utility_set=economics.utility_set)
     simulation = simulate(plan.scenario, params, plan.engine, with_events=False, with_resources=False, values_of=values_of)  # type: ignore[arg-type]
-    means = simulation.values.groupby("strategy", observed=True, sort=False)[list(VALUE_COLUMNS.values())].mean()
+    means = simulation.values.groupby("strategy", observed=True, sort=False)[list(VALUE_COLUMNS.values())].mean().astype(float)
     columns = patient_columns(simulation.patients)
     rows = []
     for _, strategy, replications in strategy_groups(simulation.patients):
         outcomes = [estimate.estimate for estimate in cohort_estimates(columns, replications, OUTCOME_METRICS)]
-        rows.append((draw, strategy, *(float(means.loc[strategy, column]) for column in VALUE_COLUMNS.values()), *outcomes))
+        rows.append((draw, strategy, *means.loc[strategy, list(VALUE_COLUMNS.values())].to_numpy(float).tolist(), *outcomes))
     record = {"draw": draw, **{name: params[name] for name in plan.parameter_names},
               **{name: values[name] for name in plan.value_names}}
     return rows, record
