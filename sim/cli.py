@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_parser(commands)
     _cea_parser(commands)
     _psa_parser(commands)
+    _dsa_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
@@ -709,6 +710,98 @@ def psa_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- cd7sim dsa: one-way and two-way sensitivity analysis --------------------------------------------------
+
+def _input_pair(text: str) -> tuple[str, ...]:
+    """``--two-way A,B``: two input names."""
+    names = tuple(name.strip() for name in text.split(","))
+    if len(names) != 2 or not all(names):
+        raise InputError("--two-way", text, "two input names A,B are required")
+    return names
+
+
+def _dsa_parser(commands) -> None:
+    """``cd7sim dsa SCENARIO``: the options of a deterministic sensitivity analysis."""
+    from sim.uncertainty.dsa import OUTCOMES
+
+    dsa = commands.add_parser("dsa", help="one-way (tornado, thresholds) and two-way sensitivity analysis",
+                              description="Set each uncertain input in turn to its 2.5% and 97.5% points (posterior where "
+                                          "calibrated, prior otherwise), simulate the same patients, and show which inputs "
+                                          "move the decision; with --two-way, two inputs over a grid.")
+    dsa.add_argument("scenario", help="scenario YAML file (a closed cohort), or a built-in name (base, ...)")
+    dsa.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
+    dsa.add_argument("--wtp", type=_wtp_values, metavar="V",
+                     help="willingness to pay for nmb, currency per QALY (default: the scenario's lowest threshold)")
+    dsa.add_argument("--two-way", type=_input_pair, metavar="A,B", help="also two inputs over a 5 x 5 grid of their ranges")
+    dsa.add_argument("--patients", type=_positive_int("--patients"), help="patients (default: from the scenario)")
+    dsa.add_argument("--seed", type=_seed, help="seed of the patients (default: from the scenario)")
+    dsa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    dsa.add_argument("--vary", type=_vary, metavar="FIELD=V1,V2,...", help="compare variants of one strategy (see psa)")
+    dsa.add_argument("--strategy", metavar="NAME", help="with --vary: the strategy to vary (default: the scenario's first)")
+    dsa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                     f"(default: {RESULTS_DIR}/<scenario name>-dsa)")
+    dsa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+
+
+def dsa_command(args: argparse.Namespace) -> int:
+    """``cd7sim dsa``: every input at its bounds (and a two-way grid), the tornado, the thresholds."""
+    from sim import api
+    from sim.inputs.parameters import DEFAULT_POSTERIOR_PATH, load_parameters
+    from sim.inputs.posterior import Posterior
+    from sim.io.files import check_output_folder, write_folder
+    from sim.report.plots import save_png
+    from sim.report.sensitivity_plots import plot_tornado, plot_two_way
+    from sim.uncertainty.dsa import dsa_inputs, one_way, two_way
+    from sim.uncertainty.psa import psa_plan
+
+    if args.wtp is not None and len(args.wtp) != 1:
+        raise InputError("--wtp", ",".join(f"{v:g}" for v in args.wtp), "one willingness to pay is required")
+    scenario = _psa_scenario(args)
+    posterior = Posterior.read(DEFAULT_POSTERIOR_PATH, load_parameters().registry) if scenario.parameter_source == "posterior" else None
+    plan = psa_plan(scenario, 1, posterior)
+    if args.two_way is not None:
+        names = [item.name for item in dsa_inputs(plan)]
+        for name in args.two_way:
+            if name not in names:
+                raise InputError("--two-way", name, "an uncertain input is required, e.g. " + ", ".join(names[:5]) + ", ...")
+    protected = [api.scenario_file(args.scenario)]
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-dsa"), protected=protected)
+    currency = plan.values.currency(scenario.economics.cost_setting)
+    wtp = args.wtp[0] if args.wtp is not None else scenario.economics.thresholds(plan.values)[0]
+    inputs = dsa_inputs(plan)
+    runs = 1 + 2 * len(inputs) + (25 if args.two_way is not None else 0)
+    print(f"cd7sim {__version__}: one-way sensitivity of scenario '{scenario.name}' ({args.outcome}"
+          f"{f' at {wtp:,.0f} {currency}/QALY' if args.outcome == 'nmb' else ''}): {len(inputs)} inputs at their 2.5% and 97.5% "
+          f"points, {scenario.patients:,} patients x {len(scenario.strategies)} strategies, {runs} runs")
+    executor = _executor(args)
+    with _progress_bar(runs, "DSA", "run") as bar:
+        analysis = one_way(plan, args.outcome, wtp, executor, bar.update)
+        grid = two_way(plan, args.two_way, args.outcome, wtp, executor, bar.update) if args.two_way is not None else None
+    written = ["dsa.csv", "tornado.csv", "thresholds.csv", "tornado.png"] + (["two_way.csv", "two_way.png"] if grid is not None else [])
+
+    def write(folder: Path) -> None:
+        analysis.table.to_csv(folder / "dsa.csv", index=False, float_format="%.8g")
+        analysis.tornado.to_csv(folder / "tornado.csv", index=False, float_format="%.8g")
+        analysis.thresholds.to_csv(folder / "thresholds.csv", index=False, float_format="%.8g")
+        save_png(plot_tornado(analysis, currency), folder / "tornado.png")
+        if grid is not None:
+            grid.to_csv(folder / "two_way.csv", index=False, float_format="%.8g")
+            save_png(plot_two_way(grid, args.outcome), folder / "two_way.png")
+
+    out_dir = write_folder(out, write, "dsa", protected)
+    print()
+    print(f"Base case: {analysis.best} is best, {analysis.runner_up} next (difference {analysis.base_difference:,.4g}).")
+    for row in analysis.tornado.head(5).itertuples(index=False):
+        print(f"  {row.input} [{row.evidence}]: {row.low:.4g} -> {row.outcome_low:,.4g}; {row.high:.4g} -> {row.outcome_high:,.4g}")
+    if analysis.thresholds.empty:
+        print("No input changes the decision within its 2.5%-97.5% range.")
+    for row in analysis.thresholds.itertuples(index=False):
+        print(f"  threshold: {row.input} = {row.threshold:.4g} ({row.preferred_below} below, {row.preferred_above} above)")
+    print()
+    _wrote([f"{out_dir}/: {', '.join(written)}"])
+    return 0
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -795,7 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
                         "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command,
-                        "psa": psa_command}
+                        "psa": psa_command, "dsa": dsa_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

@@ -71,7 +71,10 @@ class PsaPlan:
     seed : int
         Seeds the inputs of each draw and the patients.
     base : ParameterSet
-        The scenario's parameter values (its overrides applied).
+        The parameters to draw from: the priors' point values with the scenario's overrides.
+    point : ParameterSet
+        The scenario's own point values (posterior means where it reads the posterior; its overrides applied): the
+        base case of a deterministic analysis.
     posterior : pandas.DataFrame or None
         Joint posterior draws of the calibrated parameters (columns = parameters), or None for priors only.
     values : ValueSet
@@ -82,8 +85,13 @@ class PsaPlan:
     draws: int
     seed: int
     base: ParameterSet
+    point: ParameterSet
     posterior: pd.DataFrame | None
     values: ValueSet
+
+    def base_values(self) -> dict[str, float]:
+        """Every parameter's base-case value (:attr:`point`)."""
+        return self.point.as_dict()
 
     @property
     def engine(self) -> str:
@@ -136,7 +144,7 @@ def psa_plan(scenario: Scenario, draws: int, posterior: Posterior | None) -> Psa
         columns = [c for c in posterior.draws.columns if c not in POSTERIOR_BOOKKEEPING and c not in scenario.parameters]
         joint = posterior.draws[columns].reset_index(drop=True)
     return PsaPlan(scenario=scenario.model_copy(update={"replications": 1}), draws=draws, seed=scenario.seed, base=base,
-                   posterior=joint, values=scenario.economics.value_set())
+                   point=scenario.parameter_set(), posterior=joint, values=scenario.economics.value_set())
 
 
 def draw_inputs(plan: PsaPlan, draw: int) -> tuple[ParameterSet, ValueSet]:
@@ -152,9 +160,9 @@ def draw_inputs(plan: PsaPlan, draw: int) -> tuple[ParameterSet, ValueSet]:
     return plan.base.with_values(values), ValueSet(drawn.spec, {**dict(drawn), **kept})
 
 
-def _draw_rows(plan: PsaPlan, draw: int) -> tuple[list[tuple], dict[str, float]]:
-    """The PSA rows (one per strategy) and the parameter row of one draw."""
-    params, values = draw_inputs(plan, draw)
+def strategy_outcomes(plan: PsaPlan, params: ParameterSet, values: ValueSet) -> list[tuple]:
+    """One row per strategy of the plan's cohort under ``params`` and ``values``: the strategy, then the columns of
+    :data:`PSA_COLUMNS` after ``draw, strategy`` (mean cost, QALYs and life-years per patient; the outcomes)."""
     economics = plan.scenario.economics
     values_of = partial(patient_values, values=values, setting=economics.cost_setting, utility_set=economics.utility_set)
     simulation = simulate(plan.scenario, params, plan.engine, with_events=False, with_resources=False, values_of=values_of)  # type: ignore[arg-type]
@@ -163,7 +171,14 @@ def _draw_rows(plan: PsaPlan, draw: int) -> tuple[list[tuple], dict[str, float]]
     rows = []
     for _, strategy, replications in strategy_groups(simulation.patients):
         outcomes = [estimate.estimate for estimate in cohort_estimates(columns, replications, OUTCOME_METRICS)]
-        rows.append((draw, strategy, *means.loc[strategy, list(VALUE_COLUMNS.values())].to_numpy(float).tolist(), *outcomes))
+        rows.append((strategy, *means.loc[strategy, list(VALUE_COLUMNS.values())].to_numpy(float).tolist(), *outcomes))
+    return rows
+
+
+def _draw_rows(plan: PsaPlan, draw: int) -> tuple[list[tuple], dict[str, float]]:
+    """The PSA rows (one per strategy) and the parameter row of one draw."""
+    params, values = draw_inputs(plan, draw)
+    rows = [(draw, *row) for row in strategy_outcomes(plan, params, values)]
     record = {"draw": draw, **{name: params[name] for name in plan.parameter_names},
               **{name: values[name] for name in plan.value_names}}
     return rows, record
