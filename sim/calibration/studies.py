@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.disease.draws import PatientDraws, uniform_stream
 from sim.disease.patients import PatientAttributes, build_cohort
-from sim.inputs.errors import MISSING, InputError
+from sim.inputs.errors import MISSING, InputError, unreadable
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.paths import SCENARIOS_DIR, TARGETS_PATH
 from sim.inputs.scenario import Scenario, load_scenario
@@ -261,7 +261,7 @@ def _read_targets(path: Path, studies: Sequence[str] | None, studies_dir: str | 
     except FileNotFoundError:
         raise InputError("targets file", str(path), "an existing CSV file is required") from None
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise InputError("targets file", str(path), f"a readable CSV file is required ({type(error).__name__})") from None
+        raise InputError("targets file", str(path), f"a readable CSV file is required ({unreadable(error, 'not CSV')})") from None
     for column in frame.columns:
         if column not in TARGET_COLUMNS:
             raise InputError(f"{path.name}: column", column, f"one of {', '.join(TARGET_COLUMNS)} is allowed")

@@ -74,6 +74,33 @@ def _plain(text: str) -> bool:
     return isinstance(yaml.safe_load(text), str)
 
 
+def unreadable(error: BaseException, otherwise: str) -> str:
+    """Why a file could not be read, in plain words for a message (never an exception's class name).
+
+    Parameters
+    ----------
+    error : BaseException
+        What reading the file raised.
+    otherwise : str
+        The reason to give when the error says nothing plainer (e.g. ``"not CSV"``).
+    """
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder"
+    if isinstance(error, NotADirectoryError):
+        return "a part of the path is a file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if type(error).__name__ == "EmptyDataError":  # pandas: a file with nothing in it
+        return "the file is empty"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[:1].lower() + error.strerror[1:]
+    return otherwise
+
+
 class InputError(Exception):
     """Bad user input: names the field, the value given and what is allowed.
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import __version__
-from sim.inputs.errors import InputError
+from sim.inputs.errors import InputError, unreadable
 from sim.inputs.parameters import (
     DEFAULT_PARAMETERS_PATH,
     DEFAULT_POSTERIOR_PATH,
@@ -83,7 +83,7 @@ def file_sha256(path: str | Path, what: str) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as error:
-        raise InputError(f"{what} file", str(path), f"a readable file is required ({type(error).__name__})") from None
+        raise InputError(f"{what} file", str(path), f"a readable file is required ({unreadable(error, 'not readable')})") from None
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class Posterior:
             frame = table.to_pandas()
         except (OSError, ValueError, pyarrow.ArrowException) as error:
             raise InputError("posterior file", str(path),
-                             f"a parquet file of posterior draws is required ({type(error).__name__})") from None
+                             f"a parquet file of posterior draws is required ({unreadable(error, 'not parquet')})") from None
         if frame.empty:
             raise InputError("posterior file", str(path), "at least one draw (row) is required")
         known = [*POSTERIOR_BOOKKEEPING, *HYPERPARAMETERS, *registry]

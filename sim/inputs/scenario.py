@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from sim.inputs.codes import DAYS_PER_YEAR, DISEASES
-from sim.inputs.errors import MISSING, InputError, show_value
+from sim.inputs.errors import MISSING, InputError, show_value, unreadable
 from sim.inputs.limits import (
     MAX_DAYS,
     MAX_NAME_LENGTH,
@@ -398,7 +398,8 @@ def read_monthly_profile(path: Path) -> list[float]:
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as error:
-        raise InputError(field, str(path), f"a readable CSV file with columns month, weight is required ({type(error).__name__})") from None
+        raise InputError(field, str(path),
+                         f"a readable CSV file with columns month, weight is required ({unreadable(error, 'not CSV')})") from None
     if list(table.columns) != ["month", "weight"]:
         raise InputError(field, str(path), f"columns month, weight are required (got {', '.join(map(str, table.columns))})")
     months = pd.to_numeric(table["month"], errors="coerce")

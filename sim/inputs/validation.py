@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from sim.inputs.errors import MISSING, InputError, show_value
+from sim.inputs.errors import MISSING, InputError, show_value, unreadable
 
 KEYS_SHOWN = 8
 """Allowed keys listed in a message before it is cut short with ``...``."""
@@ -186,7 +186,7 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
-        raise InputError(f"{what} file", str(path), f"a readable YAML file is required ({type(error).__name__})") from None
+        raise InputError(f"{what} file", str(path), f"a readable YAML file is required ({unreadable(error, 'not text')})") from None
     try:
         raw = load_yaml(text)
     except DuplicateKeyError as error:

@@ -146,7 +146,7 @@ def test_missing_scenario_file_from_the_shell_has_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"cd7sim: error: scenario file: got '{tmp_path / 'missing.yaml'}'; a readable YAML file is required (FileNotFoundError)"]
+        f"cd7sim: error: scenario file: got '{tmp_path / 'missing.yaml'}'; a readable YAML file is required (no such file)"]
     assert not (tmp_path / "results").exists()
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.calibration.studies import load_targets
 from sim.capacity.sweep import parse_setting, sweep_grid
 from sim.engines.arrivals import cumulative_intensity
 from sim.inputs.errors import InputError
@@ -145,7 +146,17 @@ CASES = [
     Case("--set key given twice", sweep("capacity.cart_beds=2,3", "capacity.cart_beds=4"),
          "--set", r"--set: got 'capacity\.cart_beds'; each setting may be given once; list all its values in one --set KEY=V1,V2,\.\.\."),
     Case("posterior not parquet", posterior(None, raw=b"draw,crs_any\n0,0.9\n"),
-         "posterior file", r"posterior file: got '[^;]*; a parquet file of posterior draws is required \(ArrowInvalid\)"),
+         "posterior file", r"posterior file: got '[^;]*; a parquet file of posterior draws is required \(not parquet\)"),
+    Case("posterior that is a folder", lambda tmp_path: Posterior.read(tmp_path).draws,
+         "posterior file", r"posterior file: got '[^;]*; an existing file is required: run `cd7sim calibrate` first"),
+    Case("scenario file missing", lambda tmp_path: load_scenario(tmp_path / "missing.yaml"),
+         "scenario file", r"scenario file: got '[^;]*missing\.yaml'; a readable YAML file is required \(no such file\)"),
+    Case("scenario file is a folder", lambda tmp_path: load_scenario(tmp_path),
+         "scenario file", r"scenario file: got '[^;]*'; a readable YAML file is required \(it is a folder\)"),
+    Case("scenario file not UTF-8", lambda tmp_path: (tmp_path / "s.yaml").write_bytes(b"\xff\xfe") and load_scenario(tmp_path / "s.yaml"),
+         "scenario file", r"scenario file: got '[^;]*s\.yaml'; a readable YAML file is required \(not UTF-8 text\)"),
+    Case("targets file empty", lambda tmp_path: (tmp_path / "t.csv").write_text("") or load_targets(tmp_path / "t.csv"),
+         "targets file", r"targets file: got '[^;]*t\.csv'; a readable CSV file is required \(the file is empty\)"),
     Case("posterior without rows", posterior(GOOD_POSTERIOR.iloc[:0]),
          "posterior file", r"posterior file: got '[^;]*; at least one draw \(row\) is required"),
     # 2. Nonsense accepted silently
