@@ -8,6 +8,8 @@
   ``renameat2(RENAME_EXCHANGE)``), so there is no moment when it is missing; the old copy is then
   removed. Where the exchange is not available the fallback is two renames.
 - Staging folders left by killed runs are removed by the next run that writes beside them.
+- A path that is a symbolic link is followed: the folder (or file) it points to is written, and the
+  link is kept.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def atomic_path(path: Path, mode: int | None = None) -> Iterator[Path]:
     mode : int, optional
         Permission bits of the new file (default: as the umask allows a new file).
     """
+    path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
@@ -93,7 +96,7 @@ def check_output_folder(out_dir: str | Path, field: str = "--out", protected: It
     if not text.strip():
         raise InputError(field, text, "a folder path is required")
     path = Path(out_dir)
-    resolved = path.resolve()
+    resolved = real_path(path, field)
     for guarded in (Path.cwd(), *protected):
         guarded = Path(guarded).resolve()
         if guarded == resolved or resolved in guarded.parents:
@@ -113,6 +116,20 @@ def check_output_folder(out_dir: str | Path, field: str = "--out", protected: It
     if not os.access(resolved.parent if existing == resolved else existing, os.W_OK | os.X_OK):
         raise InputError(field, text, "a folder in a writable place is required")
     return path
+
+
+def real_path(path: Path, field: str = "--out") -> Path:
+    """``path`` made absolute with every symbolic link followed (the place that is written).
+
+    Raises
+    ------
+    InputError
+        When the links loop, so that the path names no place.
+    """
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):  # a loop of links: RuntimeError before Python 3.13, OSError since
+        raise InputError(field, str(path), "a path that ends somewhere is required (its symbolic links go round in a loop)") from None
 
 
 def foreign_files(folder: Path) -> list[str]:
@@ -155,10 +172,11 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], command: st
         The folder written.
     """
     out_dir = check_output_folder(out_dir, protected=protected)
+    target = real_path(out_dir)  # a symbolic link is followed: the folder it points to is replaced, the link kept
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_staging(out_dir)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{STAGING}-{os.getpid()}-", dir=out_dir.parent))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING}-{os.getpid()}-", dir=target.parent))
     except OSError as error:
         raise InputError("--out", str(out_dir), f"a folder in a writable place is required ({error.strerror})") from None
     try:
@@ -169,11 +187,11 @@ def write_folder(out_dir: str | Path, write: Callable[[Path], None], command: st
         marker = {"written_by": "cd7sim", "version": __version__, "command": command, "files": files}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         _open_to_umask(staging)
-        foreign = foreign_files(out_dir) if out_dir.is_dir() else []
+        foreign = foreign_files(target) if target.is_dir() else []
         if foreign:
             raise InputError("--out", str(out_dir), "a new or empty folder, or one cd7sim wrote, is required "
                              f"(it holds {_listing(foreign)}, which cd7sim did not write)")
-        replace_folder(staging, out_dir)
+        replace_folder(staging, target)
     except BaseException:
         remove_own_folder(staging, everything_written_here=True)
         raise

@@ -30,7 +30,7 @@ from sim import __version__
 from sim.inputs.errors import InputError
 from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.scenario import load_scenario
-from sim.io.files import atomic_path
+from sim.io.files import atomic_path, real_path
 from sim.simulation.parallel import LocalExecutor, local_cores
 from sim.simulation.runner import Engine, simulate, simulate_parameter_sets
 
@@ -270,6 +270,7 @@ def check_bench_json(path: Path) -> None:
     """
     if path.is_dir() or not str(path).strip():
         raise InputError("--json", str(path), "a file path is required")
+    real_path(path, "--json")  # a loop of symbolic links is refused; a link is followed to the file it names
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

@@ -122,6 +122,53 @@ def test_out_below_a_file_is_refused(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+def test_a_symbolic_link_is_followed_and_kept(tmp_path):
+    """--out naming a link writes the folder it points to (cd7sim's own); the link stays a link, and
+    nothing is left beside either."""
+    real = tmp_path / "real"
+    assert run(tmp_path, str(BASE_SCENARIO), "--out", str(real), *SMALL) == 0
+    (tmp_path / "link").symlink_to("real")
+    (tmp_path / "dangling").symlink_to(Path("later") / "out")
+    assert run(tmp_path, str(BASE_SCENARIO), "--out", "link", "--patients", "200", "--seed", "6") == 0
+    assert run(tmp_path, str(BASE_SCENARIO), "--out", "dangling", *SMALL) == 0
+    assert (tmp_path / "link").is_symlink() and os.readlink(tmp_path / "link") == "real"
+    assert (tmp_path / "dangling").is_symlink() and _complete(tmp_path / "later" / "out")
+    assert json.loads((real / "run.json").read_text())["seed"] == 6 and _complete(real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "later", "link", "real"]
+
+
+def test_a_link_to_a_users_folder_or_a_loop_is_refused(tmp_path, user_folder, capsys):
+    (tmp_path / "to_mywork").symlink_to(user_folder)
+    (tmp_path / "loop").symlink_to("loop")
+    before = snapshot(user_folder)
+    assert run(tmp_path, str(BASE_SCENARIO), "--out", "to_mywork", *SMALL) == 2
+    assert "it holds base.yaml, notes.txt, which cd7sim did not write" in capsys.readouterr().err
+    assert run(tmp_path, str(BASE_SCENARIO), "--out", "loop", *SMALL) == 2
+    assert capsys.readouterr().err.strip() == ("cd7sim: error: --out: got 'loop'; a path that ends somewhere is required "
+                                               "(its symbolic links go round in a loop)")
+    assert snapshot(user_folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop", "mywork", "to_mywork"]
+
+
+def test_a_read_only_place_is_refused_before_simulating(tmp_path, capsys, monkeypatch):
+    """A folder the user may not write into (for the superuser, who may write anywhere, the permission
+    check is made to say no)."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode) and Path(path) != locked)
+    try:
+        status = run(tmp_path, str(BASE_SCENARIO), "--out", str(locked / "out"), *SMALL)
+    finally:
+        locked.chmod(0o755)
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.strip() == f"cd7sim: error: --out: got '{locked / 'out'}'; a folder in a writable place is required"
+    assert "strategies" not in captured.out
+    assert list(locked.iterdir()) == []
+
+
 def test_empty_folder_and_cd7sims_own_folder_are_written(tmp_path):
     out = tmp_path / "empty"
     out.mkdir()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from sim.simulation.bench import command_seconds, format_report, measure, target_rows, write_json
+import pytest
+
+from sim.inputs.errors import InputError
+from sim.simulation.bench import check_bench_json, command_seconds, format_report, measure, target_rows, write_json
 
 
 def test_measure_counts_trajectories_and_memory():
@@ -48,3 +51,15 @@ def test_each_target_is_met_or_missed_by_its_bound():
 def test_the_default_command_is_timed_as_a_whole_process():
     seconds = command_seconds(("--version",), 2)
     assert len(seconds) == 2 and all(s > 0 for s in seconds)
+
+
+def test_json_through_a_link_writes_the_file_it_names_and_a_loop_is_refused(tmp_path):
+    (tmp_path / "bench.json").write_text(json.dumps({"cohort_patients_per_second": 1}))
+    (tmp_path / "latest.json").symlink_to("bench.json")
+    write_json({"cohort_patients_per_second": 2}, tmp_path / "latest.json")
+    assert (tmp_path / "latest.json").is_symlink()
+    assert json.loads((tmp_path / "bench.json").read_text()) == {"cohort_patients_per_second": 2}
+    (tmp_path / "loop.json").symlink_to("loop.json")
+    with pytest.raises(InputError, match=r"^--json: got '.*loop\.json'; a path that ends somewhere is required"):
+        check_bench_json(tmp_path / "loop.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "latest.json", "loop.json"]
