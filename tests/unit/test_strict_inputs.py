@@ -334,3 +334,22 @@ def test_replications_count_towards_the_size(base_scenario):
     many = base_scenario.model_copy(update={"patients": 50, "replications": 10_000_000})
     with pytest.raises(InputError, match=r"^patients: got 50; .* x 10000000 replications\)"):
         check_run_size(many, "des", available=8 * 2**30)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--prior-draws", "10000000000"], "--prior-draws: got 10000000000; at most 1,000,000 is allowed"),
+    (["--posterior-draws", "100000000000"], "--posterior-draws: got 100000000000; at most 1,000,000 is allowed"),
+    (["--prior-draws", "5000", "--stages", "1000", "--stage-draws", "3000"],
+     "--prior-draws + --stages x --stage-draws: got 3005000; at most 1,000,000 is allowed (draws simulated in all; each takes "
+     "about 30 ms on one core)"),
+], ids=["prior draws", "posterior draws", "draws in all"])
+def test_a_calibration_too_large_is_refused_before_it_starts(tmp_path, capsys, options, message):
+    """Not a memory error after minutes: one line, exit 2, nothing written (calibrate and leave-one-out)."""
+    from sim.cli import main
+
+    status = main(["calibrate", *options, "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.err.strip() == f"cd7sim: error: {message}" and captured.out == ""
+    status = main(["validate", "--leave-one-out", *options, "--out", str(tmp_path / "out")])
+    assert status == 2 and capsys.readouterr().err.strip() == f"cd7sim: error: {message}"
+    assert list(tmp_path.iterdir()) == []
