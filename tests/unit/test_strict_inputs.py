@@ -145,6 +145,13 @@ CASES = [
          "--set capacity.cart_beds", r"--set capacity\.cart_beds: got ''; each value must be given \(none for no limit\); .*"),
     Case("--set key given twice", sweep("capacity.cart_beds=2,3", "capacity.cart_beds=4"),
          "--set", r"--set: got 'capacity\.cart_beds'; each setting may be given once; list all its values in one --set KEY=V1,V2,\.\.\."),
+    Case("--set value given twice", sweep("capacity.cart_beds=2,3,2"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got 2; each value once is required \(a value given twice would "
+         r"simulate the same combination twice\)"),
+    Case("--set no limit given twice", sweep("capacity.cart_beds=none,2,unlimited"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got 'unlimited'; each value once is required .*"),
+    Case("--set key that is not a setting", sweep("patients=10"),
+         "--set", r"--set: got 'patients'; one of capacity\.apheresis_slots_per_week, .*, \.\.\. is required"),
     Case("posterior not parquet", posterior(None, raw=b"draw,crs_any\n0,0.9\n"),
          "posterior file", r"posterior file: got '[^;]*; a parquet file of posterior draws is required \(not parquet\)"),
     Case("posterior that is a folder", lambda tmp_path: Posterior.read(tmp_path).draws,
