@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from pathlib import Path
@@ -87,8 +88,11 @@ def first_error(error: ValidationError, model: type[BaseModel] | None = None) ->
     allowed = _ALLOWED_BY_TYPE.get(detail["type"], detail["msg"])
     if detail["type"] == "union_tag_not_found":
         allowed = f"the key {detail['ctx']['discriminator']} is required"
-    if detail["type"] == "int_type" and isinstance(detail.get("input"), float):
+    given = detail.get("input")
+    if detail["type"] == "int_type" and isinstance(given, float) and math.isfinite(given):
         allowed = "a whole number, written without a decimal point, is required"
+        if given.is_integer():  # shown as the whole number it is: say what to write instead
+            allowed = f"a whole number, written without a decimal point ({int(given)}, not {given!r}), is required"
     allowed = allowed.removeprefix("Value error, ")
     if location and location[-1] == "[key]":
         location.pop()
