@@ -486,13 +486,16 @@ def leave_one_out_budget(prior_draws: int | None = None, stages: int | None = No
                          posterior_draws: int | None = None, seed: int = 2024) -> Budget:
     """Each fold's calibration budget, the defaults (``sim.calibration.LOO_*``) where not given."""
     from sim.calibration import LOO_POSTERIOR_DRAWS, LOO_PRIOR_DRAWS, LOO_STAGE_DRAWS, LOO_STAGES
+    from sim.calibration.calibrate import check_budget
     from sim.calibration.leave_one_out import Budget
 
     def given(value: int | None, default: int) -> int:
         return default if value is None else value
 
-    return Budget(given(prior_draws, LOO_PRIOR_DRAWS), given(stages, LOO_STAGES), given(stage_draws, LOO_STAGE_DRAWS),
-                  given(posterior_draws, LOO_POSTERIOR_DRAWS), seed)
+    budget = Budget(given(prior_draws, LOO_PRIOR_DRAWS), given(stages, LOO_STAGES), given(stage_draws, LOO_STAGE_DRAWS),
+                    given(posterior_draws, LOO_POSTERIOR_DRAWS), seed)
+    check_budget(budget.prior_draws, budget.stages, budget.stage_draws, budget.posterior_draws)
+    return budget
 
 
 def scenario_file(scenario: str | Path) -> Path:

@@ -242,12 +242,13 @@ def _progress_bar(total: int, what: str, unit: str = "block"):
 
 def calibrate_command(args: argparse.Namespace) -> int:
     """``cd7sim calibrate``: adaptive importance sampling against every target; writes the posterior and the fit."""
-    from sim.calibration.calibrate import calibrate, calibration_blocks
+    from sim.calibration.calibrate import calibrate, calibration_blocks, check_budget
     from sim.calibration.studies import load_studies, load_targets
     from sim.inputs.parameters import load_parameters
     from sim.inputs.posterior import Stamp
     from sim.report.calibration_files import calibration_writers
 
+    check_budget(args.prior_draws, args.stages, args.stage_draws, args.posterior_draws)
     stamp = Stamp.of()
     targets = load_targets()
     studies = load_studies(sorted({t.study for t in targets}))

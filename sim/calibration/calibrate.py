@@ -49,6 +49,8 @@ from sim.calibration.heterogeneity import (
     icc_nodes,
 )
 from sim.calibration.studies import StudyCohort, Target, expected_probability
+from sim.inputs.errors import InputError
+from sim.inputs.limits import MAX_CALIBRATION_DRAWS
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, DEFAULT_POSTERIOR_PATH, Distribution, FixedDist, ParameterSet
 from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import Posterior, Stamp
@@ -301,6 +303,7 @@ def calibrate(
         :data:`sim.calibration.heterogeneity.ICC_PRIOR`); None for the binomial likelihood throughout (no
         between-study variation; the posterior then has no ``between_study_icc`` column).
     """
+    check_budget(prior_draws, stages, stage_draws, posterior_draws)
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     names = uncertain_parameters(params)
@@ -325,6 +328,25 @@ def calibrate(
     icc = None if icc_prior is None else draw_icc(expected[index], targets, rng, icc_prior)
     return Calibration(names, values, expected, loglik, weights / weights.sum(), index,
                        prior_draws, targets, seed, time.perf_counter() - started, icc)
+
+
+def check_budget(prior_draws: int, stages: int, stage_draws: int, posterior_draws: int) -> None:
+    """Refuse, before anything runs, a calibration budget beyond :data:`sim.inputs.limits.MAX_CALIBRATION_DRAWS`.
+
+    Raises
+    ------
+    InputError
+        Naming the command line's option (or the sum of draws simulated) and the bound.
+    """
+    most = f"at most {MAX_CALIBRATION_DRAWS:,} is allowed"
+    if prior_draws > MAX_CALIBRATION_DRAWS:
+        raise InputError("--prior-draws", prior_draws, most)
+    if posterior_draws > MAX_CALIBRATION_DRAWS:
+        raise InputError("--posterior-draws", posterior_draws, most)
+    simulated = prior_draws + stages * stage_draws
+    if simulated > MAX_CALIBRATION_DRAWS:
+        raise InputError("--prior-draws + --stages x --stage-draws", simulated,
+                         f"{most} (draws simulated in all; each takes about 30 ms on one core)")
 
 
 def _informative_dimensions(z: np.ndarray, loglik: np.ndarray) -> np.ndarray:

@@ -64,13 +64,19 @@ def parse_setting(text: str) -> Setting:
         a value that is empty or not valid YAML.
     """
     key, sep, values = text.partition("=")
-    section, dot, field = key.strip().partition(".")
-    if not sep or not dot or not values.strip():
+    section, _, field = key.strip().partition(".")
+    if not sep or not key.strip() or not values.strip():
         raise InputError("--set", text, "KEY=VALUE[,VALUE...] is required, for example capacity.manufacturing_slots=2,3,4")
     if section not in SECTIONS or field not in SECTIONS[section].model_fields:
         allowed = key_list(f"{s}.{f}" for s, model in SECTIONS.items() for f in model.model_fields)
         raise InputError("--set", key, f"one of {allowed} is required")
-    return Setting(key=key.strip(), values=tuple(_setting_value(key.strip(), v) for v in values.split(",")))
+    key = key.strip()
+    parsed = [_setting_value(key, v) for v in values.split(",")]
+    for index, value in enumerate(parsed):
+        if any(value == earlier for earlier in parsed[:index]):
+            raise InputError(f"--set {key}", values.split(",")[index].strip() if value is None else value,
+                             "each value once is required (a value given twice would simulate the same combination twice)")
+    return Setting(key=key, values=tuple(parsed))
 
 
 def _setting_value(key: str, text: str) -> Any:

@@ -44,7 +44,7 @@ def _flow(value: Any, nested: bool = False) -> str:
         return "nothing"
     if value is None:
         return "null"
-    if isinstance(value, bool):
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy's bool too (a value read from a table)
         return "true" if value else "false"
     if isinstance(value, str):
         text = value.replace("\n", " ")

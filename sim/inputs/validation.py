@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -87,8 +89,11 @@ def first_error(error: ValidationError, model: type[BaseModel] | None = None) ->
     allowed = _ALLOWED_BY_TYPE.get(detail["type"], detail["msg"])
     if detail["type"] == "union_tag_not_found":
         allowed = f"the key {detail['ctx']['discriminator']} is required"
-    if detail["type"] == "int_type" and isinstance(detail.get("input"), float):
+    given = detail.get("input")
+    if detail["type"] == "int_type" and isinstance(given, float) and math.isfinite(given):
         allowed = "a whole number, written without a decimal point, is required"
+        if given.is_integer():  # 300.0 or 3e2, shown as 300: say what to write instead
+            allowed = f"a whole number, written with digits only ({int(given)}), is required"
     allowed = allowed.removeprefix("Value error, ")
     if location and location[-1] == "[key]":
         location.pop()
@@ -163,8 +168,15 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
         return super().construct_mapping(node, deep)
 
 
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+"""A number in scientific notation without a decimal point (``1e-3``, ``4E1``) is a number, as in YAML 1.2;
+PyYAML's YAML 1.1 rules would read it as text, and a user would be told that ``1e-3`` is not a number."""
+
+
 def load_yaml(text: str) -> Any:
-    """Parse YAML text like ``yaml.safe_load``, but refuse a key given twice in one mapping.
+    """Parse YAML text like ``yaml.safe_load``, but refuse a key given twice in one mapping, and read
+    ``1e-3`` as a number (YAML 1.2), not as text.
 
     Raises
     ------

@@ -79,3 +79,21 @@ def test_an_input_error_survives_cloudpickle_as_dask_sends_it():
     again = cloudpickle.loads(cloudpickle.dumps(error))
     assert isinstance(again, InputError) and str(again) == str(error) == (
         "arrivals.rate_per_year: got .inf; a finite number is required")
+
+
+def test_an_input_error_in_a_dask_worker_process_reaches_the_user_as_one_line(tmp_path, capsys):
+    """The cohort engine refuses a capacity limit inside each replication, i.e. in the Dask worker (a separate
+    process here, so the error is pickled on the way back): the command still ends with the one line, exit 2."""
+    distributed = pytest.importorskip("distributed")
+    from sim.cli import main
+    from tests.conftest import REPO
+
+    scenario = REPO / "scenarios" / "capacity" / "regional_centre.yaml"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        status = main(["run", str(scenario), "--engine", "cohort", "--replications", "2", "--scheduler", cluster.scheduler_address,
+                       "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err == ("cd7sim: error: capacity.apheresis_slots_per_week: got 2; the cohort engine needs unlimited capacity; "
+                   "use --engine des for queues")
+    assert not (tmp_path / "out").exists()

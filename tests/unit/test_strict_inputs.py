@@ -145,6 +145,13 @@ CASES = [
          "--set capacity.cart_beds", r"--set capacity\.cart_beds: got ''; each value must be given \(none for no limit\); .*"),
     Case("--set key given twice", sweep("capacity.cart_beds=2,3", "capacity.cart_beds=4"),
          "--set", r"--set: got 'capacity\.cart_beds'; each setting may be given once; list all its values in one --set KEY=V1,V2,\.\.\."),
+    Case("--set value given twice", sweep("capacity.cart_beds=2,3,2"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got 2; each value once is required \(a value given twice would "
+         r"simulate the same combination twice\)"),
+    Case("--set no limit given twice", sweep("capacity.cart_beds=none,2,unlimited"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got 'unlimited'; each value once is required .*"),
+    Case("--set key that is not a setting", sweep("patients=10"),
+         "--set", r"--set: got 'patients'; one of capacity\.apheresis_slots_per_week, .*, \.\.\. is required"),
     Case("posterior not parquet", posterior(None, raw=b"draw,crs_any\n0,0.9\n"),
          "posterior file", r"posterior file: got '[^;]*; a parquet file of posterior draws is required \(not parquet\)"),
     Case("posterior that is a folder", lambda tmp_path: Posterior.read(tmp_path).draws,
@@ -180,6 +187,8 @@ CASES = [
          r"posterior\.parquet:manufacturing_days row 1: got \.nan; a value in days must lie between 0 and 36525"),
     Case("posterior with text values", posterior(GOOD_POSTERIOR.assign(crs_any=["high", "low"])),
          "posterior.parquet:crs_any", r"posterior\.parquet:crs_any: got 'high'; numbers are required"),
+    Case("posterior with true/false values", posterior(GOOD_POSTERIOR.assign(crs_any=[False, True])),
+         "posterior.parquet:crs_any", r"posterior\.parquet:crs_any: got false; numbers are required"),
     Case("posterior without parameters", posterior(GOOD_POSTERIOR[["draw"]]),
          "posterior file", r"posterior file: got '[^;]*; at least one parameter column is required"),
     Case("custom strategy without a name", load(add_strategy({"base": "cart_alone", "hsct_uptake": 0.5})),
@@ -207,7 +216,13 @@ CASES = [
          "parameters.crs_any", r"parameters\.crs_any: got true; a number is required"),
     Case("text as patients", load(lambda d: d.update(patients="300")), "patients", r"patients: got '300'; a whole number is required"),
     Case("decimal point in patients", load(lambda d: d.update(patients=300.0)),
-         "patients", r"patients: got 300; a whole number, written without a decimal point, is required"),
+         "patients", r"patients: got 300; a whole number, written with digits only \(300\), is required"),
+    Case("scientific notation as patients", load_text("patients: 2000", "patients: 2e3"),
+         "patients", r"patients: got 2000; a whole number, written with digits only \(2000\), is required"),
+    Case("fraction as patients", load(lambda d: d.update(patients=2.5)),
+         "patients", r"patients: got 2\.5; a whole number, written without a decimal point, is required"),
+    Case("infinite slots in a sweep", sweep("capacity.cart_beds=.inf"),
+         "--set capacity.cart_beds", r"--set capacity\.cart_beds: got \.inf; a whole number is required"),
     Case("text as a parameter value in parameters.yaml", parameters_text(f"x:\n  value: '0.2'\n{PARAMETER_ENTRY}"),
          "parameters.yaml:x.value", r"parameters\.yaml:x\.value: got '0\.2'; a number is required"),
     Case("infinite transplant interval", load(add_strategy({"name": "x", "base": "cart_bridge_allo", "hsct_interval_days": math.inf})),
@@ -334,3 +349,33 @@ def test_replications_count_towards_the_size(base_scenario):
     many = base_scenario.model_copy(update={"patients": 50, "replications": 10_000_000})
     with pytest.raises(InputError, match=r"^patients: got 50; .* x 10000000 replications\)"):
         check_run_size(many, "des", available=8 * 2**30)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--prior-draws", "10000000000"], "--prior-draws: got 10000000000; at most 1,000,000 is allowed"),
+    (["--posterior-draws", "100000000000"], "--posterior-draws: got 100000000000; at most 1,000,000 is allowed"),
+    (["--prior-draws", "5000", "--stages", "1000", "--stage-draws", "3000"],
+     "--prior-draws + --stages x --stage-draws: got 3005000; at most 1,000,000 is allowed (draws simulated in all; each takes "
+     "about 30 ms on one core)"),
+], ids=["prior draws", "posterior draws", "draws in all"])
+def test_a_calibration_too_large_is_refused_before_it_starts(tmp_path, capsys, options, message):
+    """Not a memory error after minutes: one line, exit 2, nothing written (calibrate and leave-one-out)."""
+    from sim.cli import main
+
+    status = main(["calibrate", *options, "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.err.strip() == f"cd7sim: error: {message}" and captured.out == ""
+    status = main(["validate", "--leave-one-out", *options, "--out", str(tmp_path / "out")])
+    assert status == 2 and capsys.readouterr().err.strip() == f"cd7sim: error: {message}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scientific_notation_is_a_number_as_in_yaml_1_2(tmp_path):
+    """PyYAML reads 1e-3 (no decimal point) as text; cd7sim reads it as the number a user means."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(BASE_SCENARIO.read_text().replace("parameters: {}", "parameters: {manufacturing_failure: 5e-2}")
+                    .replace("horizon_days: 1826.25", "horizon_days: 1E3"))
+    scenario = load_scenario(path)
+    assert scenario.horizon_days == 1000.0 and scenario.parameters == {"manufacturing_failure": 0.05}
+    assert parse_setting("arrivals.rate_per_year=4e1,1e2").values == (40.0, 100.0)
+    assert yaml.safe_load("x: 1e-3") == {"x": "1e-3"}  # PyYAML's own loader is left as it is
