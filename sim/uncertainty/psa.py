@@ -5,7 +5,8 @@ worker or resumed run computes it):
 
 - every uncertain parameter from its prior (`sim.inputs.parameters.ParameterSet.sample`), then, when the scenario
   reads the calibrated posterior (``parameter_source: posterior``), one whole joint posterior draw for the
-  calibrated parameters (a row of ``calibration/posterior.parquet``, chosen at random: their correlation is kept);
+  calibrated parameters (a row of ``calibration/posterior.parquet``: their correlation is kept), the rows taken in
+  a seeded random order without replacement (:func:`posterior_order`);
 - every uncertain value input of the scenario's cost setting and utility set (`sim.inputs.values.ValueSet.draw`).
 
 The scenario's own overrides (``parameters:``, ``economics.values``) stay fixed: the user has set them. The same
@@ -53,6 +54,7 @@ VALUE_COLUMNS: dict[str, str] = {"cost": "cost_total", "qalys": "qalys", "life_y
 PSA_COLUMNS: tuple[str, ...] = ("draw", "strategy", *VALUE_COLUMNS, *OUTCOME_METRICS)
 """Columns of ``psa.parquet``."""
 _STREAM = 0x505341  # "PSA": keeps the PSA's generators apart from the patients' draws of the same seed
+_POSTERIOR_STREAM = 2**32 - 1  # the posterior's order (draws use 0, 1, 2 ...)
 PROGRESS_SUFFIX = ".cd7sim-psa-blocks"
 """Suffix of the hidden progress folder beside the output folder (``.NAME.cd7sim-psa-blocks``)."""
 SETTINGS_FILE = "settings.json"
@@ -147,12 +149,19 @@ def psa_plan(scenario: Scenario, draws: int, posterior: Posterior | None) -> Psa
                    point=scenario.parameter_set(), posterior=joint, values=scenario.economics.value_set())
 
 
+def posterior_order(seed: int, rows: int) -> np.ndarray:
+    """The order in which draws take the posterior's rows: a permutation seeded by ``seed``, so that up to ``rows``
+    draws use each posterior draw once (sampling with replacement would repeat rows, and the EVPPI regressions would
+    read the repeats as structure); draw ``k`` takes row ``order[k % rows]``."""
+    return np.random.default_rng([seed, _STREAM, _POSTERIOR_STREAM]).permutation(rows)
+
+
 def draw_inputs(plan: PsaPlan, draw: int) -> tuple[ParameterSet, ValueSet]:
     """The parameters and value inputs of draw ``draw`` (see the module docstring)."""
     rng = np.random.default_rng([plan.seed, _STREAM, draw])
     values = plan.base.sample(rng).as_dict()
     if plan.posterior is not None:
-        row = plan.posterior.iloc[int(rng.integers(len(plan.posterior)))]
+        row = plan.posterior.iloc[int(posterior_order(plan.seed, len(plan.posterior))[draw % len(plan.posterior)])]
         values.update({str(name): float(value) for name, value in row.items()})
     values.update(plan.fixed_parameters)
     drawn = plan.values.draw(rng)

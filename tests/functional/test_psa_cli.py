@@ -156,3 +156,17 @@ def test_bad_psa_input_is_one_line_and_writes_nothing(tmp_path, capsys, argument
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and re.match(message, err), err
     assert not out.exists() and not any(tmp_path.iterdir())
+
+
+def test_draws_take_the_posterior_rows_without_replacement():
+    from sim.inputs.parameters import load_parameters
+    from sim.inputs.posterior import Posterior
+    from sim.uncertainty.psa import posterior_order
+
+    plan = psa_plan(api.load("base", patients=10, seed=9), 40, Posterior.read(DEFAULT_POSTERIOR_PATH, load_parameters().registry))
+    assert plan.posterior is not None
+    order = posterior_order(plan.seed, len(plan.posterior))
+    assert sorted(order.tolist()) == list(range(len(plan.posterior)))
+    for draw in (0, 17, 39):
+        params, _ = draw_inputs(plan, draw)
+        assert params["cr_cart_tcell"] == plan.posterior["cr_cart_tcell"].iloc[order[draw]]
