@@ -610,8 +610,9 @@ def _limitations(scenario: Scenario, registry: Mapping[str, Parameter], info: Ma
     """The main assumptions and limitations, from the run's own inputs."""
     used = [name for name in info["parameters"] if name in registry and registry[name].is_assumption]
     items = [
-        "The clinical evidence is a handful of small single-centre CD7 CAR-T studies (10 to 60 patients each, mostly from China); "
-        "the model carries their selection and follow-up, and comparisons between strategies rest on studies, not on randomised arms.",
+        "The clinical evidence is a handful of small single-centre CD7 CAR-T studies, mostly from China (the n of each target is "
+        "under Calibration); the model carries their selection and follow-up, and comparisons between strategies rest on separate "
+        "studies, not on randomised arms.",
         f"{len(used)} of {len(info['parameters'])} parameters have no direct evidence and are labelled assumptions, each with a "
         f"reason and a range (see Parameters): {', '.join(used)}.",
         "Strategies are compared on the same virtual patients (common random numbers): differences between strategies are the "
@@ -628,7 +629,8 @@ def _limitations(scenario: Scenario, registry: Mapping[str, Parameter], info: Ma
         economics = info["economics"]
         items.append(f"Costs are {economics['currency']} {economics['price_year']} for the {economics['cost_setting']} setting; "
                      f"the product is charged on {economics['product_charged_on']}; many hospital costs are inpatient-day "
-                     "equivalents (see Value inputs); utilities are from other haematological cancers, not CD7 studies.")
+                     "equivalents (see Value inputs); utilities come from AML and transplant-survivor studies, not from CD7 CAR-T "
+                     "patients.")
     return items
 
 
