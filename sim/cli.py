@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cea_parser(commands)
     _psa_parser(commands)
     _dsa_parser(commands)
+    _report_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
@@ -455,6 +457,7 @@ def run_command(args: argparse.Namespace) -> int:
     print()
     print(f"Simulated in {run.wall_seconds:.1f} s.")
     _wrote([f"{out_dir}/: {', '.join(run.files())}"])
+    print(f"Report: {_report_line(out_dir)}")
     return 0
 
 
@@ -707,6 +710,7 @@ def psa_command(args: argparse.Namespace) -> int:
            in zip(analysis.evppi["parameters"], analysis.evppi["wtp"], analysis.evppi["fit_warning"]) if warning])
     print()
     print(f"Analyse it again (other WTP values, parameter groups): cd7sim cea {out_dir}")
+    print(f"Report with this PSA (after cd7sim run {args.scenario}): {_report_line(RESULTS_DIR / scenario.name, out_dir)}")
     _wrote([f"{out_dir}/: psa.parquet, parameters.parquet, psa.json, {', '.join(writers)}"])
     return 0
 
@@ -803,6 +807,51 @@ def dsa_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- cd7sim report: one HTML document of a run (and a PSA) -------------------------------------------------
+
+def _report_parser(commands) -> None:
+    """``cd7sim report RESULTS_DIR``: the options of the HTML report."""
+    report = commands.add_parser("report", help="write one self-contained HTML report of a run folder (and a PSA folder)",
+                                 description="Write one HTML file a committee or a journal can read: the question and scenario, "
+                                             "the pathway, every parameter with its evidence, calibration, results with their "
+                                             "figures, uncertainty, limitations, reproducibility and the STRESS-DES and CHEERS 2022 "
+                                             "checklists. The same inputs give the same bytes.")
+    report.add_argument("results", type=_folder("RESULTS_DIR"), metavar="RESULTS_DIR", help="a folder written by cd7sim run")
+    report.add_argument("--psa", type=_folder("--psa"), metavar="DIR",
+                        help="a PSA folder (psa.parquet, parameters.parquet) or the folder cd7sim cea wrote")
+    report.add_argument("--evidence", type=Path, metavar="FILE",
+                        help="EVIDENCE.md, for the source text of each evidence id (default: shared/EVIDENCE.md beside the "
+                             "repository, when there is one)")
+    report.add_argument("--out", type=Path, metavar="FILE", help="the HTML file: new, or a report cd7sim wrote "
+                        "(default: RESULTS_DIR-report.html beside the folder)")
+
+
+def _report_line(results: Path, psa: Path | None = None, evidence: Path | None = None, out: Path | None = None) -> str:
+    """The command that makes the report of ``results`` (with the options given)."""
+    options = [(option, value) for option, value in (("--psa", psa), ("--evidence", evidence), ("--out", out)) if value is not None]
+    return shlex.join(["cd7sim", "report", str(results), *(word for option, value in options for word in (option, str(value)))])
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``cd7sim report``: read the folders, write the HTML file."""
+    from sim.io.files import atomic_path
+    from sim.report.evidence import default_evidence_file
+    from sim.report.html_report import build_report, check_report_path
+
+    results: Path = args.results
+    out = check_report_path(args.out if args.out is not None else results.parent / f"{results.name}-report.html",
+                            [results, *([args.psa] if args.psa is not None else [])])
+    evidence = args.evidence if args.evidence is not None else default_evidence_file()
+    command = _report_line(results, args.psa, args.evidence, args.out)
+    html = build_report(results, args.psa, evidence, command)
+    print(f"cd7sim {__version__}: report of {results}" + (f" with the PSA folder {args.psa}" if args.psa is not None else "")
+          + ("" if evidence is not None else "; EVIDENCE.md not found, evidence ids without their source text"))
+    with atomic_path(out) as temporary:
+        temporary.write_text(html, encoding="utf-8")
+    _wrote(f"{out} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
+    return 0
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -889,7 +938,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
                         "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command,
-                        "psa": psa_command, "dsa": dsa_command}
+                        "psa": psa_command, "dsa": dsa_command, "report": report_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

@@ -10,6 +10,7 @@ import pandas as pd
 from sim import __version__
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
+from sim.io.provenance import git_commit, machine
 from sim.outcomes.endpoints import summarise
 from sim.outcomes.resources import overload_warnings, summarise_resources
 from sim.outcomes.subgroups import summarise_subgroups
@@ -75,6 +76,8 @@ class Results:
             "replications": self.scenario.replications,
             "wall_seconds": round(self.simulation.wall_seconds, 3),
             "parameters": self.params.as_dict(),
+            "machine": machine(),
+            "git_commit": git_commit(),
         }
 
 

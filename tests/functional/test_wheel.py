@@ -76,7 +76,7 @@ def test_an_installed_wheel_runs_from_an_unrelated_folder(tmp_path):
     missing = [str(path) for path in _inputs() if f"sim/_data/{path.as_posix()}" not in names]
     assert missing == [], "inputs the wheel lacks"
     assert {"sim/_data/calibration/parameters.yaml", "sim/_data/calibration/posterior.parquet",
-            "sim/_data/scenarios/base.yaml", "sim/_data/scenarios/studies/hu2024.yaml"} <= names
+            "sim/_data/scenarios/base.yaml", "sim/_data/scenarios/studies/hu2024.yaml", "sim/report/templates/report.html.j2"} <= names
 
     site = tmp_path / "site"
     installed = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
@@ -105,6 +105,13 @@ def test_an_installed_wheel_runs_from_an_unrelated_folder(tmp_path):
     assert command.returncode == 0, command.stderr[-3000:]
     assert (elsewhere / "out" / "summary.csv").is_file()
     assert sorted(path.name for path in elsewhere.iterdir()) == ["out"]
+    info = json.loads((elsewhere / "out" / "run.json").read_text(encoding="utf-8"))
+    assert info["git_commit"] is None and info["machine"]["cores"] >= 1  # an installed wheel has no commit
+
+    report = subprocess.run([sys.executable, "-m", "sim.cli", "report", "out", "--out", "out.html"],  # the template is packaged
+                            cwd=elsewhere, env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "EVIDENCE.md not found" in report.stdout and "STRESS-DES" in (elsewhere / "out.html").read_text(encoding="utf-8")
 
     committed = subprocess.run([sys.executable, "-m", "sim.cli", "validate", "--write-committed", "--draws", "1"],
                                cwd=elsewhere, env=env, capture_output=True, text=True, check=False, timeout=120)
