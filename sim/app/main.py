@@ -406,7 +406,7 @@ def main() -> None:
     cohort = (f"{scenario.patients:,} patients per strategy" if scenario.arrivals is None
               else f"{scenario.arrivals.rate_per_year:g} referrals a year, {scenario.replications} replication(s)")
     st.subheader("Headline")
-    st.dataframe(headline_table(run.summary, waiting=bool(scenario.capacity.limited())), width="stretch")
+    st.table(headline_table(run.summary, waiting=bool(scenario.capacity.limited())))
     state.response_seconds = time.perf_counter() - started
     st.caption(f"{cohort}; engine {engine_for(scenario)}; seed {scenario.seed}; shown {state.response_seconds:.2f} s after the "
                "change. Percent with 95% intervals. CR and HSCT among "

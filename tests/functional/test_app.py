@@ -37,7 +37,7 @@ def _no_failure(app: AppTest) -> None:
 
 
 def _headline(app: AppTest):
-    return app.dataframe[0].value
+    return app.table[0].value
 
 
 def _percent(app: AppTest, strategy: str, column: str) -> float:
@@ -185,7 +185,7 @@ def test_the_cost_setting_changes_the_currency():
     app.run()
     _no_failure(app)
     def cart_alone_cost() -> float:
-        icers = app.dataframe[1].value
+        icers = app.dataframe[0].value
         return float(icers.loc[icers["strategy"] == "cart_alone", "cost"].iloc[0])
 
     us = cart_alone_cost()
@@ -203,7 +203,7 @@ def test_the_uncertainty_band_is_drawn_on_demand():
     app.button(key="draw_band").click().run()
     _no_failure(app)
     assert _images(app)
-    band = app.dataframe[1].value
+    band = app.dataframe[0].value
     assert set(band["month"]) == {12.0, 24.0} and (band["lower"] <= band["upper"]).all()
 
 
