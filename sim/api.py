@@ -17,22 +17,27 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import yaml
 from pydantic import ValidationError
 
 from sim.economics.evaluation import Evaluation, evaluate
 from sim.economics.value_models import patient_values
 from sim.inputs.codes import DAYS_PER_YEAR, SUBGROUPS
 from sim.inputs.errors import InputError
+from sim.inputs.lessons import Lesson, load_lessons
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.posterior import Posterior
 from sim.inputs.scenario import Scenario, builtin_scenarios, load_scenario, scenario_path
+from sim.inputs.strategies import BUILTIN_STRATEGIES, Strategy
 from sim.inputs.validation import first_error
 from sim.inputs.values import ValueSet
 from sim.outcomes.plausibility import Report as PlausibilityReport
@@ -41,6 +46,16 @@ from sim.outcomes.resources import servers
 from sim.report.economics_plots import plot_ce_plane, plot_costs
 from sim.report.folders import run_figures, run_files, write_results
 from sim.report.plots import plot_flow, plot_survival, plot_utilisation, plot_waits
+from sim.report.teaching_plots import (
+    alluvial_text,
+    contrasting_patients,
+    plot_alluvial,
+    plot_survival_band,
+    plot_swimmer,
+    projector_style,
+    survival_band,
+    swimmer_text,
+)
 from sim.report.text import format_economics, format_headline, format_resources, format_subgroups
 from sim.simulation.memory import check_run_size
 from sim.simulation.parallel import Progress, make_executor
@@ -56,8 +71,9 @@ if TYPE_CHECKING:
 ENGINES: tuple[str, ...] = ("des", "cohort")
 """``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
 
-__all__ = ["ENGINES", "Run", "builtin_scenarios", "check", "leave_one_out", "load", "load_validation_cohort",
-           "read_validation_posterior", "run", "validate", "validated", "value_model", "with_cost_setting"]
+__all__ = ["ENGINES", "Lesson", "ParameterSet", "Run", "Scenario", "Strategy", "builtin_scenarios", "builtin_strategies", "check",
+           "large_figures", "leave_one_out", "lessons", "load", "load_validation_cohort", "posterior_runs", "read_validation_posterior",
+           "run", "scenario_yaml", "uncertainty_band", "uncertainty_figure", "validate", "validated", "value_model", "with_cost_setting"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,
@@ -272,6 +288,26 @@ class Run:
         """The distribution of each wait."""
         return plot_waits(self.patients)
 
+    def contrasting_patients(self, count: int) -> list[int]:
+        """``count`` patient ids whose courses differ most between the strategies (for :meth:`swimmer_figure`)."""
+        return contrasting_patients(self.patients, count)
+
+    def swimmer_figure(self, patient_ids: Sequence[int]) -> Figure:
+        """The same virtual patients under each strategy: one bar per patient and strategy, events marked."""
+        return plot_swimmer(self.patients, patient_ids)
+
+    def swimmer_text(self, patient_ids: Sequence[int]) -> str:
+        """The text alternative of :meth:`swimmer_figure`: each course in words."""
+        return swimmer_text(self.patients, patient_ids)
+
+    def alluvial_figure(self) -> Figure:
+        """The pathway stage by stage as an alluvial (Sankey) figure, one panel per strategy."""
+        return plot_alluvial(self.patients)
+
+    def alluvial_text(self) -> str:
+        """The text alternative of :meth:`alluvial_figure`: the share in each category of each stage."""
+        return alluvial_text(self.patients)
+
     def figures(self) -> dict[str, Figure]:
         """The figures ``cd7sim run`` writes for this run, by file name (no capacity figures for a
         closed cohort with unlimited capacity)."""
@@ -332,6 +368,78 @@ def run(scenario: str | Path | Scenario, *, patients: int | None = None, replica
     start, end = loaded.observation_window
     window_years = (end - start) / DAYS_PER_YEAR if loaded.arrivals is not None else None
     return Run(results, evaluate(simulation.values, loaded.economics, values, loaded.horizon_days, window_years))
+
+
+def builtin_strategies() -> dict[str, Strategy]:
+    """The four built-in strategies, by name (a scenario lists them by name, or changes their fields)."""
+    return dict(BUILTIN_STRATEGIES)
+
+
+def lessons() -> dict[str, Lesson]:
+    """The teaching app's lessons (``scenarios/lessons/*.yaml``), by file name, in menu order.
+
+    Raises
+    ------
+    InputError
+        Naming the file and field of a lesson that is not valid.
+    """
+    return load_lessons()
+
+
+def scenario_yaml(scenario: Scenario) -> str:
+    """``scenario`` as the text of a scenario file that :func:`load` reads back to the same scenario."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def large_figures() -> AbstractContextManager[None]:
+    """A context in which the figures drawn have large text, for a projector."""
+    return projector_style()
+
+
+def posterior_runs(scenario: Scenario, draws: int, *, patients: int | None = None, seed: int = 0,
+                   on_done: Progress = None) -> Iterator[Run]:
+    """Runs of ``scenario`` under ``draws`` parameter sets drawn from the committed posterior (the cohort engine,
+    clinical results only), for the uncertainty from what the studies leave unknown.
+
+    The scenario's own parameter overrides win over the draws'.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A closed cohort without capacity limits (the cohort engine).
+    draws : int
+        Posterior draws (at most the posterior's).
+    patients : int, optional
+        Patients per strategy of each run (default: the scenario's).
+    seed : int
+        Seed of the choice of draws.
+    on_done : callable, optional
+        Called once per draw simulated (a progress bar).
+
+    Yields
+    ------
+    Run
+        One run per draw, each with the scenario's seed (common random numbers across draws).
+    """
+    posterior = read_validation_posterior()
+    chosen = np.random.default_rng(seed).choice(len(posterior), size=min(draws, len(posterior)), replace=False)
+    for row in chosen:
+        values = dict(zip(posterior.names, map(float, posterior.values[row]), strict=True))
+        drawn = validated(scenario, {"parameters": {**values, **scenario.parameters}})
+        yield run(drawn, patients=patients, engine="cohort", workers=1, economics=False)
+        if on_done is not None:
+            on_done()
+
+
+def uncertainty_band(runs: Sequence[Run], months: int = 60) -> pd.DataFrame:
+    """Overall survival from infusion each month up to ``months`` across :func:`posterior_runs`: columns
+    ``strategy, month, median, lower, upper`` (probabilities 0-1, the 2.5% and 97.5% quantiles of the draws)."""
+    return survival_band([each.patients for each in runs], np.arange(0, months + 1, dtype=float))
+
+
+def uncertainty_figure(band: pd.DataFrame, draws: int) -> Figure:
+    """Overall survival by strategy with the 95% band over ``draws`` posterior draws (:func:`uncertainty_band`)."""
+    return plot_survival_band(band, draws)
 
 
 def value_model(scenario: Scenario, values: ValueSet | None = None) -> ValuesOf:

@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     _psa_parser(commands)
     _dsa_parser(commands)
     _report_parser(commands)
+    _app_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
     bench.add_argument("--quick", action="store_true", help="smaller run (under a minute); the PSA workload is scaled")
     bench.add_argument("--json", type=Path, metavar="FILE",
@@ -852,6 +853,39 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+APP_SCRIPT = Path(__file__).with_name("app") / "main.py"
+"""The teaching app's page (:mod:`sim.app`), found as a file: Streamlit runs it, the command line does not import it."""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise InputError("--port", text, "a port number from 1 to 65535 is required")
+    return value
+
+
+def _app_parser(commands) -> None:
+    """``cd7sim app``: the teaching app in a browser."""
+    app = commands.add_parser("app", help="open the teaching app (lessons, controls, figures) in a browser "
+                              "(pip install 'cd7sim[app]')")
+    app.add_argument("--port", type=_port, default=8501, help="port of the app's web server")
+
+
+def app_command(args: argparse.Namespace) -> int:
+    """``cd7sim app``: start Streamlit on the app's page; returns its exit status (Ctrl-C stops it)."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise InputError("app", "streamlit not installed", "install the app's extra first: pip install 'cd7sim[app]'")
+    print(f"cd7sim {__version__}: the teaching app at http://localhost:{args.port} (Ctrl-C to stop)", flush=True)
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(args.port),
+                            "--browser.gatherUsageStats", "false", "--theme.base", "light"])
+
+
 _COMMAND_STARTED: list[float] = []
 
 
@@ -938,7 +972,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
                         "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command,
-                        "psa": psa_command, "dsa": dsa_command, "report": report_command}
+                        "psa": psa_command, "dsa": dsa_command, "report": report_command, "app": app_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)

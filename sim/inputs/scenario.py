@@ -27,7 +27,7 @@ from sim.inputs.limits import (
     MIN_HORIZON_DAYS,
 )
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, ParameterSet, load_parameters
-from sim.inputs.paths import SCENARIOS_DIR
+from sim.inputs.paths import LESSONS_DIR, SCENARIOS_DIR
 from sim.inputs.posterior import with_posterior_means
 from sim.inputs.strategies import (
     NAME_PATTERN,
@@ -328,8 +328,8 @@ class Scenario(StrictModel):
 
 def builtin_scenarios() -> dict[str, Path]:
     """The scenarios that come with cd7sim, by name (the file name without ``.yaml``): the base case,
-    the capacity examples and the study replays."""
-    return {path.stem: path for path in sorted(SCENARIOS_DIR.rglob("*.yaml"))}
+    the capacity examples and the study replays (the lessons of ``scenarios/lessons/`` are not scenarios)."""
+    return {path.stem: path for path in sorted(SCENARIOS_DIR.rglob("*.yaml")) if LESSONS_DIR not in path.parents}
 
 
 def scenario_path(scenario: str | Path) -> Path:
