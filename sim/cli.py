@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cea_parser(commands)
     _psa_parser(commands)
     _dsa_parser(commands)
+    _gsa_parser(commands)
     _report_parser(commands)
     _app_parser(commands)
     bench = commands.add_parser("bench", help="measure the speed and memory of both engines")
@@ -653,15 +654,16 @@ def _psa_scenario(args: argparse.Namespace):
     from sim.inputs.strategies import strategy_variants
 
     scenario = api.load(args.scenario, patients=args.patients, seed=args.seed, engine="cohort", cost_setting=args.cost_setting)
-    if args.strategy is not None and args.vary is None:
-        raise InputError("--strategy", args.strategy, "only with --vary")
-    if args.vary is None:
+    vary, strategy = getattr(args, "vary", None), getattr(args, "strategy", None)
+    if strategy is not None and vary is None:
+        raise InputError("--strategy", strategy, "only with --vary")
+    if vary is None:
         return scenario
     names = [s.name for s in scenario.strategies]
-    name = args.strategy if args.strategy is not None else names[0]
+    name = strategy if strategy is not None else names[0]
     if name not in names:
         raise InputError("--strategy", name, f"one of the scenario's strategies is required: {', '.join(names)}")
-    field, values = args.vary
+    field, values = vary
     return api.validated(scenario, {"strategies": strategy_variants(scenario.strategies[names.index(name)], field, values)})
 
 
@@ -805,6 +807,96 @@ def dsa_command(args: argparse.Namespace) -> int:
         print(f"  threshold: {row.input} = {row.threshold:.4g} ({row.preferred_below} below, {row.preferred_above} above)")
     print()
     _wrote([f"{out_dir}/: {', '.join(written)}"])
+    return 0
+
+
+# --- cd7sim gsa: global sensitivity analysis (Morris, Sobol) -----------------------------------------------
+
+def _input_names(text: str) -> tuple[str, ...]:
+    """``--inputs A,B,...``: input names."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise InputError("--inputs", text, "distinct input names separated by commas are required")
+    return names
+
+
+def _gsa_parser(commands) -> None:
+    """``cd7sim gsa SCENARIO``: the options of a global sensitivity analysis."""
+    from sim.uncertainty.dsa import OUTCOMES
+
+    gsa = commands.add_parser("gsa", help="global sensitivity analysis: Morris screening or Sobol indices (SALib)",
+                              description="Vary every uncertain input over its prior at once (Morris elementary effects, or "
+                                          "Sobol first-order and total indices) and explain the base-case best strategy's "
+                                          "advantage over the runner-up; the simulation noise of the cohort is measured.")
+    gsa.add_argument("scenario", help="scenario YAML file (a closed cohort), or a built-in name (base, ...)")
+    gsa.add_argument("--method", choices=("morris", "sobol"), default="morris", help="elementary effects or variance shares")
+    gsa.add_argument("--n", type=_positive_int("--n"), help="Morris trajectories (default 10) or Sobol base samples, a power "
+                     "of two (default 64)")
+    gsa.add_argument("--inputs", type=_input_names, metavar="A,B,...", help="the inputs to vary (default: every uncertain input)")
+    gsa.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
+    gsa.add_argument("--wtp", type=_wtp_values, metavar="V", help="willingness to pay for nmb (default: the scenario's lowest)")
+    gsa.add_argument("--patients", type=_positive_int("--patients"), help="patients (default: from the scenario)")
+    gsa.add_argument("--seed", type=_seed, help="seed of the patients and the design (default: from the scenario)")
+    gsa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    gsa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                     f"(default: {RESULTS_DIR}/<scenario name>-gsa)")
+    gsa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+
+
+def gsa_command(args: argparse.Namespace) -> int:
+    """``cd7sim gsa``: the design, the runs, the indices, the noise."""
+    import numpy as np
+
+    from sim import api
+    from sim.io.files import check_output_folder, write_folder
+    from sim.uncertainty import gsa
+    from sim.uncertainty.psa import psa_plan
+
+    if args.wtp is not None and len(args.wtp) != 1:
+        raise InputError("--wtp", ",".join(f"{v:g}" for v in args.wtp), "one willingness to pay is required")
+    size = args.n if args.n is not None else (10 if args.method == "morris" else 64)
+    if args.method == "sobol" and size & (size - 1):
+        raise InputError("--n", size, "a power of two is required for Sobol base samples (e.g. 64, 128)")
+    scenario = _psa_scenario(args)
+    plan = psa_plan(scenario, 1, None)
+    inputs = gsa.chosen_inputs(plan, args.inputs)
+    protected = [api.scenario_file(args.scenario)]
+    out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-gsa"), protected=protected)
+    currency = plan.values.currency(scenario.economics.cost_setting)
+    wtp = args.wtp[0] if args.wtp is not None else scenario.economics.thresholds(plan.values)[0]
+    runs = gsa.evaluations(args.method, size, len(inputs))
+    print(f"cd7sim {__version__}: {args.method} analysis of scenario '{scenario.name}' ({args.outcome}"
+          f"{f' at {wtp:,.0f} {currency}/QALY' if args.outcome == 'nmb' else ''}): {len(inputs)} inputs over their priors, "
+          f"{runs:,} model runs of {scenario.patients:,} patients x {len(scenario.strategies)} strategies, "
+          f"plus {gsa.NOISE_REPLICATES} for the simulation noise")
+    executor = _executor(args)
+    comparison = gsa.comparison_of(plan, args.outcome, wtp)
+    with _progress_bar((runs + 7) // 8 + gsa.NOISE_REPLICATES, "GSA", "chunk") as bar:
+        method = gsa.morris if args.method == "morris" else gsa.sobol
+        table, outcomes = method(plan, inputs, comparison, size, plan.seed, executor, bar.update)
+        noise = gsa.noise(plan, comparison, executor, bar.update)
+    noise_share = float(np.var(noise, ddof=1) / np.var(outcomes, ddof=1)) if np.var(outcomes) > 0 else float("nan")
+    record = {"method": args.method, "size": size, "runs": runs, "outcome": args.outcome, "wtp": wtp, "currency": currency,
+              "best": comparison.best, "runner_up": comparison.runner_up, "inputs": [item.name for item in inputs],
+              "noise_sd": float(np.std(noise, ddof=1)), "outcome_sd": float(np.std(outcomes, ddof=1)), "noise_share": noise_share,
+              "priors": "indices of independent inputs over their priors (the posterior's correlations are not used)"}
+
+    def write(folder: Path) -> None:
+        table.to_csv(folder / f"{args.method}.csv", index=False, float_format="%.6g")
+        (folder / "gsa.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    out_dir = write_folder(out, write, "gsa", protected)
+    print()
+    print(f"Outcome: {comparison.best} minus {comparison.runner_up}; simulation noise sd {record['noise_sd']:,.4g} against "
+          f"sd {record['outcome_sd']:,.4g} over the design (noise share of the variance {noise_share:.1%}).")
+    top = table.head(10)
+    for row in top.itertuples(index=False):
+        if args.method == "morris":
+            print(f"  {row.input} [{row.evidence}]: mu* {row.mu_star:,.4g} (± {row.mu_star_conf:,.3g}), sigma {row.sigma:,.4g}")
+        else:
+            print(f"  {row.input} [{row.evidence}]: S1 {row.S1:.3f} (± {row.S1_conf:.3f}), ST {row.ST:.3f} (± {row.ST_conf:.3f})")
+    print()
+    _wrote([f"{out_dir}/: {args.method}.csv, gsa.json"])
     return 0
 
 
@@ -972,7 +1064,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             commands = {"run": run_command, "sweep": sweep_command, "calibrate": calibrate_command,
                         "validate": validate_command, "bench": bench_command, "check": check_command, "cea": cea_command,
-                        "psa": psa_command, "dsa": dsa_command, "report": report_command, "app": app_command}
+                        "psa": psa_command, "dsa": dsa_command, "gsa": gsa_command, "report": report_command, "app": app_command}
             return commands[args.command](args)
     except InputError as error:
         print(f"cd7sim: error: {error}", file=sys.stderr)
