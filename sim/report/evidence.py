@@ -8,6 +8,7 @@ identifiers, separated by commas); each row is returned with the heading of the 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,15 @@ class Source:
 def default_evidence_file() -> Path | None:
     """EVIDENCE.md beside the repository, when cd7sim runs from a checkout that has it; else ``None``."""
     return BESIDE_REPOSITORY if SOURCE_TREE and BESIDE_REPOSITORY.is_file() else None
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the report shows it: relative to the current folder (so that a report names no folder of the
+    machine that made it), or as given where no relative path exists (another drive)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 def read_evidence(path: Path) -> dict[str, Source]:

@@ -41,7 +41,7 @@ from sim.report.checklists import RunFacts, cheers, stress_des
 from sim.report.decision_plots import plot_ce_plane as plot_psa_plane
 from sim.report.decision_plots import plot_ceac, plot_evpi, plot_evppi, plot_expected_loss
 from sim.report.economics_plots import plot_ce_plane, plot_costs
-from sim.report.evidence import Source, read_evidence
+from sim.report.evidence import Source, read_evidence, shown_path
 from sim.report.pathway import pathway_svg
 from sim.report.plots import plot_fit, plot_flow, plot_survival, plot_waits
 from sim.report.text import HEADLINE_TITLES, SUBGROUP_TITLES
@@ -645,7 +645,7 @@ def _files(run: RunFolder, psa: PsaInputs | None, evidence: Path | None) -> list
         if path.is_file():
             rows.append([f"calibration/{name} (the package's)", number(path.stat().st_size), sha256(path)])
     if evidence is not None:
-        rows.append([str(evidence), number(evidence.stat().st_size), sha256(evidence)])
+        rows.append([shown_path(evidence), number(evidence.stat().st_size), sha256(evidence)])
     return rows
 
 
@@ -750,7 +750,7 @@ def build_report(results_dir: Path, psa_dir: Path | None = None, evidence: Path 
         "pathway": Markup(pathway_svg(scenario.strategies, parameters)),
         "parameters": _parameter_rows(run.info, registry, sources),
         "values": _value_rows(scenario, sources) if evaluation is not None else [],
-        "evidence": str(evidence) if evidence is not None else None,
+        "evidence": shown_path(evidence) if evidence is not None else None,
         "calibration": _calibration(scenario),
         "summary_table": _summary_table(run.tables["summary.csv"].astype({"strategy": str}), strategies),
         "subgroup_tables": _subgroup_tables(run.tables["subgroups.csv"]) if "subgroups.csv" in run.tables else [],
