@@ -622,6 +622,25 @@ def _vary(text: str) -> tuple[str, list[object]]:
     return field.strip(), [load_yaml(value) for value in values.split(",")]
 
 
+def _analysis_options(parser: argparse.ArgumentParser, suffix: str) -> None:
+    """The options psa, dsa and gsa share: the cohort's size and seed, the cost setting, the output folder, workers."""
+    parser.add_argument("--patients", type=_positive_int("--patients"), help="patients (default: from the scenario)")
+    parser.add_argument("--seed", type=_seed, help="seed of the patients and the design (default: from the scenario)")
+    parser.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    parser.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
+                        f"(default: {RESULTS_DIR}/<scenario name>-{suffix})")
+    parser.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+
+
+def _one_wtp(args: argparse.Namespace, scenario, values) -> float:
+    """``--wtp V`` of dsa and gsa: one value, or the scenario's lowest threshold."""
+    if args.wtp is None:
+        return scenario.economics.thresholds(values)[0]
+    if len(args.wtp) != 1:
+        raise InputError("--wtp", ",".join(f"{v:g}" for v in args.wtp), "one willingness to pay is required")
+    return args.wtp[0]
+
+
 def _psa_parser(commands) -> None:
     """``cd7sim psa SCENARIO``: the options of a probabilistic sensitivity analysis."""
     psa = commands.add_parser("psa", help="probabilistic sensitivity analysis: costs, QALYs and outcomes over input draws, "
@@ -631,9 +650,7 @@ def _psa_parser(commands) -> None:
                                   "write the PSA folder and its decision analysis (as cd7sim cea)."))
     psa.add_argument("scenario", help="scenario YAML file (a closed cohort), or a built-in name (base, ...)")
     psa.add_argument("--draws", type=_positive_int("--draws"), default=PSA_DRAWS, help="input draws")
-    psa.add_argument("--patients", type=_positive_int("--patients"), help="patients per draw (default: from the scenario)")
-    psa.add_argument("--seed", type=_seed, help="seed of the draws and of the patients (default: from the scenario)")
-    psa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    _analysis_options(psa, "psa")
     psa.add_argument("--vary", type=_vary, metavar="FIELD=V1,V2,...",
                      help="compare variants of one strategy instead of the scenario's strategies, e.g. "
                           "hsct_interval_days=25,40,60,90 (the decision of when to transplant)")
@@ -641,10 +658,7 @@ def _psa_parser(commands) -> None:
     psa.add_argument("--wtp", type=_wtp_values, metavar="V,...",
                      help="willingness-to-pay values for the EVPPI and the summary (default: the scenario's thresholds)")
     psa.add_argument("--population", type=_population, metavar="N", help="people the decision affects (population EVPI)")
-    psa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
-                     f"(default: {RESULTS_DIR}/<scenario name>-psa)")
     psa.add_argument("--resume", action="store_true", help="continue an interrupted PSA with the same settings")
-    psa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
     psa.add_argument("--scheduler", metavar="ADDRESS", help="run blocks of draws on this Dask scheduler")
 
 
@@ -741,14 +755,9 @@ def _dsa_parser(commands) -> None:
     dsa.add_argument("--wtp", type=_wtp_values, metavar="V",
                      help="willingness to pay for nmb, currency per QALY (default: the scenario's lowest threshold)")
     dsa.add_argument("--two-way", type=_input_pair, metavar="A,B", help="also two inputs over a 5 x 5 grid of their ranges")
-    dsa.add_argument("--patients", type=_positive_int("--patients"), help="patients (default: from the scenario)")
-    dsa.add_argument("--seed", type=_seed, help="seed of the patients (default: from the scenario)")
-    dsa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
+    _analysis_options(dsa, "dsa")
     dsa.add_argument("--vary", type=_vary, metavar="FIELD=V1,V2,...", help="compare variants of one strategy (see psa)")
     dsa.add_argument("--strategy", metavar="NAME", help="with --vary: the strategy to vary (default: the scenario's first)")
-    dsa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
-                     f"(default: {RESULTS_DIR}/<scenario name>-dsa)")
-    dsa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
 
 
 def dsa_command(args: argparse.Namespace) -> int:
@@ -762,11 +771,10 @@ def dsa_command(args: argparse.Namespace) -> int:
     from sim.uncertainty.dsa import dsa_inputs, one_way, two_way
     from sim.uncertainty.psa import psa_plan
 
-    if args.wtp is not None and len(args.wtp) != 1:
-        raise InputError("--wtp", ",".join(f"{v:g}" for v in args.wtp), "one willingness to pay is required")
     scenario = _psa_scenario(args)
     posterior = Posterior.read(DEFAULT_POSTERIOR_PATH, load_parameters().registry) if scenario.parameter_source == "posterior" else None
     plan = psa_plan(scenario, 1, posterior)
+    wtp = _one_wtp(args, scenario, plan.values)
     if args.two_way is not None:
         names = [item.name for item in dsa_inputs(plan)]
         for name in args.two_way:
@@ -775,7 +783,6 @@ def dsa_command(args: argparse.Namespace) -> int:
     protected = [api.scenario_file(args.scenario)]
     out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-dsa"), protected=protected)
     currency = plan.values.currency(scenario.economics.cost_setting)
-    wtp = args.wtp[0] if args.wtp is not None else scenario.economics.thresholds(plan.values)[0]
     inputs = dsa_inputs(plan)
     runs = 1 + 2 * len(inputs) + (25 if args.two_way is not None else 0)
     print(f"cd7sim {__version__}: one-way sensitivity of scenario '{scenario.name}' ({args.outcome}"
@@ -835,12 +842,7 @@ def _gsa_parser(commands) -> None:
     gsa.add_argument("--inputs", type=_input_names, metavar="A,B,...", help="the inputs to vary (default: every uncertain input)")
     gsa.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
     gsa.add_argument("--wtp", type=_wtp_values, metavar="V", help="willingness to pay for nmb (default: the scenario's lowest)")
-    gsa.add_argument("--patients", type=_positive_int("--patients"), help="patients (default: from the scenario)")
-    gsa.add_argument("--seed", type=_seed, help="seed of the patients and the design (default: from the scenario)")
-    gsa.add_argument("--cost-setting", metavar="SETTING", help="us_payer or china_payer (default: the scenario's)")
-    gsa.add_argument("--out", type=_folder("--out"), help=f"output folder: new, empty or written by cd7sim, replaced whole "
-                     f"(default: {RESULTS_DIR}/<scenario name>-gsa)")
-    gsa.add_argument("--workers", type=_positive_int("--workers"), help=f"local processes ({EVERY_CORE})")
+    _analysis_options(gsa, "gsa")
 
 
 def gsa_command(args: argparse.Namespace) -> int:
@@ -852,18 +854,16 @@ def gsa_command(args: argparse.Namespace) -> int:
     from sim.uncertainty import gsa
     from sim.uncertainty.psa import psa_plan
 
-    if args.wtp is not None and len(args.wtp) != 1:
-        raise InputError("--wtp", ",".join(f"{v:g}" for v in args.wtp), "one willingness to pay is required")
     size = args.n if args.n is not None else (10 if args.method == "morris" else 64)
     if args.method == "sobol" and size & (size - 1):
         raise InputError("--n", size, "a power of two is required for Sobol base samples (e.g. 64, 128)")
     scenario = _psa_scenario(args)
     plan = psa_plan(scenario, 1, None)
+    wtp = _one_wtp(args, scenario, plan.values)
     inputs = gsa.chosen_inputs(plan, args.inputs)
     protected = [api.scenario_file(args.scenario)]
     out = check_output_folder(_out_dir(args, RESULTS_DIR / f"{scenario.name}-gsa"), protected=protected)
     currency = plan.values.currency(scenario.economics.cost_setting)
-    wtp = args.wtp[0] if args.wtp is not None else scenario.economics.thresholds(plan.values)[0]
     runs = gsa.evaluations(args.method, size, len(inputs))
     print(f"cd7sim {__version__}: {args.method} analysis of scenario '{scenario.name}' ({args.outcome}"
           f"{f' at {wtp:,.0f} {currency}/QALY' if args.outcome == 'nmb' else ''}): {len(inputs)} inputs over their priors, "
