@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from sim.report.plots import PALETTE
+from sim.report.plots import PALETTE, new_figure, set_margins, strategy_colours
 from sim.uncertainty.decision import PSA
 
 CLOUD_POINTS = 1000
@@ -29,14 +29,18 @@ FONT_SIZE = 10
 def _figure(width: float, height: float, left: float = 1.1, right: float = 0.3, bottom: float = 0.7,
             top: float = 0.5) -> tuple[Figure, Axes]:
     """One panel with fixed margins in inches."""
-    figure = Figure(figsize=(width, height))
-    axes = figure.subplots()
-    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
+    figure, axes = new_figure(figsize=(width, height))
+    set_margins(figure, left=left, right=right, bottom=bottom, top=top)
     return figure, axes
 
 
-def _colours(strategies: tuple[str, ...]) -> dict[str, str]:
-    return {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(strategies)}
+def _curves(ceac: pd.DataFrame, column: str) -> tuple[Figure, Axes]:
+    """A figure with one curve of ``column`` against the willingness to pay per strategy, in the PSA's colours."""
+    figure, axes = _figure(7.5, 4.6, right=2.4)
+    colours = strategy_colours(ceac["strategy"])
+    for name, rows in ceac.groupby("strategy", sort=False):
+        axes.plot(rows["wtp"], rows[column], color=colours[str(name)], linewidth=1.4, label=str(name))
+    return figure, axes
 
 
 def _money() -> FuncFormatter:
@@ -58,7 +62,7 @@ def plot_ce_plane(psa: PSA, icers: pd.DataFrame, currency: str, seed: int = 0) -
         Chooses the draws shown when there are more than `CLOUD_POINTS`.
     """
     figure, axes = _figure(7.5, 5.2, right=2.4)
-    colours = _colours(psa.strategies)
+    colours = strategy_colours(psa.strategies)
     rng = np.random.default_rng(seed)
     shown = np.sort(rng.choice(psa.draws.size, size=min(psa.draws.size, CLOUD_POINTS), replace=False))
     for index, name in enumerate(psa.strategies):
@@ -96,11 +100,7 @@ def plot_ceac(ceac: pd.DataFrame, currency: str) -> Figure:
     currency : str
         Unit of costs for the axis label.
     """
-    figure, axes = _figure(7.5, 4.6, right=2.4)
-    strategies = tuple(dict.fromkeys(ceac["strategy"]))
-    colours = _colours(strategies)
-    for name, rows in ceac.groupby("strategy", sort=False):
-        axes.plot(rows["wtp"], rows["probability_best"], color=colours[str(name)], linewidth=1.4, label=str(name))
+    figure, axes = _curves(ceac, "probability_best")
     frontier = ceac[ceac["on_frontier"]]
     axes.scatter(frontier["wtp"], frontier["probability_best"], s=22, facecolors="none", edgecolors="black", linewidths=1.0,
                  zorder=3, label="frontier (CEAF): highest\nexpected net benefit")
@@ -124,11 +124,7 @@ def plot_expected_loss(ceac: pd.DataFrame, currency: str) -> Figure:
         `sim.uncertainty.decision.acceptability`: ``wtp, strategy, expected_loss``.
     currency : str
     """
-    figure, axes = _figure(7.5, 4.6, right=2.4)
-    strategies = tuple(dict.fromkeys(ceac["strategy"]))
-    colours = _colours(strategies)
-    for name, rows in ceac.groupby("strategy", sort=False):
-        axes.plot(rows["wtp"], rows["expected_loss"], color=colours[str(name)], linewidth=1.4, label=str(name))
+    figure, axes = _curves(ceac, "expected_loss")
     frontier = ceac[ceac["on_frontier"]]
     axes.plot(frontier["wtp"], frontier["expected_loss"], color="black", linestyle=":", linewidth=1.6,
               label="frontier strategy (= EVPI)")
