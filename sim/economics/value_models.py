@@ -119,7 +119,7 @@ class _Timeline:
     def __init__(self, patients: pd.DataFrame, events: pd.DataFrame) -> None:
         self.n = len(patients)
         keys = list(PATIENT_KEY)
-        row = pd.MultiIndex.from_frame(patients[keys].astype(object)).get_indexer(pd.MultiIndex.from_frame(events[keys].astype(object)))
+        row = _rows_of(patients[keys], events[keys])
         kept = row >= 0  # events of patients not in the table are ignored
         self.row = row[kept].astype(np.intp)
         self.day = events["day"].to_numpy(float)[kept]
@@ -163,6 +163,23 @@ class _Timeline:
         codes, labels = pd.factorize(self.detail)
         grades = pd.Series(labels, dtype=object).str.extract(r"^grade (\d)", expand=False).fillna("0").astype(int).to_numpy()
         return grades[codes]
+
+
+def _rows_of(patients: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+    """The row of ``patients`` each event belongs to (``-1`` for none), matching every key column: each column is
+    coded by the patients' values, and the codes combine into one whole number per row."""
+    patient_key = np.zeros(len(patients), dtype=np.int64)
+    event_key = np.zeros(len(events), dtype=np.int64)
+    missing = np.zeros(len(events), dtype=bool)
+    for column in patients.columns:
+        levels = pd.Index(pd.unique(patients[column]))
+        patient_codes, event_codes = levels.get_indexer(patients[column]), levels.get_indexer(events[column])
+        missing |= event_codes < 0
+        patient_key = patient_key * len(levels) + patient_codes
+        event_key = event_key * len(levels) + np.maximum(event_codes, 0)
+    row = pd.Index(patient_key).get_indexer(event_key)
+    row[missing] = -1
+    return row
 
 
 def _labels(column: pd.Series) -> np.ndarray:
