@@ -173,11 +173,11 @@ def _rows_of(patients: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     missing = np.zeros(len(events), dtype=bool)
     for column in patients.columns:
         levels = pd.Index(pd.unique(patients[column]))
-        patient_codes, event_codes = levels.get_indexer(patients[column]), levels.get_indexer(events[column])
+        patient_codes, event_codes = levels.get_indexer(pd.Index(patients[column])), levels.get_indexer(pd.Index(events[column]))
         missing |= event_codes < 0
         patient_key = patient_key * len(levels) + patient_codes
         event_key = event_key * len(levels) + np.maximum(event_codes, 0)
-    row = pd.Index(patient_key).get_indexer(event_key)
+    row = pd.Index(patient_key).get_indexer(pd.Index(event_key))
     row[missing] = -1
     return row
 
