@@ -45,6 +45,8 @@ from sim.simulation.runner import simulate, simulate_parameter_sets
 
 BASE_SCENARIO = SCENARIOS_DIR / "base.yaml"
 PSA_SETS, PSA_PATIENTS = 1000, 10_000
+ECONOMIC_PSA_DRAWS, ECONOMIC_PSA_PATIENTS = 1000, 5000
+"""Issue 13's economic PSA workload: ``cd7sim psa base`` with this many draws and patients (costs and QALYs)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class BenchPlan:
     sizes: tuple[tuple[Measured, int, int], ...]
     psa_sets: int
     command_repeats: int
+    economic_psa_draws: int
 
 
 Measured = Literal["des", "cohort", "reference"]
@@ -63,9 +66,11 @@ REFERENCE_PATIENTS = 10_000
 """Cohort size of the reference model's measurement, and of the SimPy engine's it is compared with."""
 
 FULL = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 3), ("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5),
-                        ("cohort", 100_000, 5), ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5)
+                        ("cohort", 100_000, 5), ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5,
+                economic_psa_draws=100)
 QUICK = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 1), ("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3),
-                         ("cohort", 100_000, 3), ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3)
+                         ("cohort", 100_000, 3), ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3,
+                 economic_psa_draws=20)
 
 DEFAULT_COMMAND: tuple[str, ...] = ("run", "base")
 """The command users wait for most: the base-case comparison as the README's quick start runs it."""
@@ -77,6 +82,8 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("cohort_1m_over_100k_time", "cohort engine, time of 1M over 100k", "<=", 12),
     ("peak_memory_mb_1m", "peak memory, 1M patients x 4 strategies, MB", "<=", 1024),
     ("psa_workload_seconds", "PSA workload on every core, s", "<=", 60),
+    ("economic_psa_seconds", "`cd7sim psa`, 1,000 draws x 5,000 patients x 4 strategies with costs and QALYs, every core, s",
+     "<=", 60),
     ("run_base_median_seconds", "`cd7sim run base`, whole command, median s", "<=", 2),
 )
 """The project's performance targets: result key, what it measures, direction and bound."""
@@ -238,6 +245,9 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
     progress(f"  PSA workload: {plan.psa_sets} parameter sets x {PSA_PATIENTS:,} patients, cohort engine, all cores ...")
     psa_seconds, workers = psa_workload(plan.psa_sets, scenario_path)
     scale = PSA_SETS / plan.psa_sets
+    progress(f"  cd7sim psa base: {plan.economic_psa_draws} draws x {ECONOMIC_PSA_PATIENTS:,} patients, whole command, all cores ...")
+    economic_psa = command_seconds(("psa", "base", "--draws", str(plan.economic_psa_draws), "--patients",
+                                    str(ECONOMIC_PSA_PATIENTS), "--out", "psa"), 1)[0]
     progress(f"  cd7sim {' '.join(DEFAULT_COMMAND)}, whole command x {plan.command_repeats} ...")
     command = command_seconds(DEFAULT_COMMAND, plan.command_repeats)
 
@@ -266,6 +276,9 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
             "measured_parameter_sets": plan.psa_sets, "measured_seconds": round(psa_seconds, 2),
             "scaled": scale != 1.0,
         },
+        "economic_psa_seconds": round(economic_psa * ECONOMIC_PSA_DRAWS / plan.economic_psa_draws, 1),
+        "economic_psa": {"draws": ECONOMIC_PSA_DRAWS, "patients": ECONOMIC_PSA_PATIENTS, "workers": local_cores(),
+                         "measured_draws": plan.economic_psa_draws, "measured_seconds": round(economic_psa, 2)},
         "peak_memory_mb_1m": cohort.peak_memory_mb,
         "table_seconds_1m": round(statistics.median(cohort.table_seconds), 3),
         "run_base_median_seconds": round(statistics.median(command), 2),
@@ -304,6 +317,11 @@ def format_report(result: dict) -> str:
         f"PSA workload ({psa['parameter_sets']:,} sets x {psa['patients']:,} patients x 4 strategies, cohort, "
         f"{psa['workers']} cores): {result['psa_workload_seconds']} s ({how})",
     ]
+    economic = result.get("economic_psa")
+    if economic is not None:
+        lines.append(f"cd7sim psa base ({economic['draws']:,} draws x {economic['patients']:,} patients x 4 strategies with "
+                     f"costs and QALYs, {economic['workers']} cores): {result['economic_psa_seconds']} s (measured "
+                     f"{economic['measured_draws']} draws in {economic['measured_seconds']} s, whole command, and scaled)")
     table, whole = result["table_seconds_1m"], find_median(result, "cohort", 1_000_000)
     lines.append(f"patients table, 1M patients x 4 strategies (cohort): built in {table:.2f} s of {whole:.2f} s "
                  f"({100 * table / whole:.0f}%)")
