@@ -912,6 +912,9 @@ def _report_parser(commands) -> None:
     report.add_argument("results", type=_folder("RESULTS_DIR"), metavar="RESULTS_DIR", help="a folder written by cd7sim run")
     report.add_argument("--psa", type=_folder("--psa"), metavar="DIR",
                         help="a PSA folder (psa.parquet, parameters.parquet) or the folder cd7sim cea wrote")
+    report.add_argument("--sensitivity", type=_folder("--sensitivity"), action="append", metavar="DIR",
+                        help="with --psa: a folder written by cd7sim dsa or cd7sim gsa, for the tornado, Morris and Sobol "
+                             "tables; repeat for both")
     report.add_argument("--evidence", type=Path, metavar="FILE",
                         help="EVIDENCE.md, for the source text of each evidence id (default: shared/EVIDENCE.md beside the "
                              "repository, when there is one)")
@@ -919,9 +922,11 @@ def _report_parser(commands) -> None:
                         "(default: RESULTS_DIR-report.html beside the folder)")
 
 
-def _report_line(results: Path, psa: Path | None = None, evidence: Path | None = None, out: Path | None = None) -> str:
+def _report_line(results: Path, psa: Path | None = None, evidence: Path | None = None, out: Path | None = None,
+                 sensitivity: Sequence[Path] = ()) -> str:
     """The command that makes the report of ``results`` (with the options given)."""
-    options = [(option, value) for option, value in (("--psa", psa), ("--evidence", evidence), ("--out", out)) if value is not None]
+    options = [(option, value) for option, value in (("--psa", psa), *(("--sensitivity", folder) for folder in sensitivity),
+                                                      ("--evidence", evidence), ("--out", out)) if value is not None]
     return shlex.join(["cd7sim", "report", str(results), *(word for option, value in options for word in (option, str(value)))])
 
 
@@ -933,10 +938,11 @@ def report_command(args: argparse.Namespace) -> int:
 
     results: Path = args.results
     out = check_report_path(args.out if args.out is not None else results.parent / f"{results.name}-report.html",
-                            [results, *([args.psa] if args.psa is not None else [])])
+                            [results, *([args.psa] if args.psa is not None else []), *(args.sensitivity or [])])
     evidence = args.evidence if args.evidence is not None else default_evidence_file()
-    command = _report_line(results, args.psa, args.evidence, args.out)
-    html = build_report(results, args.psa, evidence, command)
+    sensitivity = args.sensitivity or []
+    command = _report_line(results, args.psa, args.evidence, args.out, sensitivity)
+    html = build_report(results, args.psa, evidence, command, sensitivity)
     print(f"cd7sim {__version__}: report of {results}" + (f" with the PSA folder {args.psa}" if args.psa is not None else "")
           + ("" if evidence is not None else "; EVIDENCE.md not found, evidence ids without their source text"))
     with atomic_path(out) as temporary:

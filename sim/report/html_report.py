@@ -19,7 +19,7 @@ import io
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,12 @@ NO_COMMIT = "not recorded in run.json (an installed package, or a run.json from 
 """What the report says of a run without its code's commit."""
 CEA_FILES: tuple[str, ...] = ("icers.csv", "ceac.csv", "evpi.csv", "evppi.csv")
 """What ``cd7sim cea`` writes that the report reads."""
-SENSITIVITY_FILES: dict[str, str] = {"tornado.csv": "One-way sensitivity analysis (tornado)",
-                                     "sobol.csv": "Sobol sensitivity indices"}
+SENSITIVITY_FIGURES: dict[str, str] = {"tornado.png": "One-way sensitivity: the inputs that move the decision most (cd7sim dsa)",
+                                       "two_way.png": "Two-way sensitivity: the best strategy over two inputs (cd7sim dsa)"}
+"""Figures of ``cd7sim dsa`` embedded as they are, with their captions."""
+SENSITIVITY_FILES: dict[str, str] = {"tornado.csv": "One-way sensitivity analysis (tornado, cd7sim dsa)",
+                                     "morris.csv": "Morris screening (elementary effects, cd7sim gsa)",
+                                     "sobol.csv": "Sobol sensitivity indices (cd7sim gsa --method sobol)"}
 """Sensitivity tables a PSA folder may hold, shown as tables when present."""
 CALIBRATION_FILES: tuple[str, ...] = ("fit.csv", "validation.csv", "known_misfits.csv", "identifiability.csv")
 """The committed calibration files the report reads."""
@@ -186,6 +190,8 @@ class PsaInputs:
         ``cd7sim cea`` tables the report computed from the draws because the folder lacked them.
     missing : tuple of str
         Files looked for and not found (and not computed).
+    figures : dict of str to Path
+        The figures of ``cd7sim dsa`` found in the sensitivity folders (:data:`SENSITIVITY_FIGURES`), by file name.
     """
 
     path: Path
@@ -193,14 +199,16 @@ class PsaInputs:
     tables: dict[str, pd.DataFrame]
     computed: tuple[str, ...]
     missing: tuple[str, ...]
+    figures: dict[str, Path] = field(default_factory=dict)
 
 
-def read_psa_inputs(folder: Path, wtps: Sequence[float]) -> PsaInputs:
+def read_psa_inputs(folder: Path, wtps: Sequence[float], sensitivity: Sequence[Path] = ()) -> PsaInputs:
     """The uncertainty inputs of ``folder``: the draws, ``cd7sim cea``'s tables, the sensitivity tables.
 
     The incremental table, the acceptability curves and the EVPI are computed from the draws when the folder
     has the draws but not those tables (the EVPPI is not: it takes a regression per parameter; run
-    ``cd7sim cea``).
+    ``cd7sim cea``). The sensitivity tables are looked for in ``folder`` and in the ``sensitivity`` folders (written
+    by ``cd7sim dsa`` and ``cd7sim gsa``), the first found of each name kept.
 
     Raises
     ------
@@ -216,11 +224,13 @@ def read_psa_inputs(folder: Path, wtps: Sequence[float]) -> PsaInputs:
     psa = read_psa_folder(folder) if (folder / PSA_FILE).is_file() else None
     tables: dict[str, pd.DataFrame] = {}
     for name in (*CEA_FILES, *SENSITIVITY_FILES):
-        if (folder / name).is_file():
+        where = [folder, *sensitivity] if name in SENSITIVITY_FILES else [folder]
+        found = next((place / name for place in where if (place / name).is_file()), None)
+        if found is not None:
             try:
-                tables[name] = pd.read_csv(folder / name)
+                tables[name] = pd.read_csv(found)
             except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault, reported in one line
-                raise InputError(str(folder / name), "an unreadable file", f"a CSV table is required ({type(error).__name__})") from None
+                raise InputError(str(found), "an unreadable file", f"a CSV table is required ({type(error).__name__})") from None
     computed: list[str] = []
     if psa is not None:
         grid = sorted(set(default_wtp_grid(psa).tolist()) | set(wtps))
@@ -232,7 +242,12 @@ def read_psa_inputs(folder: Path, wtps: Sequence[float]) -> PsaInputs:
                 tables[name] = compute()
                 computed.append(name)
     missing = [name for name in known if name not in tables and not (folder / name).is_file()]
-    return PsaInputs(folder, psa, tables, tuple(computed), tuple(missing))
+    for place in sensitivity:
+        if not place.is_dir():
+            raise InputError("--sensitivity", str(place), "a folder written by cd7sim dsa or cd7sim gsa is required")
+    figures = {name: place / name for name in reversed(SENSITIVITY_FIGURES) for place in reversed(sensitivity)
+               if (place / name).is_file()}
+    return PsaInputs(folder, psa, tables, tuple(computed), tuple(missing), dict(sorted(figures.items())))
 
 
 # --- formatting -----------------------------------------------------------------------------------------------
@@ -583,6 +598,9 @@ def _uncertainty(psa: PsaInputs | None, currency: str) -> dict[str, Any]:
     else:
         figures.append(FigureItem("figure-evppi", "Expected value of partial perfect information", None,
                                   f"needs evppi.csv: run cd7sim cea {psa.path}"))
+    for name, path in psa.figures.items():
+        figures.append(FigureItem(f"figure-{name.removesuffix('.png').replace('_', '-')}", SENSITIVITY_FIGURES[name],
+                                  "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")))
     extra = []
     for name, title in SENSITIVITY_FILES.items():
         if name in tables:
@@ -687,7 +705,7 @@ def _question(scenario: Scenario, has_economics: bool) -> str:
 # --- the document ---------------------------------------------------------------------------------------------
 
 def build_report(results_dir: Path, psa_dir: Path | None = None, evidence: Path | None = None,
-                 command: str = "") -> str:
+                 command: str = "", sensitivity: Sequence[Path] = ()) -> str:
     """The HTML report of a run folder (and a PSA folder).
 
     Parameters
@@ -700,6 +718,8 @@ def build_report(results_dir: Path, psa_dir: Path | None = None, evidence: Path 
         EVIDENCE.md, for the source text of each evidence id; without it, the ids alone.
     command : str
         The command line that made the report, shown under Reproducibility.
+    sensitivity : sequence of Path
+        Folders written by ``cd7sim dsa`` and ``cd7sim gsa`` (with a PSA folder): their tables join the uncertainty section.
 
     Returns
     -------
@@ -715,7 +735,9 @@ def build_report(results_dir: Path, psa_dir: Path | None = None, evidence: Path 
     evaluation = _evaluation(run)
     currency = evaluation.currency if evaluation is not None else "currency units"
     wtps = evaluation.wtp if evaluation is not None else ()
-    psa = read_psa_inputs(psa_dir, wtps) if psa_dir is not None else None
+    if sensitivity and psa_dir is None:
+        raise InputError("--sensitivity", str(sensitivity[0]), "a PSA folder (--psa) is required with it")
+    psa = read_psa_inputs(psa_dir, wtps, sensitivity) if psa_dir is not None else None
     sources = read_evidence(evidence) if evidence is not None else None
     registry = load_parameters().registry
     scenario = run.scenario

@@ -25,7 +25,7 @@ from sim.inputs.parameters import load_parameters
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.inputs.strategies import resolve_strategy
 from sim.report.pathway import pathway_svg, strategy_steps
-from tests.conftest import BASE_SCENARIO
+from tests.conftest import BASE_SCENARIO, REPO
 
 NS = "{http://www.w3.org/1999/xhtml}"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -205,6 +205,27 @@ def test_a_cea_folder_with_a_sensitivity_table_is_read_as_it_is(run_dir, psa_dir
     assert all(figure.find(f".//{NS}img") is not None for figure in section.iter(f"{NS}figure"))
     assert "Sobol sensitivity indices" in text and "cr_cart_aml" in text
     assert "Computed by the report" not in text
+
+
+def test_dsa_and_gsa_folders_join_the_uncertainty_section(run_dir, psa_dir, tmp_path):
+    """`--sensitivity DIR` (repeatable): a folder of cd7sim dsa (tornado.csv and its figure) and one of cd7sim gsa
+    (morris.csv) join the PSA's section; without --psa the option is refused."""
+    dsa, gsa = tmp_path / "dsa", tmp_path / "gsa"
+    dsa.mkdir()
+    gsa.mkdir()
+    pd.DataFrame({"input": ["cr_cart_aml"], "evidence": ["AML-N"], "base": [0.7], "low": [0.5], "high": [0.9],
+                  "outcome_low": [1.0], "outcome_high": [3.0], "width": [2.0]}).to_csv(dsa / "tornado.csv", index=False)
+    shutil.copy(REPO / "docs" / "figures" / "base_tornado.png", dsa / "tornado.png")
+    pd.DataFrame({"input": ["cr_cart_aml"], "evidence": ["AML-N"], "mu_star": [1.0], "mu_star_conf": [0.1], "mu": [1.0],
+                  "sigma": [0.2]}).to_csv(gsa / "morris.csv", index=False)
+    html = _report(run_dir, tmp_path / "sens.html", "--psa", str(psa_dir), "--sensitivity", str(dsa), "--sensitivity", str(gsa))
+    section = next(s for s in _parse(html).iter(f"{NS}section") if s.get("id") == "uncertainty")
+    text = _text(section)
+    assert "One-way sensitivity analysis (tornado, cd7sim dsa)" in text and "Morris screening" in text
+    figures = {figure.get("id"): figure for figure in section.iter(f"{NS}figure")}
+    assert figures["figure-tornado"].find(f".//{NS}img") is not None
+    assert main(["report", str(run_dir), "--sensitivity", str(dsa), "--out", str(tmp_path / "no.html")]) == 2
+    assert not (tmp_path / "no.html").exists()
 
 
 @pytest.mark.parametrize("case", ["inside the run folder", "a file that is not a report", "a folder without run.json",
