@@ -653,6 +653,10 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     def observed(day: np.ndarray) -> np.ndarray:
         return _observed(day, last_day)
 
+    # the index treatment and its assessment are recorded only if they came by the last day, like every later event
+    t0, response_day = observed(t0), observed(response_day)
+    infused = ~np.isnan(t0)
+    response_code = np.where(np.isnan(response_day), cart.RESPONSE_NOT_ASSESSED, response_code).astype(np.int8)
     relapse_day = observed(np.where(relapse_day < death_day, relapse_day, np.nan))
     hsct_day = observed(hsct_day)
     transplanted = ~np.isnan(hsct_day)

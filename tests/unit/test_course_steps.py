@@ -11,7 +11,7 @@ from scipy.special import ndtri
 
 from sim.disease import cart, steps
 from sim.disease import transplant as transplant_rules
-from sim.disease.course import plan_course
+from sim.disease.course import plan_course, resolve_course, unqueued_services
 from sim.disease.draws import DRAW_NAMES, PatientDraws, weibull_score
 from sim.disease.patients import AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes, build_cohort
 from sim.inputs.codes import CART_SOURCES, DEATH_CAUSES
@@ -205,3 +205,32 @@ def test_a_strategy_without_transplant_has_no_transplant_parameters():
         _ = CART_ALONE.transplant_parameters
     assert HAPLO.transplant_parameters.nrm == "nrm_haplo_no_prophylaxis"
     assert BRIDGE.transplant_parameters.nrm != CHEMO.transplant_parameters.nrm
+
+
+def test_an_index_treatment_or_assessment_after_the_end_of_follow_up_is_not_recorded(params, base_scenario):
+    """A horizon that ends before the infusion (or before the response assessment) leaves the patient not
+    infused (not assessed), with no toxicity grades and no hospital days: nothing after ``last_day``."""
+    draws = PatientDraws(5, 0, 400)
+    plan = plan_course(params, HAPLO, build_cohort(base_scenario.case_mix, draws), draws)
+    services = unqueued_services(plan)
+    full = resolve_course(plan, services, base_scenario.horizon_days).columns
+    assessed = full["response"] != cart.RESPONSE_NOT_ASSESSED
+    t0, response_day = full["infusion_day"], full["response_day"]
+    assert full["infused"].sum() > 100 and assessed.sum() > 100
+
+    before_infusion = resolve_course(plan, services, np.where(full["infused"], t0 - 1.0, base_scenario.horizon_days)).columns
+    infused = full["infused"]
+    assert not before_infusion["infused"][infused].any() and np.isnan(before_infusion["infusion_day"][infused]).all()
+    assert (before_infusion["response"][infused] == cart.RESPONSE_NOT_ASSESSED).all()
+    assert (before_infusion["crs_grade"][infused] == 0).all() and (before_infusion["icans_grade"][infused] == 0).all()
+    assert not before_infusion["hsct"][infused].any() and (before_infusion["icu_days"][infused] == 0).all()
+    assert np.isnan(before_infusion["cart_stay_days"][infused]).all()
+    np.testing.assert_array_equal(before_infusion["last_day"][infused], t0[infused] - 1.0)
+
+    before_assessment = resolve_course(plan, services, np.where(assessed, (t0 + response_day) / 2, base_scenario.horizon_days)).columns
+    np.testing.assert_array_equal(before_assessment["infusion_day"][assessed], t0[assessed])
+    assert (before_assessment["response"][assessed] == cart.RESPONSE_NOT_ASSESSED).all()
+    assert np.isnan(before_assessment["response_day"][assessed]).all()
+    # the patients followed to the end are untouched
+    for name in ("infused", "infusion_day", "response", "response_day"):
+        np.testing.assert_array_equal(before_assessment[name][~assessed], full[name][~assessed], err_msg=name)

@@ -24,6 +24,15 @@ def test_engines_agree_patient_for_patient(base_scenario, params):
     pd.testing.assert_frame_equal(des.events, cohort.events)
 
 
+
+def test_engines_agree_when_follow_up_ends_before_treatment(base_scenario, params):
+    """A 30-day horizon ends before most infusions: both engines cut the same courses at ``last_day``."""
+    scenario = base_scenario.model_copy(update={"patients": 300, "seed": 5, "horizon_days": 30.0})
+    des, cohort = simulate(scenario, params, "des"), simulate(scenario, params, "cohort")
+    assert 0 < des.patients.infused.sum() < len(des.patients) / 2
+    pd.testing.assert_frame_equal(des.patients, cohort.patients, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(des.events, cohort.events, rtol=0, atol=1e-9)
+
 def test_cohort_engine_refuses_finite_capacity(base_scenario, params):
     scenario = base_scenario.model_copy(update={
         "patients": 10, "capacity": base_scenario.capacity.model_copy(update={"transplant_beds": 3})})
