@@ -104,39 +104,40 @@ def events_frame(
     c = course.columns
     n = plan.attributes.n
     is_cart = plan.strategy.index_therapy == "cart"
-    grade = np.array(EVENT_GRADES, dtype=object)
-    response_labels = np.array(RESPONSES, dtype=object)
-    cause = np.array(DEATH_CAUSES, dtype=object)
-    hsct_detail = np.array(CHIMERISM, dtype=object)[plan.chimerism]
+    code = DETAIL_CODE
+    grade = _codes(EVENT_GRADES)
+    hsct_detail = _codes(CHIMERISM)[plan.chimerism]
     log = course.log_days()
     salvage = plan.strategy.salvage_after_hsct_relapse
-    salvage_detail = "" if salvage == "none" else np.where(plan.after_transplant.salvage_response, f"{SALVAGE_LABELS[salvage]}, responded",
-                                                           f"{SALVAGE_LABELS[salvage]}, no response")
-    rows: list[tuple[str, np.ndarray, np.ndarray | str]] = [
-        ("enrolment", np.zeros(n), ""),
-        ("apheresis", log["apheresis"], ""),
-        ("manufacturing_start", log["manufacturing_start"], ""),
+    salvage_detail = code[""] if salvage == "none" else np.where(
+        plan.after_transplant.salvage_response, code[f"{SALVAGE_LABELS[salvage]}, responded"],
+        code[f"{SALVAGE_LABELS[salvage]}, no response"])
+    # each event's detail as its code among EVENT_DETAILS (one number, or one per patient)
+    rows: list[tuple[str, np.ndarray, np.ndarray | int]] = [
+        ("enrolment", np.zeros(n), code[""]),
+        ("apheresis", log["apheresis"], code[""]),
+        ("manufacturing_start", log["manufacturing_start"], code[""]),
         ("product_release", log["product_release"],
-         np.where(plan.manufacturing_failed, "manufacturing failed", "released")),
-        ("dropout", log["dropout"], "progression before infusion"),
-        ("infusion" if is_cart else "chemotherapy_start", c["infusion_day"], "" if not is_cart else "CD7 CAR-T"),
+         np.where(plan.manufacturing_failed, code["manufacturing failed"], code["released"])),
+        ("dropout", log["dropout"], code["progression before infusion"]),
+        ("infusion" if is_cart else "chemotherapy_start", c["infusion_day"], code["CD7 CAR-T" if is_cart else ""]),
         ("crs", log["crs"], grade[c["crs_grade"]]),
         ("icans", log["icans"], grade[c["icans_grade"]]),
-        ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], "fatal", "non-fatal")),
-        ("severe_infection", log["other_fatal_infection"], "fatal"),
-        ("icu_admission", log["icu_admission"], cause[plan.icu_cause]),
-        ("icu_discharge", log["icu_discharge"], ""),
-        ("discharge", log["cart_ward_discharge"], "cart_ward"),
-        ("agvhd", course.car_t_gvhd_day, "grade 2, CAR-T-related"),
-        ("agvhd", course.agvhd_day, np.char.add(grade[plan.agvhd_grade].astype(str), ", HSCT-related")),
-        ("response", c["response_day"], response_labels[c["response"]]),
+        ("severe_infection", log["severe_infection"], np.where(log["infection_fatal"], code["fatal"], code["non-fatal"])),
+        ("severe_infection", log["other_fatal_infection"], code["fatal"]),
+        ("icu_admission", log["icu_admission"], _codes(DEATH_CAUSES)[plan.icu_cause]),
+        ("icu_discharge", log["icu_discharge"], code[""]),
+        ("discharge", log["cart_ward_discharge"], code["cart_ward"]),
+        ("agvhd", course.car_t_gvhd_day, code["grade 2, CAR-T-related"]),
+        ("agvhd", course.agvhd_day, _codes([f"{label}, HSCT-related" for label in EVENT_GRADES])[plan.agvhd_grade]),
+        ("response", c["response_day"], _codes(RESPONSES)[c["response"]]),
         ("hsct", c["hsct_day"], hsct_detail),
-        ("discharge", log["transplant_discharge"], "transplant"),
-        ("cgvhd", course.cgvhd_day, ""),
-        ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], "CD7-negative", "CD7-positive")),
+        ("discharge", log["transplant_discharge"], code["transplant"]),
+        ("cgvhd", course.cgvhd_day, code[""]),
+        ("relapse", c["relapse_day"], np.where(c["relapse_cd7_negative"], code["CD7-negative"], code["CD7-positive"])),
         ("salvage", np.where(c["hsct"], c["relapse_day"], np.nan) if salvage != "none" else np.full(n, np.nan), salvage_detail),
-        ("death", c["death_day"], cause[c["death_cause"]]),
-        ("censored", np.where(c["death"], np.nan, c["last_day"]), "end of follow-up"),
+        ("death", c["death_day"], _codes(DEATH_CAUSES)[c["death_cause"]]),
+        ("censored", np.where(c["death"], np.nan, c["last_day"]), code["end of follow-up"]),
     ]
     patient, day, event, detail = [], [], [], []
     for name, days, details in rows:
@@ -144,7 +145,7 @@ def events_frame(
         patient.append(np.flatnonzero(keep) + first_patient)
         day.append(days[keep])
         event.append(np.full(keep.sum(), EVENTS.index(name), dtype=np.int8))
-        detail.append(np.broadcast_to(np.asarray(details, dtype=object), (n,))[keep])
+        detail.append(np.broadcast_to(np.asarray(details, dtype=np.int16), (n,))[keep])
     patient_ids, days, events, details = (np.concatenate(a) for a in (patient, day, event, detail))
     order = np.lexsort((events, days, patient_ids))
     m = order.size
@@ -154,10 +155,24 @@ def events_frame(
         "replication": np.full(m, replication, dtype=np.int32),
         "patient_id": patient_ids[order].astype(np.int64),
         "day": days[order],
-        "event": _from_codes(events[order], categories=list(EVENTS)),
-        "detail": pd.Categorical(details[order], categories=EVENT_DETAILS),
+        "event": pd.Categorical.from_codes(events[order], dtype=EVENT_DTYPE),
+        "detail": pd.Categorical.from_codes(details[order], dtype=DETAIL_DTYPE),
     })
     return frame[list(EVENT_COLUMNS)]
+
+
+EVENT_DTYPE = pd.CategoricalDtype(list(EVENTS))
+"""The type of ``events.parquet``'s ``event`` column (made once)."""
+DETAIL_DTYPE = pd.CategoricalDtype(list(EVENT_DETAILS))
+"""The type of ``events.parquet``'s ``detail`` column (made once)."""
+DETAIL_CODE: dict[str, int] = {label: code for code, label in enumerate(EVENT_DETAILS)}
+"""Each detail's code among :data:`EVENT_DETAILS`."""
+
+
+def _codes(labels: Sequence[str]) -> np.ndarray:
+    """The codes of ``labels`` among :data:`EVENT_DETAILS`, as an array to index by a column of codes (a label that is
+    never a detail, such as the chimerism ``none`` of a patient never transplanted, reads as ``""``)."""
+    return np.array([DETAIL_CODE.get(label, DETAIL_CODE[""]) for label in labels], dtype=np.int16)
 
 
 def _from_codes(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
