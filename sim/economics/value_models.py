@@ -123,7 +123,7 @@ class _Timeline:
         kept = row >= 0  # events of patients not in the table are ignored
         self.row = row[kept].astype(np.intp)
         self.day = events["day"].to_numpy(float)[kept]
-        self.event, self.detail = (_labels(events[column])[kept] for column in ("event", "detail"))
+        self.event, self.detail = (_Coded(events[column], kept) for column in ("event", "detail"))
 
         def days(column: str) -> np.ndarray:
             values = patients[column].to_numpy(float)
@@ -154,15 +154,15 @@ class _Timeline:
     def first(self, event: str) -> np.ndarray:
         """Day of each patient's first ``event`` (``inf`` if none)."""
         out = np.full(self.n, _NEVER)
-        chosen = self.event == event
+        chosen = self.event.of(event)
         np.minimum.at(out, self.row[chosen], self.day[chosen])
         return out
 
     def grade(self) -> np.ndarray:
         """Grade of each event from its detail (``grade N...``); 0 where the detail has none."""
-        codes, labels = pd.factorize(self.detail)
-        grades = pd.Series(labels, dtype=object).str.extract(r"^grade (\d)", expand=False).fillna("0").astype(int).to_numpy()
-        return grades[codes]
+        labels = pd.Series(self.detail.labels, dtype=object)
+        grades = labels.str.extract(r"^grade (\d)", expand=False).fillna("0").astype(int).to_numpy()
+        return grades[self.detail.codes]
 
 
 def _rows_of(patients: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
@@ -182,12 +182,33 @@ def _rows_of(patients: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     return row
 
 
-def _labels(column: pd.Series) -> np.ndarray:
-    """The text of each entry of an event-log column, as an object array (decoded once per category)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        return np.append(np.asarray(column.cat.categories, dtype=object), "")[codes]  # code -1 (missing) reads ""
-    return column.astype(str).to_numpy(dtype=object)
+class _Coded:
+    """A text column of the event log as codes into its labels, compared by code (one pass over whole numbers).
+
+    Parameters
+    ----------
+    column : pandas.Series
+        ``event`` or ``detail`` (categorical in the contract tables; any text is coded once).
+    kept : numpy.ndarray
+        The rows to keep (events of patients in the table).
+    """
+
+    def __init__(self, column: pd.Series, kept: np.ndarray) -> None:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes, labels = column.cat.codes.to_numpy(), [str(label) for label in column.cat.categories]
+        else:
+            factorized, uniques = pd.factorize(column.astype(str))
+            codes, labels = factorized, [str(label) for label in uniques]
+        if "" not in labels:
+            labels.append("")
+        self.labels = labels
+        self._index = {label: code for code, label in enumerate(labels)}
+        self.codes = np.where(codes < 0, self._index[""], codes)[kept]  # a missing entry reads as ""
+
+    def of(self, label: str) -> np.ndarray:
+        """Whether each entry is ``label``."""
+        code = self._index.get(label)
+        return self.codes == code if code is not None else np.zeros(self.codes.size, dtype=bool)
 
 
 class _Charges:
@@ -269,26 +290,26 @@ def _costs(t: _Timeline, patients: pd.DataFrame, values: ValueSet, setting: str)
         charges.add_flow(ITEM_CATEGORY[item], start, end, per_year)
 
     event, detail, grade = t.event, t.detail, t.grade()
-    infusion = event == "infusion"
-    once("apheresis", event == "apheresis")
+    infusion = event.of("infusion")
+    once("apheresis", event.of("apheresis"))
     if values.product_charged_on(setting) == "manufacturing":
-        released = event == "product_release"
+        released = event.of("product_release")
         has_release = np.zeros(t.n, dtype=bool)
         has_release[t.row[released]] = True
         once("cart_product", released | (infusion & ~has_release[t.row]))
     else:
         once("cart_product", infusion)
     once("lymphodepletion", infusion)
-    once("salvage_chemotherapy", event == "chemotherapy_start")
-    once("crs_grade1_2", (event == "crs") & (grade >= 1) & (grade <= 2))
-    once("crs_grade3plus", (event == "crs") & (grade >= 3))
-    once("icans", event == "icans")
-    once("hsct_episode", event == "hsct")
-    once("graft_failure", (event == "hsct") & (detail == "graft_failure"))
-    once("agvhd_grade2", (event == "agvhd") & (grade == 2))
-    once("agvhd_grade3plus", (event == "agvhd") & (grade >= 3))
-    once("relapse_treatment", (event == "relapse") | ((event == "response") & (detail == "no_response")))
-    once("end_of_life", (event == "death") & (detail == "disease"))
+    once("salvage_chemotherapy", event.of("chemotherapy_start"))
+    once("crs_grade1_2", (event.of("crs")) & (grade >= 1) & (grade <= 2))
+    once("crs_grade3plus", (event.of("crs")) & (grade >= 3))
+    once("icans", event.of("icans"))
+    once("hsct_episode", event.of("hsct"))
+    once("graft_failure", (event.of("hsct")) & (detail.of("graft_failure")))
+    once("agvhd_grade2", (event.of("agvhd")) & (grade == 2))
+    once("agvhd_grade3plus", (event.of("agvhd")) & (grade >= 3))
+    once("relapse_treatment", (event.of("relapse")) | ((event.of("response")) & (detail.of("no_response"))))
+    once("end_of_life", (event.of("death")) & (detail.of("disease")))
 
     flow("icu_day", t.icu_admission, t.icu_admission + t.icu_stay)
     flow("cart_ward_day", t.infusion, t.infusion + t.cart_stay)
@@ -435,9 +456,9 @@ def _qalys(t: _Timeline, patients: pd.DataFrame, values: ValueSet, utility_set: 
         hold(start, end, utilities[_STATE_UTILITY.get(state, state)])
     grade = t.grade()
     for name, chosen in (
-        ("severe_infection", t.event == "severe_infection"),
-        ("crs_grade3plus", (t.event == "crs") & (grade >= 3)),
-        ("icans", t.event == "icans"),
+        ("severe_infection", t.event.of("severe_infection")),
+        ("crs_grade3plus", (t.event.of("crs")) & (grade >= 3)),
+        ("icans", t.event.of("icans")),
     ):
         day = t.day[chosen]
         index, first, last = _intervals(day, np.fmin(day + durations[name], t.end[t.row[chosen]]))
