@@ -734,27 +734,35 @@ def psa_command(args: argparse.Namespace) -> int:
 
 # --- cd7sim dsa: one-way and two-way sensitivity analysis --------------------------------------------------
 
-def _input_pair(text: str) -> tuple[str, ...]:
-    """``--two-way A,B``: two input names."""
-    names = tuple(name.strip() for name in text.split(","))
-    if len(names) != 2 or not all(names):
-        raise InputError("--two-way", text, "two input names A,B are required")
-    return names
+def _input_names(option: str, count: int | None = None):
+    """The parser of an option naming inputs separated by commas: distinct names (exactly ``count`` of them if given)."""
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in text.split(","))
+        if not all(names) or len(set(names)) != len(names) or (count is not None and len(names) != count):
+            raise InputError(option, text, f"{'two' if count == 2 else 'distinct'} input names separated by commas are required")
+        return names
+    return parse
+
+
+def _comparison_options(parser: argparse.ArgumentParser) -> None:
+    """The outcome dsa and gsa compare, and its willingness to pay."""
+    from sim.uncertainty.dsa import OUTCOMES
+
+    parser.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
+    parser.add_argument("--wtp", type=_wtp_values, metavar="V",
+                        help="willingness to pay for nmb, currency per QALY (default: the scenario's lowest threshold)")
 
 
 def _dsa_parser(commands) -> None:
     """``cd7sim dsa SCENARIO``: the options of a deterministic sensitivity analysis."""
-    from sim.uncertainty.dsa import OUTCOMES
-
     dsa = commands.add_parser("dsa", help="one-way (tornado, thresholds) and two-way sensitivity analysis",
                               description="Set each uncertain input in turn to its 2.5% and 97.5% points (posterior where "
                                           "calibrated, prior otherwise), simulate the same patients, and show which inputs "
                                           "move the decision; with --two-way, two inputs over a grid.")
     dsa.add_argument("scenario", help="scenario YAML file (a closed cohort), or a built-in name (base, ...)")
-    dsa.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
-    dsa.add_argument("--wtp", type=_wtp_values, metavar="V",
-                     help="willingness to pay for nmb, currency per QALY (default: the scenario's lowest threshold)")
-    dsa.add_argument("--two-way", type=_input_pair, metavar="A,B", help="also two inputs over a 5 x 5 grid of their ranges")
+    _comparison_options(dsa)
+    dsa.add_argument("--two-way", type=_input_names("--two-way", 2), metavar="A,B",
+                     help="also two inputs over a 5 x 5 grid of their ranges")
     _analysis_options(dsa, "dsa")
     dsa.add_argument("--vary", type=_vary, metavar="FIELD=V1,V2,...", help="compare variants of one strategy (see psa)")
     dsa.add_argument("--strategy", metavar="NAME", help="with --vary: the strategy to vary (default: the scenario's first)")
@@ -819,18 +827,8 @@ def dsa_command(args: argparse.Namespace) -> int:
 
 # --- cd7sim gsa: global sensitivity analysis (Morris, Sobol) -----------------------------------------------
 
-def _input_names(text: str) -> tuple[str, ...]:
-    """``--inputs A,B,...``: input names."""
-    names = tuple(name.strip() for name in text.split(","))
-    if not all(names) or len(set(names)) != len(names):
-        raise InputError("--inputs", text, "distinct input names separated by commas are required")
-    return names
-
-
 def _gsa_parser(commands) -> None:
     """``cd7sim gsa SCENARIO``: the options of a global sensitivity analysis."""
-    from sim.uncertainty.dsa import OUTCOMES
-
     gsa = commands.add_parser("gsa", help="global sensitivity analysis: Morris screening or Sobol indices (SALib)",
                               description="Vary every uncertain input over its prior at once (Morris elementary effects, or "
                                           "Sobol first-order and total indices) and explain the base-case best strategy's "
@@ -839,9 +837,9 @@ def _gsa_parser(commands) -> None:
     gsa.add_argument("--method", choices=("morris", "sobol"), default="morris", help="elementary effects or variance shares")
     gsa.add_argument("--n", type=_positive_int("--n"), help="Morris trajectories (default 10) or Sobol base samples, a power "
                      "of two (default 64)")
-    gsa.add_argument("--inputs", type=_input_names, metavar="A,B,...", help="the inputs to vary (default: every uncertain input)")
-    gsa.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
-    gsa.add_argument("--wtp", type=_wtp_values, metavar="V", help="willingness to pay for nmb (default: the scenario's lowest)")
+    gsa.add_argument("--inputs", type=_input_names("--inputs"), metavar="A,B,...",
+                     help="the inputs to vary (default: every uncertain input)")
+    _comparison_options(gsa)
     _analysis_options(gsa, "gsa")
 
 
