@@ -222,27 +222,27 @@ class Progress:
     def _block_names(self, first: int) -> tuple[str, str]:
         return f"psa-{first:07d}.parquet", f"parameters-{first:07d}.parquet"
 
-    @staticmethod
-    def _block(name: str) -> bool:
-        """A block file's name: ``psa-NNNNNNN.parquet`` or ``parameters-NNNNNNN.parquet``."""
-        kind, _, rest = name.partition("-")
-        return kind in ("psa", "parameters") and rest.endswith(".parquet") and rest[:-len(".parquet")].isdigit()
+    def _saved(self) -> dict | None:
+        """The settings file of a progress folder cd7sim made (it names cd7sim as its writer), or ``None``."""
+        try:
+            saved = json.loads((self.folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return saved if isinstance(saved, dict) and saved.get("written_by") == "cd7sim" else None
 
-    def _own(self, name: str) -> bool:
-        """A file a PSA writes here, or the temporary file of an atomic write of one that a kill interrupted
-        (``.NAME.XXXXXXXX``, see `sim.io.files.atomic_path`)."""
-        if name == SETTINGS_FILE or self._block(name):
-            return True
-        if name.startswith("."):
-            base = name[1:].rsplit(".", 1)[0]
-            return base == SETTINGS_FILE or self._block(base)
-        return False
+    def _own(self, name: str, saved: dict) -> bool:
+        """Whether ``name`` is a file the PSA of ``saved`` writes here: its settings, the two files of one of its
+        blocks, or the temporary file an atomic write of one of them leaves when killed (its name, a dot before
+        and a dot and random characters after: `sim.io.files.atomic_path`)."""
+        draws = saved.get("draws")
+        blocks = range(0, draws, BLOCK_DRAWS) if isinstance(draws, int) and draws > 0 else range(0)
+        names = {SETTINGS_FILE, *(name for first in blocks for name in self._block_names(first))}
+        return name in names or (name.startswith(".") and name[1:].rsplit(".", 1)[0] in names)
 
-    def _remove_unfinished(self) -> None:
-        """Remove the temporary files of writes a kill interrupted."""
-        for path in self.folder.iterdir():
-            if path.name.startswith(".") and self._own(path.name) and path.is_file() and not path.is_symlink():
-                path.unlink()
+    def _files(self, saved: dict, temporary_only: bool = False) -> list[Path]:
+        """The plain files of the folder that the PSA of ``saved`` wrote (only the killed writes' leftovers)."""
+        return [path for path in self.folder.iterdir() if path.is_file() and not path.is_symlink()
+                and self._own(path.name, saved) and (path.name.startswith(".") or not temporary_only)]
 
     def start(self, resume: bool) -> set[int]:
         """Prepare the folder; the first draws of the blocks already done (none unless ``resume``).
@@ -250,30 +250,30 @@ class Progress:
         Raises
         ------
         InputError
-            ``--resume`` without a progress folder or with one of another PSA; a progress folder holding files
-            cd7sim did not write.
+            ``--resume`` without a progress folder or with one of another PSA; a progress folder cd7sim did not
+            make, or holding files cd7sim did not write.
         """
-        settings = self.folder / SETTINGS_FILE
+        saved = self._saved()
         if self.folder.exists():
-            foreign = sorted(p.name for p in self.folder.iterdir() if not self._own(p.name))
-            if foreign or not settings.is_file():
+            foreign = sorted(p.name for p in self.folder.iterdir() if saved is None or not self._own(p.name, saved))
+            if saved is None or foreign:
                 raise InputError("--out", str(self.folder), "a progress folder holding only cd7sim's PSA blocks is required; "
-                                 f"it holds {', '.join(foreign) or 'no settings'}: move it away")
+                                 f"it holds {', '.join(foreign) or 'no settings of cd7sim'}: move it away")
         if resume:
-            if not settings.is_file():
+            if saved is None:
                 raise InputError("--resume", str(self.folder), "nothing to resume: no PSA was interrupted here")
-            saved = json.loads(settings.read_text(encoding="utf-8"))
             changed = [key for key, value in self.fingerprint.items() if saved.get(key) != value]
             if changed:
                 raise InputError("--resume", ", ".join(changed), "the interrupted PSA had other settings; run it again "
                                  "as it was, or without --resume to start afresh")
-            self._remove_unfinished()
+            for path in self._files(saved, temporary_only=True):
+                path.unlink()
             return {first for first in range(0, self.plan.draws, BLOCK_DRAWS)
                     if all((self.folder / name).is_file() for name in self._block_names(first))}
         self.remove()
         self.folder.mkdir(parents=True)
-        with atomic_path(settings) as path:
-            path.write_text(json.dumps(self.fingerprint, indent=2) + "\n", encoding="utf-8")
+        with atomic_path(self.folder / SETTINGS_FILE) as path:
+            path.write_text(json.dumps({"written_by": "cd7sim", **self.fingerprint}, indent=2) + "\n", encoding="utf-8")
         return set()
 
     def save(self, first: int, psa: pd.DataFrame, parameters: pd.DataFrame) -> None:
@@ -283,19 +283,21 @@ class Progress:
                 table.to_parquet(path, index=False)
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Every block, in order of draw."""
+        """Every block, in order of draw (read back from the files, so that a resumed run and an uninterrupted one
+        assemble the same tables the same way)."""
         firsts = range(0, self.plan.draws, BLOCK_DRAWS)
         psa = pd.concat([pd.read_parquet(self.folder / self._block_names(f)[0]) for f in firsts], ignore_index=True)
         parameters = pd.concat([pd.read_parquet(self.folder / self._block_names(f)[1]) for f in firsts], ignore_index=True)
         return psa, parameters
 
     def remove(self) -> None:
-        """Remove the folder: only the files a PSA writes there, then the folder if empty."""
-        if not self.folder.is_dir():
+        """Remove the folder: only the files its own settings say a PSA wrote there (settings last), then the folder
+        if that left it empty; a folder without cd7sim's settings is left alone."""
+        saved = self._saved() if self.folder.is_dir() else None
+        if saved is None:
             return
-        for path in self.folder.iterdir():
-            if self._own(path.name) and path.is_file() and not path.is_symlink():
-                path.unlink()
+        for path in sorted(self._files(saved), key=lambda path: path.name == SETTINGS_FILE):
+            path.unlink()
         if not any(self.folder.iterdir()):
             self.folder.rmdir()
 

@@ -16,6 +16,7 @@ import pytest
 
 from sim import api
 from sim.cli import main
+from sim.inputs.errors import InputError
 from sim.inputs.parameters import DEFAULT_POSTERIOR_PATH
 from sim.simulation.parallel import LocalExecutor
 from sim.uncertainty.psa import (
@@ -170,3 +171,30 @@ def test_draws_take_the_posterior_rows_without_replacement():
     for draw in (0, 17, 39):
         params, _ = draw_inputs(plan, draw)
         assert params["cr_cart_tcell"] == plan.posterior["cr_cart_tcell"].iloc[order[draw]]
+
+
+def test_a_progress_folder_is_cleared_only_of_what_its_psa_wrote(tmp_path, capsys):
+    """The progress folder's files are removed only when its settings name cd7sim as their writer and only the
+    files those settings imply; a folder with anything else is refused and left as it is."""
+    out = tmp_path / "out"
+    folder = tmp_path / f".out{PROGRESS_SUFFIX}"
+    folder.mkdir()
+    (folder / "psa-0000000.parquet").write_text("mine", encoding="utf-8")  # no cd7sim settings: not cd7sim's
+    assert main(["psa", "base", *TINY, "--out", str(out)]) == 2
+    assert "a progress folder holding only cd7sim's PSA blocks is required" in capsys.readouterr().err
+    assert (folder / "psa-0000000.parquet").read_text(encoding="utf-8") == "mine" and not out.exists()
+
+    plan = psa_plan(api.load("base", patients=20, seed=1), BLOCK_DRAWS, None)
+    progress = Progress(out, plan)
+    (folder / "psa-0000000.parquet").unlink()
+    folder.rmdir()
+    progress.start(False)
+    beyond = folder / f"psa-{BLOCK_DRAWS:07d}.parquet"  # a block this PSA (one block) never writes
+    beyond.write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match="it holds psa-0000010.parquet"):
+        Progress(out, plan).start(False)
+    beyond.unlink()
+    run_psa(plan, progress, set())
+    (folder / ".psa-0000000.parquet.abcd1234").write_text("left by a kill", encoding="utf-8")
+    progress.remove()
+    assert not folder.exists()
