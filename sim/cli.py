@@ -850,6 +850,7 @@ def gsa_command(args: argparse.Namespace) -> int:
     from sim import api
     from sim.io.files import check_output_folder, write_folder
     from sim.uncertainty import gsa
+    from sim.uncertainty.dsa import comparison_of
     from sim.uncertainty.psa import psa_plan
 
     size = args.n if args.n is not None else (10 if args.method == "morris" else 64)
@@ -868,7 +869,7 @@ def gsa_command(args: argparse.Namespace) -> int:
           f"{runs:,} model runs of {scenario.patients:,} patients x {len(scenario.strategies)} strategies, "
           f"plus {gsa.NOISE_REPLICATES} for the simulation noise")
     executor = _executor(args)
-    comparison = gsa.comparison_of(plan, args.outcome, wtp)
+    comparison = comparison_of(plan, args.outcome, wtp)
     with _progress_bar((runs + 7) // 8 + gsa.NOISE_REPLICATES, "GSA", "chunk") as bar:
         method = gsa.morris if args.method == "morris" else gsa.sobol
         table, outcomes = method(plan, inputs, comparison, size, plan.seed, executor, bar.update)

@@ -128,9 +128,56 @@ class OneWay:
     wtp: float
 
 
-def _difference(values: pd.Series, best: str, runner_up: str, higher_is_better: bool) -> float:
-    sign = 1.0 if higher_is_better else -1.0
-    return sign * float(values[best] - values[runner_up])
+@dataclass(frozen=True)
+class Comparison:
+    """The pair a sensitivity analysis explains: the strategy best at the base values and the runner-up.
+
+    Attributes
+    ----------
+    best, runner_up : str
+    outcome : str
+        One of :data:`OUTCOMES`.
+    wtp : float
+        Willingness to pay for ``nmb`` (currency per QALY).
+    """
+
+    best: str
+    runner_up: str
+    outcome: str
+    wtp: float
+
+    def value(self, table: pd.Series) -> float:
+        """``best`` minus ``runner_up`` in ``table`` (for ``cost`` the other way round: positive favours ``best``)."""
+        sign = 1.0 if HIGHER_IS_BETTER[self.outcome] else -1.0
+        return sign * float(table[self.best] - table[self.runner_up])
+
+
+def check_comparison(plan: PsaPlan, outcome: str) -> None:
+    """Refuse what no comparison can be made of.
+
+    Raises
+    ------
+    InputError
+        For an unknown outcome, or a scenario with a single strategy (nothing to decide between).
+    """
+    if outcome not in OUTCOMES:
+        raise InputError("--outcome", outcome, f"one of {key_list(OUTCOMES)} is required")
+    if len(plan.scenario.strategies) < 2:
+        raise InputError("strategies", len(plan.scenario.strategies), "at least two strategies are required to compare")
+
+
+def comparison_of(plan: PsaPlan, outcome: str, wtp: float, base: pd.Series | None = None) -> Comparison:
+    """The best and runner-up strategies at the base inputs (``base``: their outcomes, when already simulated).
+
+    Raises
+    ------
+    InputError
+        See :func:`check_comparison`.
+    """
+    check_comparison(plan, outcome)
+    table = base if base is not None else outcome_table(plan, {}, outcome, wtp)
+    ranked = table.sort_values(ascending=not HIGHER_IS_BETTER[outcome])
+    return Comparison(str(ranked.index[0]), str(ranked.index[1]), outcome, wtp)
 
 
 def one_way(plan: PsaPlan, outcome: str, wtp: float, executor: Executor | None = None, on_done=None) -> OneWay:
@@ -153,26 +200,21 @@ def one_way(plan: PsaPlan, outcome: str, wtp: float, executor: Executor | None =
     InputError
         For an unknown outcome, or a scenario with a single strategy (nothing to decide between).
     """
-    if outcome not in OUTCOMES:
-        raise InputError("--outcome", outcome, f"one of {key_list(OUTCOMES)} is required")
-    if len(plan.scenario.strategies) < 2:
-        raise InputError("strategies", len(plan.scenario.strategies), "at least two strategies are required to compare")
+    check_comparison(plan, outcome)
     inputs = dsa_inputs(plan)
     settings: list[dict[str, float]] = [{}, *({i.name: bound} for i in inputs for bound in (i.low, i.high))]
     tasks = [(plan, changes, outcome, wtp) for changes in settings]
     results = (executor or SerialExecutor()).map(_evaluate, tasks, on_done)
-    higher = HIGHER_IS_BETTER[outcome]
-    base = results[0]
-    ranked = base.sort_values(ascending=not higher)
-    best, runner_up = str(ranked.index[0]), str(ranked.index[1])
-    base_difference = _difference(base, best, runner_up, higher)
+    comparison = comparison_of(plan, outcome, wtp, results[0])
+    best, runner_up, base = comparison.best, comparison.runner_up, results[0]
+    base_difference = comparison.value(base)
     rows = [("", "", "base", np.nan, strategy, float(value)) for strategy, value in base.items()]
     tornado, thresholds = [], []
     for index, item in enumerate(inputs):
         low, high = results[1 + 2 * index], results[2 + 2 * index]
         for bound, value, result in (("low", item.low, low), ("high", item.high, high)):
             rows += [(item.name, item.evidence, bound, value, strategy, float(v)) for strategy, v in result.items()]
-        at_low, at_high = _difference(low, best, runner_up, higher), _difference(high, best, runner_up, higher)
+        at_low, at_high = comparison.value(low), comparison.value(high)
         tornado.append((item.name, item.evidence, item.base, item.low, item.high, at_low, at_high, abs(at_high - at_low)))
         for bound_value, at_bound in ((item.low, at_low), (item.high, at_high)):
             if at_bound < 0 <= base_difference and at_bound != base_difference:

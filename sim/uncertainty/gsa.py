@@ -22,7 +22,8 @@ not small, the indices describe the luck of the cohort as much as the inputs (us
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,9 @@ import pandas as pd
 from sim.inputs.errors import InputError
 from sim.inputs.validation import key_list
 from sim.simulation.parallel import Executor, SerialExecutor
-from sim.uncertainty.dsa import HIGHER_IS_BETTER, OUTCOMES, Input, dsa_inputs, outcome_table
+from sim.uncertainty.dsa import Comparison, Input, dsa_inputs, outcome_table
 from sim.uncertainty.psa import PsaPlan
-from sim.uncertainty.sobol import EDGE, sobol_indices
+from sim.uncertainty.sobol import EDGE, Prior, sobol_indices
 
 MORRIS_LEVELS = 4
 """Grid levels of the Morris design."""
@@ -40,40 +41,12 @@ NOISE_REPLICATES = 8
 """Other cohorts (seeds) on which the base inputs are evaluated to measure the simulation noise."""
 
 
-@dataclass(frozen=True)
-class _Quantiles:
-    """An input's quantile function: a prior's, or a cost's or utility's distribution (through `Input`)."""
-
-    ppf_of: object
-
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        return np.asarray([float(self.ppf_of(float(v))) for v in np.atleast_1d(u)])  # type: ignore[operator]
-
-
-def _quantile_functions(plan: PsaPlan, inputs: Sequence[Input]) -> list[_Quantiles]:
+def _priors(plan: PsaPlan, inputs: Sequence[Input]) -> list[Prior]:
+    """Each input's distribution (a parameter's prior, or a cost's or utility's), each with its quantile function (an
+    uncertain input's distribution is never the fixed one, which has none)."""
     registry = plan.base.registry
-    functions = []
-    for item in inputs:
-        if item.name in registry:
-            distribution = registry[item.name].distribution
-            functions.append(_Quantiles(lambda u, d=distribution: float(d.ppf(np.asarray(u)))))
-        else:
-            functions.append(_Quantiles(plan.values.entries[item.name].quantile))
-    return functions
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """What each evaluation returns: ``best`` minus ``runner_up`` in ``outcome`` (``cost``: the other way round)."""
-
-    best: str
-    runner_up: str
-    outcome: str
-    wtp: float
-
-    def value(self, table: pd.Series) -> float:
-        sign = 1.0 if HIGHER_IS_BETTER[self.outcome] else -1.0
-        return sign * float(table[self.best] - table[self.runner_up])
+    return [cast(Prior, registry[item.name].distribution if item.name in registry else plan.values.entries[item.name].distribution)
+            for item in inputs]
 
 
 def _evaluate(task: tuple[PsaPlan, list[dict[str, float]], Comparison]) -> list[float]:
@@ -91,22 +64,6 @@ def _run(plan: PsaPlan, rows: list[dict[str, float]], comparison: Comparison, ex
 
     results = (executor or SerialExecutor()).map(_evaluate, tasks, done_chunk)
     return np.asarray([value for chunk_values in results for value in chunk_values], dtype=float)
-
-
-def comparison_of(plan: PsaPlan, outcome: str, wtp: float) -> Comparison:
-    """The best and runner-up strategies at the base inputs (the pair the indices explain).
-
-    Raises
-    ------
-    InputError
-        For an unknown outcome or a single strategy.
-    """
-    if outcome not in OUTCOMES:
-        raise InputError("--outcome", outcome, f"one of {key_list(OUTCOMES)} is required")
-    if len(plan.scenario.strategies) < 2:
-        raise InputError("strategies", len(plan.scenario.strategies), "at least two strategies are required to compare")
-    base = outcome_table(plan, {}, outcome, wtp).sort_values(ascending=not HIGHER_IS_BETTER[outcome])
-    return Comparison(str(base.index[0]), str(base.index[1]), outcome, wtp)
 
 
 def chosen_inputs(plan: PsaPlan, names: Sequence[str] | None) -> list[Input]:
@@ -136,9 +93,7 @@ def noise(plan: PsaPlan, comparison: Comparison, executor: Executor | None = Non
     """The outcome at the base inputs on :data:`NOISE_REPLICATES` other cohorts (seeds ``seed + 1`` ...)."""
     values = []
     for offset in range(1, NOISE_REPLICATES + 1):
-        scenario = plan.scenario.model_copy(update={"seed": plan.scenario.seed + offset})
-        other = PsaPlan(scenario=scenario, draws=plan.draws, seed=plan.seed, base=plan.base, point=plan.point,
-                        posterior=plan.posterior, values=plan.values)
+        other = replace(plan, scenario=plan.scenario.model_copy(update={"seed": plan.scenario.seed + offset}))
         values.append(_run(other, [{}], comparison, executor, on_done)[0])
     return np.asarray(values)
 
@@ -169,9 +124,8 @@ def morris(plan: PsaPlan, inputs: Sequence[Input], comparison: Comparison, traje
 
 def _rows(plan: PsaPlan, inputs: Sequence[Input], unit: np.ndarray) -> list[dict[str, float]]:
     """Each row of a unit-hypercube design as input values (each input's quantile function)."""
-    functions = _quantile_functions(plan, inputs)
     clipped = np.clip(unit, EDGE, 1 - EDGE)
-    columns = [function.ppf(clipped[:, index]) for index, function in enumerate(functions)]
+    columns = [np.asarray(prior.ppf(clipped[:, index]), dtype=float) for index, prior in enumerate(_priors(plan, inputs))]
     return [{item.name: float(columns[index][row]) for index, item in enumerate(inputs)} for row in range(unit.shape[0])]
 
 
@@ -194,7 +148,7 @@ def sobol(plan: PsaPlan, inputs: Sequence[Input], comparison: Comparison, base_s
         captured.append(outcomes)
         return outcomes
 
-    table = sobol_indices(model, _quantile_functions(plan, inputs), names, base_samples, seed=seed)
+    table = sobol_indices(model, _priors(plan, inputs), names, base_samples, seed=seed)
     table = table.rename(columns={"parameter": "input"})
     table.insert(1, "evidence", [item.evidence for item in inputs])
     return table.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True), np.concatenate(captured)

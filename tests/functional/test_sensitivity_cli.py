@@ -12,8 +12,8 @@ import pytest
 
 from sim import api
 from sim.cli import main
-from sim.uncertainty.dsa import BOUNDS, dsa_inputs, one_way, outcome_table
-from sim.uncertainty.gsa import comparison_of, evaluations
+from sim.uncertainty.dsa import BOUNDS, comparison_of, dsa_inputs, one_way, outcome_table
+from sim.uncertainty.gsa import evaluations
 from sim.uncertainty.psa import psa_plan
 
 
