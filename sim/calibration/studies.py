@@ -34,8 +34,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sim.disease.course import outcome_columns, plan_course
 from sim.disease.draws import PatientDraws, uniform_stream
 from sim.disease.patients import PatientAttributes, build_cohort
+from sim.engines.cohort import simulate_services
 from sim.inputs.errors import MISSING, InputError, unreadable
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.paths import SCENARIOS_DIR, TARGETS_PATH
@@ -66,7 +68,6 @@ from sim.outcomes.endpoints import (
     transplanted,
 )
 from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
-from sim.simulation.runner import follow_strategy
 
 STUDIES_DIR = SCENARIOS_DIR / "studies"
 """The shipped study replays (one ``NAME.yaml`` per study)."""
@@ -431,7 +432,8 @@ class StudyCohort:
         return cls(scenario, replication, draws, build_cohort(scenario.case_mix, draws))
 
     def simulate(self, params: ParameterSet) -> dict[str, np.ndarray]:
-        """Resolved course columns of every simulated patient (see `sim.outcomes.endpoints.Columns`),
+        """Resolved course columns of every simulated patient that the endpoints read (the cohort engine's;
+        see `sim.disease.course.outcome_columns` and `sim.outcomes.endpoints.Columns`),
         the attributes a subgroup may restrict (:data:`SUBGROUP_ATTRIBUTES`), and ``selected``: the
         patients the study reported on (its ``population``).
 
@@ -440,8 +442,8 @@ class StudyCohort:
         assert scenario.study is not None, "a study replay has a study section (load_studies)"
         if scenario.parameters:
             params = params.with_overrides(scenario.parameters)
-        _, course = follow_strategy(params, scenario.strategies[0], self.attributes, self.draws, scenario, "cohort")
-        columns = dict(course.columns)
+        plan = plan_course(params, scenario.strategies[0], self.attributes, self.draws)
+        columns = outcome_columns(plan, simulate_services(plan, scenario.capacity), scenario.horizon_days)
         columns.update({name: getattr(self.attributes, name) for name in SUBGROUP_ATTRIBUTES})
         if scenario.study.population == "infused":
             columns["selected"] = infused(columns)
@@ -552,6 +554,49 @@ def expected_probability(columns: Columns, target: Target) -> float:
         return _share(PROPORTIONS[target.metric](columns, target), population)
     share = _share(_endpoint(target).within(columns, target.days), population)
     return share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
+
+
+def expected_probabilities(columns: Columns, targets: Sequence[Target]) -> np.ndarray:
+    """:func:`expected_probability` of each of ``targets`` (all of one study) from the same simulated
+    population, computed together: the populations, origins and events the targets share are computed
+    once (the same operations as one target at a time, so the same numbers).
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per target, in order (NaN where the population is empty).
+    """
+    memo: dict[tuple, np.ndarray] = {}
+
+    def once(key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    selected = columns["selected"]
+    probabilities = np.empty(len(targets))
+    for k, target in enumerate(targets):
+        among = SUBPOPULATIONS.get(target.metric)
+        population = selected if among is None else once(("among", among), lambda: selected & among(columns))
+        subgroup = target.among
+        if subgroup is not None:
+            population = population & once(("subgroup", subgroup), lambda: subgroup.members(columns))
+        survival = target.metric in SURVIVAL
+        if survival:
+            endpoint = _endpoint(target)
+            population = population & once(("origin", endpoint.origin), lambda: endpoint.population(columns))
+        size = np.count_nonzero(population)
+        if size == 0:
+            probabilities[k] = float("nan")
+            continue
+        if not survival:
+            flags = PROPORTIONS[target.metric](columns, target)
+            probabilities[k] = np.count_nonzero(flags & population) / size
+            continue
+        within = once(("within", endpoint.origin, endpoint.events, target.days), lambda: endpoint.within(columns, target.days))
+        share = np.count_nonzero(within & population) / size
+        probabilities[k] = share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
+    return probabilities
 
 
 @dataclass(frozen=True)
