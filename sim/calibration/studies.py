@@ -67,7 +67,7 @@ from sim.outcomes.endpoints import (
     relapse_or_death,
     transplanted,
 )
-from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
+from sim.outcomes.estimators import cumulative_incidence, incidence_at_batch, kaplan_meier, survival_at_batch
 
 STUDIES_DIR = SCENARIOS_DIR / "studies"
 """The shipped study replays (one ``NAME.yaml`` per study)."""
@@ -665,9 +665,7 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     float
         NaN if the population is empty or the estimate is undefined (for example a median not reached).
     """
-    reported = np.flatnonzero(columns["selected"])[:size]
-    sample = {name: values[reported] for name, values in columns.items()}
-    population = _denominator(sample, target)
+    reported, sample, population = _reported(columns, target, size)
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
@@ -688,3 +686,45 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
         return float(curve.times[reached[0]]) if reached.size else float("nan")
     estimate = float(curve.survival_at(target.days))
     return estimate if shift == 0.0 else float(np.clip(estimate + shift, 0.0, 1.0))
+
+
+def _reported(columns: Columns, target: Target, size: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The first ``size`` reported patients (their rows of ``columns``), their columns, and which of them
+    are in ``target``'s denominator."""
+    reported = np.flatnonzero(columns["selected"])[:size]
+    sample = {name: values[reported] for name, values in columns.items()}
+    return reported, sample, _denominator(sample, target)
+
+
+Replay = tuple[Columns, np.ndarray, CohortRate | None]
+"""A simulated study, the day each patient's follow-up ends and the cohort's own rate (the arguments of
+:func:`study_estimate` but the target and size)."""
+
+
+def study_estimates(replays: Sequence[Replay], target: Target, size: int) -> np.ndarray:
+    """:func:`study_estimate` of ``target`` in each of several replays of its study, the same numbers; the
+    Kaplan–Meier and Aalen–Johansen estimates at the target's time point of all replays computed together
+    (:func:`sim.outcomes.estimators.survival_at_batch`, :func:`~sim.outcomes.estimators.incidence_at_batch`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One estimate per replay, in order.
+    """
+    if target.metric not in SURVIVAL or target.metric in EVENT_BY_TIME:
+        return np.array([study_estimate(columns, end, target, size, cohort) for columns, end, cohort in replays], dtype=float)
+    endpoint, observed = _endpoint(target), []
+    for columns, end, _ in replays:
+        reported, sample, population = _reported(columns, target, size)
+        observed.append(endpoint.observe(sample, population, np.minimum(end[reported], sample["last_day"])))
+    width = max((o.time.size for o in observed), default=0)
+    time, cause = np.zeros((len(observed), width)), np.zeros((len(observed), width), dtype=np.int8)
+    included = np.arange(width) < np.array([o.time.size for o in observed], dtype=int)[:, None]
+    for row, o in enumerate(observed):
+        time[row, :o.time.size], cause[row, :o.time.size] = o.time, o.cause
+    if target.metric in INCIDENCES:
+        estimates = incidence_at_batch(time, cause, EVENT, target.days, included)
+    else:
+        estimates = survival_at_batch(time, cause == EVENT, target.days, included)
+    shifts = np.array([0.0 if cohort is None else cohort.shift for _, _, cohort in replays])
+    return np.where(shifts == 0.0, estimates, np.clip(estimates + shifts, 0.0, 1.0))

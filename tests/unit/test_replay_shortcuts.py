@@ -1,5 +1,6 @@
 """The study replays' shortcuts give the numbers of the long way: the endpoint columns without the causes
-of death and hospital days, the targets of a study computed together, and the kept Weibull scores."""
+of death and hospital days, the targets of a study computed together, the study estimates of many replays
+computed together, and the kept Weibull scores."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import pytest
 
 from sim.calibration.calibrate import _values, uncertain_parameters
 from sim.calibration.studies import (
+    CohortRate,
     StudyCohort,
     expected_probabilities,
     expected_probability,
     load_studies,
     load_targets,
+    study_estimate,
+    study_estimates,
 )
 from sim.disease.draws import PatientDraws, weibull_score
 from sim.simulation.runner import follow_strategy
@@ -67,3 +71,22 @@ def test_kept_weibull_scores_are_the_scores_of_their_shape():
     for shape in (1.0, 1.7, 1.0, 2.3, 1.7, 1.0, 0.8):
         np.testing.assert_array_equal(draws.weibull("u_refractory", shape), weibull_score(draws["u_refractory"], shape))
     assert len(draws._weibull["u_refractory"]) <= 2
+
+
+def test_the_estimates_of_many_replays_together_are_those_of_each(replays):
+    """Several replays of a study (new patients each) with the cohort's own rate moved up, down or not: the
+    study's estimators of all replays at once give each replay's own estimate."""
+    targets, studies, _, parameter_sets = replays
+    for name, scenario in studies.items():
+        size = scenario.study.size
+        runs = []
+        for replication, p in enumerate(parameter_sets * 2, start=1):
+            cohort = StudyCohort.draw(scenario, replication=replication, patients=25 * size)
+            columns = cohort.simulate(p)
+            runs.append((columns, cohort.follow_up_end(columns)))
+        for target in (t for t in targets if t.study == name):
+            rates = [None] + [CohortRate(0.5, 0.5 + shift, np.random.default_rng(r).random(len(columns["selected"])))
+                              for r, (shift, (columns, _)) in enumerate(zip((0.0, 0.1, -0.2, 0.3, -0.05), runs[1:]))]
+            together = study_estimates([(c, end, rate) for (c, end), rate in zip(runs, rates)], target, size)
+            one_by_one = [study_estimate(c, end, target, size, rate) for (c, end), rate in zip(runs, rates)]
+            np.testing.assert_array_equal(together, one_by_one, err_msg=target.label)
