@@ -2,7 +2,7 @@
 the posterior predictive check."""
 
 DEFAULT_PRIOR_DRAWS, DEFAULT_STAGES, DEFAULT_STAGE_DRAWS, DEFAULT_POSTERIOR_DRAWS = 5000, 10, 3000, 1000
-"""The committed calibration's budget: 35,000 simulated draws, about 7 minutes on 2 cores (kept here, in
+"""The committed calibration's budget: 35,000 simulated draws, about 6 minutes on 2 cores (kept here, in
 the package's light entry, so that the command line can show them without importing scipy)."""
 
 LOO_PRIOR_DRAWS, LOO_STAGES, LOO_STAGE_DRAWS, LOO_POSTERIOR_DRAWS = 1000, 3, 500, 1000

@@ -48,7 +48,7 @@ from sim.calibration.heterogeneity import (
     between_study,
     icc_nodes,
 )
-from sim.calibration.studies import StudyCohort, Target, expected_probability
+from sim.calibration.studies import StudyCohort, Target, expected_probabilities
 from sim.inputs.errors import InputError
 from sim.inputs.limits import MAX_CALIBRATION_DRAWS
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, DEFAULT_POSTERIOR_PATH, Distribution, FixedDist, ParameterSet
@@ -80,11 +80,13 @@ def _evaluate_task(task: tuple[ParameterSet, list[str], np.ndarray, dict[str, Sc
     """Expected probability of every target for a block of parameter draws (one row each)."""
     base, names, rows, studies, targets = task
     cohorts = {name: StudyCohort.draw(scenario) for name, scenario in studies.items()}
-    expected = np.empty((len(rows), len(targets)))
+    by_study = {name: [j for j, t in enumerate(targets) if t.study == name] for name in cohorts}
+    expected = np.full((len(rows), len(targets)), np.nan)
     for i, row in enumerate(rows):
         params = base.with_values(dict(zip(names, row.tolist())))
-        columns = {name: cohort.simulate(params) for name, cohort in cohorts.items()}
-        expected[i] = [expected_probability(columns[t.study], t) for t in targets]
+        for name, cohort in cohorts.items():
+            if by_study[name]:
+                expected[i, by_study[name]] = expected_probabilities(cohort.simulate(params), [targets[j] for j in by_study[name]])
     return expected
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.heterogeneity import ICC_COLUMN, ICC_PRIOR, between_study, draw_cohort_rate
-from sim.calibration.studies import CohortRate, StudyCohort, Target, expected_probability, study_estimate
+from sim.calibration.studies import CohortRate, Replay, StudyCohort, Target, expected_probability, study_estimates
 from sim.disease.draws import uniform_stream
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
@@ -75,19 +75,24 @@ def cohort_rate(columns: Columns, target: Target, icc: float, seed: int, replica
 
 def _predict_task(task: tuple[ParameterSet, list[PredictRow], dict[str, Scenario], list[Target]]) -> np.ndarray:
     base, rows, studies, targets = task
-    estimates = np.empty((len(rows), len(targets)))
-    for i, (draw, values, icc) in enumerate(rows):
+    estimates = np.full((len(rows), len(targets)), np.nan)
+    replays: dict[int, list[Replay]] = {j: [] for j in range(len(targets))}
+    for draw, values, icc in rows:
         params = base.with_values(values)
         for name, scenario in studies.items():
-            assert scenario.study is not None, "a study replay has a study section (load_studies)"
             replication = 1 + draw
             cohort = StudyCohort.draw(scenario, replication=replication, patients=_study_patients(scenario))
             columns = cohort.simulate(params)
             end = cohort.follow_up_end(columns)
             for j, target in enumerate(targets):
                 if target.study == name:
-                    rate = cohort_rate(columns, target, icc, scenario.seed, replication)
-                    estimates[i, j] = study_estimate(columns, end, target, scenario.study.size, rate)
+                    replays[j].append((columns, end, cohort_rate(columns, target, icc, scenario.seed, replication)))
+    for j, target in enumerate(targets):  # every draw's replay of a target's study estimated together
+        if not replays[j]:
+            continue
+        study = studies[target.study].study
+        assert study is not None, "a study replay has a study section (load_studies)"
+        estimates[:, j] = study_estimates(replays[j], target, study.size)
     return estimates
 
 

@@ -34,8 +34,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sim.disease.course import outcome_columns, plan_course
 from sim.disease.draws import PatientDraws, uniform_stream
 from sim.disease.patients import PatientAttributes, build_cohort
+from sim.engines.cohort import simulate_services
 from sim.inputs.errors import MISSING, InputError, unreadable
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.paths import SCENARIOS_DIR, TARGETS_PATH
@@ -65,8 +67,7 @@ from sim.outcomes.endpoints import (
     relapse_or_death,
     transplanted,
 )
-from sim.outcomes.estimators import cumulative_incidence, kaplan_meier
-from sim.simulation.runner import follow_strategy
+from sim.outcomes.estimators import cumulative_incidence, incidence_at_batch, kaplan_meier, survival_at_batch
 
 STUDIES_DIR = SCENARIOS_DIR / "studies"
 """The shipped study replays (one ``NAME.yaml`` per study)."""
@@ -431,7 +432,8 @@ class StudyCohort:
         return cls(scenario, replication, draws, build_cohort(scenario.case_mix, draws))
 
     def simulate(self, params: ParameterSet) -> dict[str, np.ndarray]:
-        """Resolved course columns of every simulated patient (see `sim.outcomes.endpoints.Columns`),
+        """Resolved course columns of every simulated patient that the endpoints read (the cohort engine's;
+        see `sim.disease.course.outcome_columns` and `sim.outcomes.endpoints.Columns`),
         the attributes a subgroup may restrict (:data:`SUBGROUP_ATTRIBUTES`), and ``selected``: the
         patients the study reported on (its ``population``).
 
@@ -440,8 +442,8 @@ class StudyCohort:
         assert scenario.study is not None, "a study replay has a study section (load_studies)"
         if scenario.parameters:
             params = params.with_overrides(scenario.parameters)
-        _, course = follow_strategy(params, scenario.strategies[0], self.attributes, self.draws, scenario, "cohort")
-        columns = dict(course.columns)
+        plan = plan_course(params, scenario.strategies[0], self.attributes, self.draws)
+        columns = outcome_columns(plan, simulate_services(plan, scenario.capacity), scenario.horizon_days)
         columns.update({name: getattr(self.attributes, name) for name in SUBGROUP_ATTRIBUTES})
         if scenario.study.population == "infused":
             columns["selected"] = infused(columns)
@@ -554,6 +556,49 @@ def expected_probability(columns: Columns, target: Target) -> float:
     return share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
 
 
+def expected_probabilities(columns: Columns, targets: Sequence[Target]) -> np.ndarray:
+    """:func:`expected_probability` of each of ``targets`` (all of one study) from the same simulated
+    population, computed together: the populations, origins and events the targets share are computed
+    once (the same operations as one target at a time, so the same numbers).
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per target, in order (NaN where the population is empty).
+    """
+    memo: dict[tuple, np.ndarray] = {}
+
+    def once(key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    selected = columns["selected"]
+    probabilities = np.empty(len(targets))
+    for k, target in enumerate(targets):
+        among = SUBPOPULATIONS.get(target.metric)
+        population = selected if among is None else once(("among", among), lambda: selected & among(columns))
+        subgroup = target.among
+        if subgroup is not None:
+            population = population & once(("subgroup", subgroup), lambda: subgroup.members(columns))
+        survival = target.metric in SURVIVAL
+        if survival:
+            endpoint = _endpoint(target)
+            population = population & once(("origin", endpoint.origin), lambda: endpoint.population(columns))
+        size = np.count_nonzero(population)
+        if size == 0:
+            probabilities[k] = float("nan")
+            continue
+        if not survival:
+            flags = PROPORTIONS[target.metric](columns, target)
+            probabilities[k] = np.count_nonzero(flags & population) / size
+            continue
+        within = once(("within", endpoint.origin, endpoint.events, target.days), lambda: endpoint.within(columns, target.days))
+        share = np.count_nonzero(within & population) / size
+        probabilities[k] = share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
+    return probabilities
+
+
 @dataclass(frozen=True)
 class CohortRate:
     """A new cohort's own true rate for a target, beside the model's (between-study variation; see
@@ -620,9 +665,7 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
     float
         NaN if the population is empty or the estimate is undefined (for example a median not reached).
     """
-    reported = np.flatnonzero(columns["selected"])[:size]
-    sample = {name: values[reported] for name, values in columns.items()}
-    population = _denominator(sample, target)
+    reported, sample, population = _reported(columns, target, size)
     if not population.any():
         return float("nan")
     if target.metric in PROPORTIONS:
@@ -643,3 +686,45 @@ def study_estimate(columns: Columns, follow_up_end: np.ndarray, target: Target, 
         return float(curve.times[reached[0]]) if reached.size else float("nan")
     estimate = float(curve.survival_at(target.days))
     return estimate if shift == 0.0 else float(np.clip(estimate + shift, 0.0, 1.0))
+
+
+def _reported(columns: Columns, target: Target, size: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The first ``size`` reported patients (their rows of ``columns``), their columns, and which of them
+    are in ``target``'s denominator."""
+    reported = np.flatnonzero(columns["selected"])[:size]
+    sample = {name: values[reported] for name, values in columns.items()}
+    return reported, sample, _denominator(sample, target)
+
+
+Replay = tuple[Columns, np.ndarray, CohortRate | None]
+"""A simulated study, the day each patient's follow-up ends and the cohort's own rate (the arguments of
+:func:`study_estimate` but the target and size)."""
+
+
+def study_estimates(replays: Sequence[Replay], target: Target, size: int) -> np.ndarray:
+    """:func:`study_estimate` of ``target`` in each of several replays of its study, the same numbers; the
+    Kaplan–Meier and Aalen–Johansen estimates at the target's time point of all replays computed together
+    (:func:`sim.outcomes.estimators.survival_at_batch`, :func:`~sim.outcomes.estimators.incidence_at_batch`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One estimate per replay, in order.
+    """
+    if target.metric not in SURVIVAL or target.metric in EVENT_BY_TIME:
+        return np.array([study_estimate(columns, end, target, size, cohort) for columns, end, cohort in replays], dtype=float)
+    endpoint, observed = _endpoint(target), []
+    for columns, end, _ in replays:
+        reported, sample, population = _reported(columns, target, size)
+        observed.append(endpoint.observe(sample, population, np.minimum(end[reported], sample["last_day"])))
+    width = max((o.time.size for o in observed), default=0)
+    time, cause = np.zeros((len(observed), width)), np.zeros((len(observed), width), dtype=np.int8)
+    included = np.arange(width) < np.array([o.time.size for o in observed], dtype=int)[:, None]
+    for row, o in enumerate(observed):
+        time[row, :o.time.size], cause[row, :o.time.size] = o.time, o.cause
+    if target.metric in INCIDENCES:
+        estimates = incidence_at_batch(time, cause, EVENT, target.days, included)
+    else:
+        estimates = survival_at_batch(time, cause == EVENT, target.days, included)
+    shifts = np.array([0.0 if cohort is None else cohort.shift for _, _, cohort in replays])
+    return np.where(shifts == 0.0, estimates, np.clip(estimates + shifts, 0.0, 1.0))

@@ -562,19 +562,24 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
     return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
 
 
-def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> Course:
-    """Settle each patient's course given what the engine decided.
+@dataclass(frozen=True)
+class _Settled:
+    """What :func:`_settle` decided: the endpoint columns and the days and risks the rest of a
+    :class:`Course` is made from."""
 
-    Parameters
-    ----------
-    plan : Plan
-        The wait-independent course.
-    services : Services
-        When manufacturing started, infusion and HSCT happened, and deaths while waiting for an
-        ICU bed (days from enrolment, ``NaN`` where they did not happen).
-    horizon_days : float or ndarray
-        End of follow-up from enrolment, days, for everyone or per patient; later events are censored.
-    """
+    columns: dict[str, np.ndarray]
+    death_day: np.ndarray
+    first: np.ndarray
+    risk_code: dict[str, int]
+    severe_gvhd: np.ndarray
+    car_t_gvhd_day: np.ndarray
+    agvhd_day: np.ndarray
+    cgvhd_day: np.ndarray
+
+
+def _settle(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> _Settled:
+    """Who was infused, responded, was transplanted, relapsed and died (of which risk) and when; the
+    columns the endpoints read (:func:`outcome_columns`), censored at the horizon."""
     before, toxicity, response, graft, after = plan.before, plan.toxicity, plan.response, plan.transplant, plan.after_transplant
     release_day = services.manufacturing_start + before.slot_days
     t0 = services.infusion_day
@@ -626,29 +631,9 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     cgvhd_day = np.where(transplanted & graft.cgvhd & (hsct_day + graft.cgvhd_after_hsct < gvhd_until),
                          hsct_day + graft.cgvhd_after_hsct, np.nan)
     severe_gvhd = ((graft.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
-    causes = {
-        "refractory_disease": DEATH_CODE["disease"],
-        "relapse": DEATH_CODE["disease"],
-        "early_toxicity": toxicity.early_death_cause,
-        "late_non_relapse": survival.non_relapse_cause(toxicity.late_death_cause_draw, np.zeros(t0.shape, dtype=bool),
-                                                       after.nrm_gvhd_share_if_gvhd, after.nrm_infection_share),
-        "non_relapse": survival.non_relapse_cause(after.nrm_cause_draw, severe_gvhd, after.nrm_gvhd_share_if_gvhd,
-                                                  after.nrm_infection_share),
-        "graft_failure": DEATH_CODE["infection"],
-        "late_effects": DEATH_CODE["other_nrm"],
-        "background": DEATH_CODE["background"],
-        "icu_wait": plan.care.icu_cause,
-    }
-    # The winning risk's cause: looked up where it is one cause, copied where it is per patient.
-    cause = np.array([code if isinstance(code, int) else DEATH_CODE["none"] for code in (causes[risk] for risk in risks)],
-                     dtype=np.int8)[first]
-    for risk, code in causes.items():
-        if isinstance(code, np.ndarray):
-            np.copyto(cause, code, where=first == risk_code[risk])
 
     died = death_day <= horizon_days
     last_day = np.where(died, death_day, horizon_days)
-    use = services.resource_use or unqueued_resource_use(plan, services)
 
     def observed(day: np.ndarray) -> np.ndarray:
         return _observed(day, last_day)
@@ -684,16 +669,70 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
         "relapse_cd7_negative": ~np.isnan(relapse_day) & relapse_negative,
         "death": died,
         "death_day": np.where(died, death_day, np.nan),
-        "death_cause": np.where(died, cause, DEATH_CODE["none"]).astype(np.int8),
         "last_day": last_day,
         "chimerism": np.where(transplanted, graft.chimerism, transplant.CHIMERISM_NONE).astype(np.int8),
         "cart_source": plan.cart_source,
+    }
+    return _Settled(columns, death_day, first, risk_code, severe_gvhd, car_t_gvhd_day, agvhd_day, cgvhd_day)
+
+
+def outcome_columns(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of :func:`resolve_course` that the endpoints read (``sim.outcomes.endpoints.Columns``),
+    settled exactly as there, without the causes of death and the hospital days: the part a study
+    replay needs, at a fraction of the cost (parameters as for :func:`resolve_course`)."""
+    return _settle(plan, services, horizon_days).columns
+
+
+def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> Course:
+    """Settle each patient's course given what the engine decided.
+
+    Parameters
+    ----------
+    plan : Plan
+        The wait-independent course.
+    services : Services
+        When manufacturing started, infusion and HSCT happened, and deaths while waiting for an
+        ICU bed (days from enrolment, ``NaN`` where they did not happen).
+    horizon_days : float or ndarray
+        End of follow-up from enrolment, days, for everyone or per patient; later events are censored.
+    """
+    settled = _settle(plan, services, horizon_days)
+    toxicity, after = plan.toxicity, plan.after_transplant
+    t0, first, risk_code = services.infusion_day, settled.first, settled.risk_code
+    causes = {
+        "refractory_disease": DEATH_CODE["disease"],
+        "relapse": DEATH_CODE["disease"],
+        "early_toxicity": toxicity.early_death_cause,
+        "late_non_relapse": survival.non_relapse_cause(toxicity.late_death_cause_draw, np.zeros(t0.shape, dtype=bool),
+                                                       after.nrm_gvhd_share_if_gvhd, after.nrm_infection_share),
+        "non_relapse": survival.non_relapse_cause(after.nrm_cause_draw, settled.severe_gvhd, after.nrm_gvhd_share_if_gvhd,
+                                                  after.nrm_infection_share),
+        "graft_failure": DEATH_CODE["infection"],
+        "late_effects": DEATH_CODE["other_nrm"],
+        "background": DEATH_CODE["background"],
+        "icu_wait": plan.care.icu_cause,
+    }
+    # The winning risk's cause: looked up where it is one cause, copied where it is per patient.
+    cause = np.array([code if isinstance(code, int) else DEATH_CODE["none"] for code in (causes[risk] for risk in risk_code)],
+                     dtype=np.int8)[first]
+    for risk, code in causes.items():
+        if isinstance(code, np.ndarray):
+            np.copyto(cause, code, where=first == risk_code[risk])
+
+    use = services.resource_use or unqueued_resource_use(plan, services)
+    columns = settled.columns
+    died, last_day, transplanted = columns["death"], columns["last_day"], columns["hsct"]
+    death_cause = np.where(died, cause, DEATH_CODE["none"]).astype(np.int8)
+    columns = {
+        **{name: values for name, values in columns.items() if name not in ("last_day", "chimerism", "cart_source")},
+        "death_cause": death_cause,
+        **{name: columns[name] for name in ("last_day", "chimerism", "cart_source")},
         "cart_stay_days": stay_days(use, "cart_bed", last_day),
         "icu_days": np.nan_to_num(stay_days(use, "icu_bed", last_day), nan=0.0),
         "hsct_stay_days": stay_days(use, "transplant_bed", last_day),
     }
     return Course(
-        columns=columns, plan=plan, services=services, resource_use=use, latent_death_day=death_day,
-        early_death_first=first == risk_code["early_toxicity"], car_t_gvhd_day=car_t_gvhd_day,
-        agvhd_day=np.where(transplanted, agvhd_day, np.nan), cgvhd_day=np.where(transplanted, cgvhd_day, np.nan),
+        columns=columns, plan=plan, services=services, resource_use=use, latent_death_day=settled.death_day,
+        early_death_first=first == risk_code["early_toxicity"], car_t_gvhd_day=settled.car_t_gvhd_day,
+        agvhd_day=np.where(transplanted, settled.agvhd_day, np.nan), cgvhd_day=np.where(transplanted, settled.cgvhd_day, np.nan),
     )

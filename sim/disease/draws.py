@@ -67,6 +67,9 @@ def _next_uniforms(stream: np.random.Generator, n_patients: int) -> np.ndarray:
     # Generator.random is in [0, 1); exclude an exact 0 so inverse CDFs stay finite.
     return np.maximum(uniforms, np.nextafter(0.0, 1.0), out=uniforms)
 
+WEIBULL_SHAPES_KEPT = 2
+"""Shapes whose Weibull scores :meth:`PatientDraws.weibull` keeps per draw (one draw takes two shapes at most)."""
+
 
 class PatientDraws(Mapping[str, np.ndarray]):
     """Named uniform draws in (0, 1) for ``n`` patients of one replication.
@@ -87,6 +90,7 @@ class PatientDraws(Mapping[str, np.ndarray]):
         self.n_patients = n_patients
         self._draws = {name: uniform_stream(seed, replication, name, n_patients) for name in DRAW_NAMES}
         self._scores: dict[str, np.ndarray] = {}
+        self._weibull: dict[str, dict[float, np.ndarray]] = {}
 
     @classmethod
     def in_blocks(cls, seed: int, replication: int, n_patients: int, block_size: int) -> Iterator[tuple[slice, PatientDraws]]:
@@ -107,7 +111,7 @@ class PatientDraws(Mapping[str, np.ndarray]):
             block = object.__new__(cls)
             block.seed, block.replication, block.n_patients = seed, replication, size
             block._draws = {name: _next_uniforms(stream, size) for name, stream in streams.items()}
-            block._scores = {}
+            block._scores, block._weibull = {}, {}
             yield slice(start, start + size), block
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -119,7 +123,7 @@ class PatientDraws(Mapping[str, np.ndarray]):
         view.seed, view.replication = self.seed, self.replication
         view._draws = {name: values[part] for name, values in self._draws.items()}
         view.n_patients = len(range(*part.indices(self.n_patients)))
-        view._scores = {}
+        view._scores, view._weibull = {}, {}
         return view
 
     def normal(self, name: str) -> np.ndarray:
@@ -128,13 +132,29 @@ class PatientDraws(Mapping[str, np.ndarray]):
             self._scores[name] = ndtri(self._draws[name])
         return self._scores[name]
 
+    def exponential(self, name: str) -> np.ndarray:
+        """Standard exponential scores ``-log1p(-u)`` of the draw ``name`` (computed once, then kept)."""
+        key = f"{name} exponential"
+        if key not in self._scores:
+            self._scores[key] = exponential_score(self._draws[name])
+        return self._scores[key]
+
     def weibull(self, name: str, shape: float) -> np.ndarray:
         """Standard Weibull scores :func:`weibull_score` of the draw ``name`` for ``shape`` (computed once
-        per shape, then kept: several rules turn one draw into times with different medians)."""
-        key = f"{name} weibull {shape!r}"
-        if key not in self._scores:
-            self._scores[key] = weibull_score(self._draws[name], shape)
-        return self._scores[key]
+        per shape, then kept: several rules turn one draw into times with different medians), from its
+        exponential scores (:meth:`exponential`), which do not depend on the shape.
+
+        The scores of the :data:`WEIBULL_SHAPES_KEPT` most recently used shapes of each draw are kept: a calibration
+        gives every parameter set new shapes, and the scores of the old ones would pile up.
+        """
+        kept = self._weibull.setdefault(name, {})
+        if shape in kept:
+            kept[shape] = kept.pop(shape)  # the most recently used last
+        else:
+            if len(kept) >= WEIBULL_SHAPES_KEPT:
+                del kept[next(iter(kept))]  # the least recently used
+            kept[shape] = weibull_from_exponential(self.exponential(name), shape)
+        return kept[shape]
 
     def __iter__(self):
         return iter(self._draws)
@@ -174,9 +194,19 @@ def exponential_time(u: np.ndarray, median: np.ndarray | float) -> np.ndarray:
     return -np.log1p(-u) * (np.asarray(median, dtype=float) / np.log(2.0))
 
 
+def exponential_score(u: np.ndarray) -> np.ndarray:
+    """Standard exponential quantiles ``-log(1 - u)`` of uniform draws."""
+    return -np.log1p(-u)
+
+
 def weibull_score(u: np.ndarray, shape: float) -> np.ndarray:
     """Standard Weibull (scale 1) quantiles ``(-log(1 - u)) ** (1 / shape)`` of uniform draws."""
-    return (-np.log1p(-u)) ** (1.0 / shape)
+    return weibull_from_exponential(exponential_score(u), shape)
+
+
+def weibull_from_exponential(e: np.ndarray, shape: float) -> np.ndarray:
+    """Standard Weibull scores ``e ** (1 / shape)`` from standard exponential scores ``e`` (:func:`exponential_score`)."""
+    return e ** (1.0 / shape)
 
 
 def weibull_time(w: np.ndarray, median: float, shape: float) -> np.ndarray:

@@ -71,12 +71,12 @@ def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[
     days, label : ndarray
         ``inf`` and the first label where nothing happens.
     """
-    days = np.full(candidates[0][0].shape, np.inf)
+    days = np.full(np.broadcast_shapes(*(np.shape(candidate) for candidate, _ in candidates)), np.inf)
     label = np.zeros(days.shape, dtype=np.int8)
     for candidate, code in candidates:
         earlier = candidate < days
-        days = np.where(earlier, candidate, days)
-        label = np.where(earlier, code.astype(np.int8) if isinstance(code, np.ndarray) else np.int8(code), label)
+        np.copyto(days, candidate, where=earlier)
+        np.copyto(label, code, where=earlier, casting="unsafe")
     return days, label
 
 
@@ -592,9 +592,11 @@ def plan_after_transplant(
                        [p["nrm_age_rr_child"], p["nrm_age_rr_older"]], 1.0)
     late: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age, p["background_gompertz_rate_at_40"],
                 p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], 1.0)
-    chronic_gvhd: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age,
-                                    p["background_gompertz_rate_at_40"], p["background_gompertz_slope"], p["late_relative_mortality_2y"],
-                                    p["late_relative_mortality_15y"], p["late_mortality_cgvhd_rr"])
+    # with chronic GVHD the excess hazard is raised: computed for those patients only (elementwise, so the same days)
+    late_effects = late.copy()
+    late_effects[graft.cgvhd] = survival.late_effects_death_days(
+        draws["u_late_effects"][graft.cgvhd], attributes.age[graft.cgvhd], p["background_gompertz_rate_at_40"],
+        p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], p["late_mortality_cgvhd_rr"])
     relapse_cd7_negative = np.where(graft.full_donor, graft_negative, own_negative)
     salvage = survival.salvage_response(draws["u_salvage"], strategy.salvage_after_hsct_relapse, relapse_cd7_negative,
                                         p["salvage_dli_response"], p["salvage_second_cart_response"])
@@ -606,7 +608,7 @@ def plan_after_transplant(
         nrm_cause_draw=draws["u_nrm_cause"],
         relapse_after_hsct=np.where(graft.full_donor, graft_days, own_days),
         relapse_cd7_negative=relapse_cd7_negative,
-        late_effects_death_after_hsct=np.where(graft.cgvhd, chronic_gvhd, late),
+        late_effects_death_after_hsct=late_effects,
         salvage_response=salvage, survival_after_hsct_relapse=np.where(salvage, salvaged, response.survival_after_hsct_relapse),
         **shares,
     )

@@ -10,6 +10,7 @@ longer than the whole default run should; only ``scipy.special`` is needed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
@@ -391,3 +392,141 @@ def replication_interval(values: npt.ArrayLike) -> Estimate:
     quantile = stdtrit(values.size - 1, 0.5 + CONFIDENCE_LEVEL / 2)
     half_width = quantile * np.std(values, ddof=1) / np.sqrt(values.size)
     return Estimate(mean, float(mean - half_width), float(mean + half_width))
+
+
+class _SortedBatch(NamedTuple):
+    """Rows of follow-up data sorted by time (see :func:`_sort_batch`): times, causes, subjects per row,
+    subjects at risk, whether a subject is the last of its run of tied times, and the first of that run."""
+
+    time: np.ndarray
+    cause: np.ndarray
+    subjects: np.ndarray
+    at_risk: np.ndarray
+    group_end: np.ndarray
+    first_of_group: np.ndarray
+
+
+def _sort_batch(time: npt.ArrayLike, cause: npt.ArrayLike, included: npt.ArrayLike | None) -> _SortedBatch:
+    """Each row's included subjects sorted by time, the others after them (time ``inf``, cause 0), with
+    the subjects at risk at each distinct time (counted at the first of its ties) and where each run of
+    tied times ends and starts.
+
+    Raises
+    ------
+    ValueError
+        When the arrays are not 2-d of one shape, or an included time is not finite.
+    """
+    time = np.asarray(time, dtype=float)
+    cause = np.asarray(cause)
+    included = np.ones(time.shape, dtype=bool) if included is None else np.asarray(included, dtype=bool)
+    if time.ndim != 2 or time.shape != cause.shape or time.shape != included.shape:
+        raise ValueError(f"time, cause and included must be 2-d of one shape, got {time.shape}, {cause.shape} and {included.shape}")
+    if not np.all(np.isfinite(time[included])):
+        raise ValueError("time must be finite (days); censor at the last follow-up instead of NaN")
+    time = np.where(included, time, np.inf)
+    order = np.argsort(time, axis=1, kind="stable")
+    time = np.take_along_axis(time, order, axis=1)
+    cause = np.take_along_axis(np.where(included, cause, 0).astype(np.int64), order, axis=1)
+    subjects = included.sum(axis=1)
+    position = np.broadcast_to(np.arange(time.shape[1]), time.shape)
+    valid = position < subjects[:, None]
+    with np.errstate(invalid="ignore"):  # inf - inf among the excluded subjects
+        group_start = np.diff(time, axis=1, prepend=-np.inf) > 0
+        group_end = valid & ~(np.diff(time, axis=1, append=np.inf) <= 0)  # the last of a run of ties (the last included too)
+    first_of_group = np.maximum.accumulate(np.where(group_start & valid, position, 0), axis=1)
+    return _SortedBatch(time, cause, subjects, subjects[:, None] - first_of_group, group_end, first_of_group)
+
+
+def _per_group(flags: np.ndarray, batch: _SortedBatch) -> np.ndarray:
+    """How many subjects of each run of tied times have ``flags``, at the run's last subject (int)."""
+    counts = np.cumsum(flags, axis=1, dtype=np.int64)
+    before = np.take_along_axis(counts - flags, batch.first_of_group, axis=1)
+    return counts - before
+
+
+def _value_by_time(curve: np.ndarray, batch: _SortedBatch, t: float, before_first: float) -> np.ndarray:
+    """A step curve (one value per sorted subject) at time ``t``: its value at the last subject observed by
+    ``t``, ``before_first`` where none was."""
+    seen = np.count_nonzero(batch.time <= t, axis=1)
+    rows = np.arange(curve.shape[0])
+    return np.where(seen > 0, curve[rows, np.maximum(seen - 1, 0)], before_first)
+
+
+def survival_at_batch(time: npt.ArrayLike, event: npt.ArrayLike, t: float, included: npt.ArrayLike | None = None) -> np.ndarray:
+    """Kaplan–Meier survival at time ``t`` of each row of follow-up data, all rows at once: row ``b`` gives
+    ``kaplan_meier(time[b][included[b]], event[b][included[b]]).survival_at(t)``, the same number (the
+    same products in the same order).
+
+    Parameters
+    ----------
+    time : array_like of float, shape (rows, subjects)
+        Days from the origin to the event or censoring; finite where included.
+    event : array_like of bool, same shape
+        True where the event was observed.
+    t : float
+        Days.
+    included : array_like of bool, same shape, optional
+        The subjects of each row (default: all).
+
+    Returns
+    -------
+    numpy.ndarray
+        One survival per row; ``NaN`` for a row without subjects, and beyond a row's last time unless its
+        survival reached 0 (then 0).
+    """
+    batch = _sort_batch(time, event, included)
+    deaths = _per_group(batch.cause != 0, batch)
+    factor = np.where(batch.group_end, (batch.at_risk - deaths) / np.maximum(batch.at_risk, 1), 1.0)
+    survival = np.cumprod(factor, axis=1)
+    value = _value_by_time(survival, batch, t, 1.0)
+    return _beyond_follow_up(value, survival, batch, t, lambda end: np.where(end == 0.0, 0.0, _NAN))
+
+
+def incidence_at_batch(time: npt.ArrayLike, cause: npt.ArrayLike, cause_of_interest: int, t: float,
+                       included: npt.ArrayLike | None = None) -> np.ndarray:
+    """Aalen–Johansen cumulative incidence of ``cause_of_interest`` at time ``t`` of each row of follow-up
+    data, all rows at once: row ``b`` gives ``cumulative_incidence(time[b][included[b]], cause[b][included[b]],
+    cause_of_interest).incidence_at(t)``, the same number (the same sums and products in the same order).
+
+    Parameters
+    ----------
+    time : array_like of float, shape (rows, subjects)
+        Days from the origin to the first event or censoring; finite where included.
+    cause : array_like of int, same shape
+        0 for censored, otherwise the code of the event's cause.
+    cause_of_interest : int
+        Not 0.
+    t : float
+        Days.
+    included : array_like of bool, same shape, optional
+        The subjects of each row (default: all).
+
+    Returns
+    -------
+    numpy.ndarray
+        One incidence per row; ``NaN`` for a row without subjects, and beyond a row's last time unless its
+        all-cause survival reached 0.
+    """
+    if cause_of_interest == 0:
+        raise ValueError("cause_of_interest must not be 0, which marks censoring")
+    batch = _sort_batch(time, cause, included)
+    events = _per_group(batch.cause != 0, batch).astype(float)
+    of_interest = _per_group(batch.cause == cause_of_interest, batch).astype(float)
+    at_event = batch.group_end & (events > 0)
+    at_risk = np.maximum(batch.at_risk, 1)
+    survival_after = np.cumprod(np.where(at_event, 1.0 - events / at_risk, 1.0), axis=1)
+    survival_before = np.concatenate((np.ones((survival_after.shape[0], 1)), survival_after[:, :-1]), axis=1)
+    incidence = np.cumsum(np.where(at_event, survival_before * of_interest / at_risk, 0.0), axis=1)
+    value = _value_by_time(incidence, batch, t, 0.0)
+    return _beyond_follow_up(value, survival_after, batch, t, lambda end: np.where(end == 0.0, value, _NAN))
+
+
+def _beyond_follow_up(value: np.ndarray, survival: np.ndarray, batch: _SortedBatch, t: float,
+                      after_last: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``value``, with ``after_last(all-cause survival at the end)`` past each row's last time, and ``NaN``
+    for rows without subjects or a ``NaN`` time."""
+    rows = np.arange(value.shape[0])
+    last = np.maximum(batch.subjects - 1, 0)
+    beyond = t > batch.time[rows, last]
+    value = np.where(beyond, after_last(survival[rows, last]), value)
+    return np.where((batch.subjects == 0) | math.isnan(t), _NAN, value)
