@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.disease import cart, survival, transplant
+from sim.disease import survival
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes
+from sim.disease.settlement import RISK_CODE, RISKS, settle
 from sim.disease.steps import (
     DEATH_CODE,
     AfterTransplant,
@@ -55,7 +56,6 @@ from sim.disease.steps import (
     Toxicity,
     Transplant,
     TransplantDecision,
-    first_of,
     plan_after_transplant,
     plan_before_infusion,
     plan_care,
@@ -199,11 +199,6 @@ class Plan:
     def icu_cause(self) -> np.ndarray:
         """:attr:`Care.icu_cause`."""
         return self.care.icu_cause
-
-
-RISKS_AFTER_RELAPSE = frozenset({"refractory_disease", "relapse", "background"})
-"""The competing risks of death of :func:`resolve_course` that still run after a relapse (the disease, and
-background mortality); every other one is a non-relapse death, counted only before relapse."""
 
 
 def before_relapse(death_day, relapse_day):
@@ -562,125 +557,11 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
     return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
 
 
-@dataclass(frozen=True)
-class _Settled:
-    """What :func:`_settle` decided: the endpoint columns and the days and risks the rest of a
-    :class:`Course` is made from."""
-
-    columns: dict[str, np.ndarray]
-    death_day: np.ndarray
-    first: np.ndarray
-    risk_code: dict[str, int]
-    severe_gvhd: np.ndarray
-    car_t_gvhd_day: np.ndarray
-    agvhd_day: np.ndarray
-    cgvhd_day: np.ndarray
-
-
-def _settle(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> _Settled:
-    """Who was infused, responded, was transplanted, relapsed and died (of which risk) and when; the
-    columns the endpoints read (:func:`outcome_columns`), censored at the horizon."""
-    before, toxicity, response, graft, after = plan.before, plan.toxicity, plan.response, plan.transplant, plan.after_transplant
-    release_day = services.manufacturing_start + before.slot_days
-    t0 = services.infusion_day
-    infused = ~np.isnan(t0)
-    hsct_day = services.hsct_day
-    transplanted = ~np.isnan(hsct_day)
-
-    assessment_day = t0 + response.response_after_infusion
-    assessed = infused & (toxicity.early_death_after_infusion > response.response_after_infusion) & (
-        before.background_death_day > assessment_day) & ~(services.icu_wait_death_day <= assessment_day)
-    response_code = np.where(assessed, response.response_code, cart.RESPONSE_NOT_ASSESSED).astype(np.int8)
-    response_day = np.where(assessed, assessment_day, np.nan)
-    in_cr = assessed & response.in_cr
-    no_response = assessed & ~response.in_cr
-
-    # Living with untreated disease from: a failed manufacturing (at release: not a progression, but no CAR-T),
-    # a drop-out (progression before infusion), or primary non-response (at the assessment).
-    failed_in_time = before.manufacturing_failed & (release_day < before.exit_day)
-    untreated_day = np.where(~infused, np.where(failed_in_time, release_day, before.dropout_day), np.nan)
-    untreated_day = np.where(no_response, response_day, untreated_day)
-
-    relapse_day = np.where(transplanted, hsct_day + after.relapse_after_hsct,
-                           np.where(in_cr, t0 + response.relapse_after_infusion, np.inf))
-    relapse_negative = np.where(transplanted, after.relapse_cd7_negative, response.relapse_cd7_negative)
-
-    late_death_day = t0 + toxicity.late_death_after_infusion
-    latent = {  # latent days of death; on ties the earlier wins
-        "refractory_disease": untreated_day + response.survival_with_refractory_disease,
-        "relapse": relapse_day + np.where(transplanted, after.survival_after_hsct_relapse, response.survival_after_relapse),
-        # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
-        "early_toxicity": t0 + toxicity.early_death_after_infusion,
-        # prolonged cytopenia or late infection without transplant: a transplant before it takes over
-        "late_non_relapse": np.where(hsct_day <= late_death_day, np.inf, late_death_day),
-        "non_relapse": hsct_day + after.nrm_after_hsct,
-        "graft_failure": hsct_day + graft.graft_failure_death_after_hsct,
-        "late_effects": hsct_day + after.late_effects_death_after_hsct,
-        "background": before.background_death_day,
-        "icu_wait": services.icu_wait_death_day,
-    }
-    # after a relapse, death is from the disease: every other risk but age counts only before it
-    risks = {name: day if name in RISKS_AFTER_RELAPSE else before_relapse(day, relapse_day) for name, day in latent.items()}
-    risk_code = {risk: code for code, risk in enumerate(risks)}
-    death_day, first = first_of(risks, risk_code)
-
-    # GVHD starts only alive and in remission (relapse ends immunosuppression-era GVHD onset in this model)
-    gvhd_until = np.minimum(death_day, relapse_day)
-    agvhd_day = np.where(transplanted & (graft.agvhd_grade > 0) & (hsct_day + graft.agvhd_after_hsct < gvhd_until),
-                         hsct_day + graft.agvhd_after_hsct, np.nan)
-    cgvhd_day = np.where(transplanted & graft.cgvhd & (hsct_day + graft.cgvhd_after_hsct < gvhd_until),
-                         hsct_day + graft.cgvhd_after_hsct, np.nan)
-    severe_gvhd = ((graft.agvhd_grade >= 3) & (agvhd_day < death_day)) | (cgvhd_day < death_day)
-
-    died = death_day <= horizon_days
-    last_day = np.where(died, death_day, horizon_days)
-
-    def observed(day: np.ndarray) -> np.ndarray:
-        return _observed(day, last_day)
-
-    # the index treatment and its assessment are recorded only if they came by the last day, like every later event
-    t0, response_day = observed(t0), observed(response_day)
-    infused = ~np.isnan(t0)
-    response_code = np.where(np.isnan(response_day), cart.RESPONSE_NOT_ASSESSED, response_code).astype(np.int8)
-    relapse_day = observed(np.where(relapse_day < death_day, relapse_day, np.nan))
-    hsct_day = observed(hsct_day)
-    transplanted = ~np.isnan(hsct_day)
-    car_t_gvhd_day = observed(np.where(infused & toxicity.car_t_gvhd & (t0 + toxicity.car_t_gvhd_after_infusion < death_day),
-                                       t0 + toxicity.car_t_gvhd_after_infusion, np.nan))
-    agvhd_day, cgvhd_day = observed(agvhd_day), observed(cgvhd_day)
-    agvhd_grade = np.maximum(np.where(transplanted & ~np.isnan(agvhd_day), graft.agvhd_grade, 0),
-                             np.where(np.isnan(car_t_gvhd_day), 0, 2)).astype(np.int8)
-    crs_grade = np.where(infused, toxicity.crs_grade, 0).astype(np.int8)
-    icans_grade = np.where(infused, toxicity.icans_grade, 0).astype(np.int8)
-
-    columns = {
-        "infused": infused,
-        "infusion_day": t0,
-        "crs_grade": crs_grade,
-        "icans_grade": icans_grade,
-        "response": response_code,
-        "response_day": response_day,
-        "hsct": transplanted,
-        "hsct_day": hsct_day,
-        "agvhd_grade": agvhd_grade,
-        "cgvhd": ~np.isnan(cgvhd_day),
-        "relapse": ~np.isnan(relapse_day),
-        "relapse_day": relapse_day,
-        "relapse_cd7_negative": ~np.isnan(relapse_day) & relapse_negative,
-        "death": died,
-        "death_day": np.where(died, death_day, np.nan),
-        "last_day": last_day,
-        "chimerism": np.where(transplanted, graft.chimerism, transplant.CHIMERISM_NONE).astype(np.int8),
-        "cart_source": plan.cart_source,
-    }
-    return _Settled(columns, death_day, first, risk_code, severe_gvhd, car_t_gvhd_day, agvhd_day, cgvhd_day)
-
-
 def outcome_columns(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> dict[str, np.ndarray]:
     """The columns of :func:`resolve_course` that the endpoints read (``sim.outcomes.endpoints.Columns``),
     settled exactly as there, without the causes of death and the hospital days: the part a study
     replay needs, at a fraction of the cost (parameters as for :func:`resolve_course`)."""
-    return _settle(plan, services, horizon_days).columns
+    return settle(plan, services, horizon_days).columns
 
 
 def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> Course:
@@ -696,9 +577,9 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     horizon_days : float or ndarray
         End of follow-up from enrolment, days, for everyone or per patient; later events are censored.
     """
-    settled = _settle(plan, services, horizon_days)
+    settled = settle(plan, services, horizon_days)
     toxicity, after = plan.toxicity, plan.after_transplant
-    t0, first, risk_code = services.infusion_day, settled.first, settled.risk_code
+    t0, first = services.infusion_day, settled.first
     causes = {
         "refractory_disease": DEATH_CODE["disease"],
         "relapse": DEATH_CODE["disease"],
@@ -713,11 +594,11 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
         "icu_wait": plan.care.icu_cause,
     }
     # The winning risk's cause: looked up where it is one cause, copied where it is per patient.
-    cause = np.array([code if isinstance(code, int) else DEATH_CODE["none"] for code in (causes[risk] for risk in risk_code)],
+    cause = np.array([code if isinstance(code, int) else DEATH_CODE["none"] for code in (causes[risk] for risk in RISKS)],
                      dtype=np.int8)[first]
     for risk, code in causes.items():
         if isinstance(code, np.ndarray):
-            np.copyto(cause, code, where=first == risk_code[risk])
+            np.copyto(cause, code, where=first == RISK_CODE[risk])
 
     use = services.resource_use or unqueued_resource_use(plan, services)
     columns = settled.columns
@@ -733,6 +614,6 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     }
     return Course(
         columns=columns, plan=plan, services=services, resource_use=use, latent_death_day=settled.death_day,
-        early_death_first=first == risk_code["early_toxicity"], car_t_gvhd_day=settled.car_t_gvhd_day,
+        early_death_first=first == RISK_CODE["early_toxicity"], car_t_gvhd_day=settled.car_t_gvhd_day,
         agvhd_day=np.where(transplanted, settled.agvhd_day, np.nan), cgvhd_day=np.where(transplanted, settled.cgvhd_day, np.nan),
     )

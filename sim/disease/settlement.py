@@ -1,0 +1,241 @@
+"""Settling each patient's course: who was infused, responded, was transplanted, relapsed and died
+(of which competing risk) and when, censored at the end of follow-up.
+
+:func:`settle_patients` settles one patient after another, written as the pathway reads, in one
+compiled pass (numba); :func:`settle` gathers its inputs from a plan and the services. Setting the environment variable
+``NUMBA_DISABLE_JIT=1`` runs the same function as plain Python, for stepping through a course in a
+debugger.
+
+Days count from enrolment unless named ``*_after_infusion`` (from infusion) or ``*_after_hsct``
+(from HSCT); ``NaN`` is an event that did not happen, ``inf`` a latent event that never comes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from sim.disease.cart import RESPONSE_NONE, RESPONSE_NOT_ASSESSED
+from sim.disease.transplant import CHIMERISM_NONE
+
+RISKS = ("refractory_disease", "relapse", "early_toxicity", "late_non_relapse", "non_relapse", "graft_failure",
+         "late_effects", "background", "icu_wait")
+"""The competing risks of death, in their order of precedence on ties; a risk's code is its index."""
+RISK_CODE = {risk: code for code, risk in enumerate(RISKS)}
+RISKS_AFTER_RELAPSE = frozenset({"refractory_disease", "relapse", "background"})
+"""The risks that still run after a relapse (the disease, and background mortality); every other one
+is a non-relapse death, counted only before relapse."""
+_REFRACTORY, _RELAPSE, _EARLY, _LATE, _NON_RELAPSE, _GRAFT_FAILURE, _LATE_EFFECTS, _BACKGROUND, _ICU_WAIT = range(len(RISKS))
+assert all(RISK_CODE[name] not in (_EARLY, _LATE, _NON_RELAPSE, _GRAFT_FAILURE, _LATE_EFFECTS, _ICU_WAIT)
+           for name in RISKS_AFTER_RELAPSE), "the kernel cuts exactly the non-relapse risks at relapse"
+
+COLUMNS = ("infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day", "hsct", "hsct_day",
+           "agvhd_grade", "cgvhd", "relapse", "relapse_day", "relapse_cd7_negative", "death", "death_day", "last_day",
+           "chimerism")
+"""The endpoint columns :func:`settle` decides, in the patients table's order."""
+_BOOLEAN = frozenset({"infused", "hsct", "cgvhd", "relapse", "relapse_cd7_negative", "death"})
+_CODES = frozenset({"crs_grade", "icans_grade", "response", "agvhd_grade", "chimerism"})
+
+
+@njit(cache=True, inline="always")
+def _observed(day: float, last_day: float) -> float:
+    """The day if it came by the end of follow-up, ``NaN`` otherwise."""
+    return day if day <= last_day else math.nan
+
+
+@njit(cache=True, inline="always")
+def _before_relapse(day: float, relapse_day: float) -> float:
+    """A non-relapse death counts only before a relapse: the day, or ``inf`` (also for ``NaN``)."""
+    return day if day < relapse_day else math.inf
+
+
+@njit(cache=True, inline="always")
+def _minimum(a: float, b: float) -> float:
+    """The smaller of two days, ``NaN`` if either is (as ``numpy.minimum``)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a <= b else b
+
+
+@njit(cache=True)
+def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - the course, read top to bottom
+    """Settle each patient ``i`` in turn: write its endpoint columns into ``out`` (arrays in
+    :data:`COLUMNS` order) and its latent death day, first risk and GVHD days into ``latent``.
+
+    ``plan``, ``services`` and ``latent`` are tuples of arrays in the order of :func:`settle`.
+    """
+    (slot_days, failed, exit_day, dropout_day, background_day, early_after, late_after, car_t_gvhd, car_t_gvhd_after,
+     crs_grade, icans_grade, response_after, response_code, relapse_after, relapse_negative_pre, refractory_survival,
+     relapse_survival, relapse_after_hsct, relapse_negative_post, hsct_relapse_survival, nrm_after_hsct, late_effects_after,
+     graft_failure_after, agvhd_grade, agvhd_after, cgvhd, cgvhd_after, chimerism) = plan
+    manufacturing_start, infusion_day, hsct_day, icu_wait_death_day = services
+    (o_infused, o_infusion_day, o_crs, o_icans, o_response, o_response_day, o_hsct, o_hsct_day, o_agvhd, o_cgvhd,
+     o_relapse, o_relapse_day, o_relapse_negative, o_death, o_death_day, o_last_day, o_chimerism) = out
+    l_death_day, l_first, l_severe_gvhd, l_car_t_gvhd_day, l_agvhd_day, l_cgvhd_day = latent
+
+    for i in range(horizon.shape[0]):
+        release_day = manufacturing_start[i] + slot_days[i]
+        t0, hsct = infusion_day[i], hsct_day[i]
+        infused, transplanted = not math.isnan(t0), not math.isnan(hsct)
+
+        # the response assessment, if the patient lives to it
+        assessment_day = t0 + response_after[i]
+        assessed = (infused and early_after[i] > response_after[i] and background_day[i] > assessment_day
+                    and not icu_wait_death_day[i] <= assessment_day)
+        response = response_code[i] if assessed else RESPONSE_NOT_ASSESSED
+        response_day = assessment_day if assessed else math.nan
+        in_cr = assessed and response_code[i] != RESPONSE_NONE
+
+        # living with untreated disease from: a failed manufacturing (at release: not a progression, but no
+        # CAR-T), a drop-out (progression before infusion), or primary non-response (at the assessment)
+        untreated_day = math.nan
+        if not infused:
+            untreated_day = release_day if failed[i] and release_day < exit_day[i] else dropout_day[i]
+        if assessed and not in_cr:
+            untreated_day = response_day
+
+        if transplanted:
+            relapse_day, relapse_negative = hsct + relapse_after_hsct[i], relapse_negative_post[i]
+            relapse_death = relapse_day + hsct_relapse_survival[i]
+        else:
+            relapse_day = t0 + relapse_after[i] if in_cr else math.inf
+            relapse_negative = relapse_negative_pre[i]
+            relapse_death = relapse_day + relapse_survival[i]
+
+        # the competing risks of death: the first wins (the earlier risk on ties); after a relapse, death
+        # is from the disease, so every other risk but age counts only before it
+        late_day = t0 + late_after[i]
+        risks = (
+            untreated_day + refractory_survival[i],
+            relapse_death,
+            # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
+            _before_relapse(t0 + early_after[i], relapse_day),
+            # prolonged cytopenia or late infection without transplant: a transplant before it takes over
+            _before_relapse(math.inf if hsct <= late_day else late_day, relapse_day),
+            _before_relapse(hsct + nrm_after_hsct[i], relapse_day),
+            _before_relapse(hsct + graft_failure_after[i], relapse_day),
+            _before_relapse(hsct + late_effects_after[i], relapse_day),
+            background_day[i],
+            _before_relapse(icu_wait_death_day[i], relapse_day),
+        )
+        death_day, first = math.inf, 0
+        for risk in range(len(risks)):
+            if risks[risk] < death_day:
+                death_day, first = risks[risk], risk
+
+        # GVHD starts only alive and in remission
+        gvhd_until = _minimum(death_day, relapse_day)
+        agvhd_day = hsct + agvhd_after[i]
+        agvhd_day = agvhd_day if transplanted and agvhd_grade[i] > 0 and agvhd_day < gvhd_until else math.nan
+        cgvhd_day = hsct + cgvhd_after[i]
+        cgvhd_day = cgvhd_day if transplanted and cgvhd[i] and cgvhd_day < gvhd_until else math.nan
+        severe_gvhd = (agvhd_grade[i] >= 3 and agvhd_day < death_day) or cgvhd_day < death_day
+
+        # censoring: every event, the index treatment and its assessment too, is recorded only by the last day
+        died = death_day <= horizon[i]
+        last_day = death_day if died else horizon[i]
+        t0, response_day = _observed(t0, last_day), _observed(response_day, last_day)
+        infused = not math.isnan(t0)
+        relapse_day = _observed(relapse_day if relapse_day < death_day else math.nan, last_day)
+        hsct = _observed(hsct, last_day)
+        transplanted = not math.isnan(hsct)
+        car_t_gvhd_day = t0 + car_t_gvhd_after[i]
+        car_t_gvhd_day = _observed(car_t_gvhd_day if infused and car_t_gvhd[i] and car_t_gvhd_day < death_day else math.nan, last_day)
+        agvhd_day, cgvhd_day = _observed(agvhd_day, last_day), _observed(cgvhd_day, last_day)
+        grade = agvhd_grade[i] if transplanted and not math.isnan(agvhd_day) else 0
+        if not math.isnan(car_t_gvhd_day) and grade < 2:
+            grade = 2
+
+        o_infused[i], o_infusion_day[i] = infused, t0
+        o_crs[i] = crs_grade[i] if infused else 0
+        o_icans[i] = icans_grade[i] if infused else 0
+        o_response[i], o_response_day[i] = (RESPONSE_NOT_ASSESSED if math.isnan(response_day) else response), response_day
+        o_hsct[i], o_hsct_day[i] = transplanted, hsct
+        o_agvhd[i], o_cgvhd[i] = grade, not math.isnan(cgvhd_day)
+        o_relapse[i], o_relapse_day[i] = not math.isnan(relapse_day), relapse_day
+        o_relapse_negative[i] = not math.isnan(relapse_day) and relapse_negative
+        o_death[i], o_death_day[i], o_last_day[i] = died, (death_day if died else math.nan), last_day
+        o_chimerism[i] = chimerism[i] if transplanted else CHIMERISM_NONE
+        l_death_day[i], l_first[i], l_severe_gvhd[i] = death_day, first, severe_gvhd
+        l_car_t_gvhd_day[i], l_agvhd_day[i], l_cgvhd_day[i] = car_t_gvhd_day, agvhd_day, cgvhd_day
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What :func:`settle` decided.
+
+    Attributes
+    ----------
+    columns : dict of ndarray
+        The endpoint columns (:data:`COLUMNS`).
+    death_day : ndarray
+        Latent day of death (before censoring; ``inf``: none).
+    first : ndarray of int8
+        Code of the risk of death that came first (:data:`RISK_CODE`).
+    severe_gvhd : ndarray of bool
+        Grade III-IV acute or chronic GVHD before death (latent, uncensored).
+    car_t_gvhd_day, agvhd_day, cgvhd_day : ndarray
+        Onset days of CAR-T GVHD and of acute and chronic GVHD after HSCT, observed by the last day.
+    """
+
+    columns: dict[str, np.ndarray]
+    death_day: np.ndarray
+    first: np.ndarray
+    severe_gvhd: np.ndarray
+    car_t_gvhd_day: np.ndarray
+    agvhd_day: np.ndarray
+    cgvhd_day: np.ndarray
+
+
+def _days(values: np.ndarray | float, n: int) -> np.ndarray:
+    """``values`` as ``n`` contiguous float64 days (a constant repeated)."""
+    if isinstance(values, np.ndarray) and values.shape == (n,):
+        return np.ascontiguousarray(values, dtype=np.float64)
+    return np.full(n, values, dtype=np.float64)
+
+
+def _codes(values: np.ndarray, dtype: type) -> np.ndarray:
+    """``values`` as contiguous ``dtype`` codes or flags."""
+    return np.ascontiguousarray(values, dtype=dtype)
+
+
+def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
+    """Settle every patient's course (see :func:`settle_patients`).
+
+    Parameters
+    ----------
+    plan : sim.disease.course.Plan
+        The wait-independent course.
+    services : sim.disease.course.Services
+        What the engine decided (days from enrolment).
+    horizon_days : float or ndarray
+        End of follow-up from enrolment, days, for everyone or per patient.
+    """
+    before, toxicity, response, graft, after = plan.before, plan.toxicity, plan.response, plan.transplant, plan.after_transplant
+    n = services.infusion_day.shape[0]
+    b = np.bool_
+    plan_arrays = (
+        _days(before.slot_days, n), _codes(before.manufacturing_failed, b), _days(before.exit_day, n),
+        _days(before.dropout_day, n), _days(before.background_death_day, n),
+        _days(toxicity.early_death_after_infusion, n), _days(toxicity.late_death_after_infusion, n),
+        _codes(toxicity.car_t_gvhd, b), _days(toxicity.car_t_gvhd_after_infusion, n),
+        _codes(toxicity.crs_grade, np.int8), _codes(toxicity.icans_grade, np.int8),
+        _days(response.response_after_infusion, n), _codes(response.response_code, np.int8),
+        _days(response.relapse_after_infusion, n), _codes(response.relapse_cd7_negative, b),
+        _days(response.survival_with_refractory_disease, n), _days(response.survival_after_relapse, n),
+        _days(after.relapse_after_hsct, n), _codes(after.relapse_cd7_negative, b), _days(after.survival_after_hsct_relapse, n),
+        _days(after.nrm_after_hsct, n), _days(after.late_effects_death_after_hsct, n),
+        _days(graft.graft_failure_death_after_hsct, n), _codes(graft.agvhd_grade, np.int8), _days(graft.agvhd_after_hsct, n),
+        _codes(graft.cgvhd, b), _days(graft.cgvhd_after_hsct, n), _codes(graft.chimerism, np.int8),
+    )
+    service_arrays = tuple(_days(days, n) for days in (services.manufacturing_start, services.infusion_day, services.hsct_day,
+                                                         services.icu_wait_death_day))
+    out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
+    latent = (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n))
+    settle_patients(plan_arrays, service_arrays, _days(horizon_days, n), out, latent)
+    columns = dict(zip(COLUMNS, out, strict=True))
+    columns["cart_source"] = plan.cart_source
+    return Settled(columns, *latent)
