@@ -11,10 +11,12 @@ patient ``i`` takes the ``i``-th number of that stream.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterator, Mapping
 
 import numpy as np
+from numba import njit, vectorize
 from scipy.special import ndtr, ndtri
 
 DRAW_NAMES: tuple[str, ...] = (
@@ -189,9 +191,11 @@ def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int64)
 
 
-def exponential_time(u: np.ndarray, median: np.ndarray | float) -> np.ndarray:
-    """Exponential time with the given median, by inverse CDF (days in, days out)."""
-    return -np.log1p(-u) * (np.asarray(median, dtype=float) / np.log(2.0))
+@vectorize(["float64(float64, float64)"], cache=True)
+def exponential_time(u: float, median: float) -> float:
+    """Exponential time with the given median, by inverse CDF (days in, days out; a compiled ufunc, for
+    arrays or one patient)."""
+    return -math.log1p(-u) * (median / math.log(2.0))
 
 
 def exponential_score(u: np.ndarray) -> np.ndarray:
@@ -215,8 +219,14 @@ def weibull_time(w: np.ndarray, median: float, shape: float) -> np.ndarray:
     ``w`` is the standard Weibull score of a uniform draw for this shape, :func:`weibull_score` (see
     :meth:`PatientDraws.weibull`), so this is the inverse CDF at ``u``.
     """
-    scale = median / np.log(2.0) ** (1.0 / shape)
-    return scale * w
+    return weibull_scale(median, shape) * w
+
+
+@njit(cache=True, error_model="numpy")
+def weibull_scale(median: float, shape: float) -> float:
+    """Scale of the Weibull distribution with the given median and shape (days): the time of a
+    standard Weibull score of 1 (:func:`weibull_time` is this times the score)."""
+    return median / math.log(2.0) ** (1.0 / shape)
 
 
 def lognormal_time(z: np.ndarray, median: float, sigma: float) -> np.ndarray:

@@ -60,7 +60,7 @@ def _minimum(a: float, b: float) -> float:
     return a if a <= b else b
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - the course, read top to bottom
     """Settle each patient ``i`` in turn: write its endpoint columns into ``out`` (arrays in
     :data:`COLUMNS` order) and its latent death day, first risk and GVHD days into ``latent``.

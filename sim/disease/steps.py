@@ -34,9 +34,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from sim.disease import care, cart, survival, transplant
-from sim.disease.draws import PatientDraws
+from sim.disease.draws import PatientDraws, weibull_scale
 from sim.disease.patients import AML, AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
 from sim.inputs.parameters import ParameterSet
@@ -575,21 +576,6 @@ def plan_after_transplant(
                                salvage_response=np.zeros(n, bool), survival_after_hsct_relapse=response.survival_after_hsct_relapse,
                                **shares)
     names = strategy.transplant_parameters
-    multiplier, to_positive = strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive
-    high_blasts = attributes.marrow_blasts > HIGH_BLASTS_PERCENT
-    p_graft = np.minimum(p[names.relapse] * np.where(high_blasts, p["relapse_high_blasts_multiplier"], 1.0), 1.0)
-    p_graft = np.where(response.mrd_positive, survival.with_hazard_ratio(p_graft, p["relapse_mrd_positive_hr"]), p_graft)
-    positive, negative = survival.split_by_cd7(p_graft, p[names.relapse_cd7_negative_share], multiplier, to_positive)
-    graft_days, graft_negative = survival.relapse(
-        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), positive, negative, p["relapse_post_hsct_median_days"], 1.0,
-    )
-    positive, negative = survival.split_by_cd7(response.relapse_probability, response.relapse_cd7_share, multiplier, to_positive)
-    own_days, own_negative = survival.relapse(
-        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", p["relapse_time_shape"]), positive, negative,
-        response.relapse_median_days, p["relapse_time_shape"],
-    )
-    age_rr = np.select([attributes.age < ADULT_AGE_YEARS, attributes.age >= OLDER_AGE_YEARS],
-                       [p["nrm_age_rr_child"], p["nrm_age_rr_older"]], 1.0)
     late: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age, p["background_gompertz_rate_at_40"],
                 p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], 1.0)
     # with chronic GVHD the excess hazard is raised: computed for those patients only (elementwise, so the same days)
@@ -597,21 +583,60 @@ def plan_after_transplant(
     late_effects[graft.cgvhd] = survival.late_effects_death_days(
         draws["u_late_effects"][graft.cgvhd], attributes.age[graft.cgvhd], p["background_gompertz_rate_at_40"],
         p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], p["late_mortality_cgvhd_rr"])
-    relapse_cd7_negative = np.where(graft.full_donor, graft_negative, own_negative)
-    salvage = survival.salvage_response(draws["u_salvage"], strategy.salvage_after_hsct_relapse, relapse_cd7_negative,
-                                        p["salvage_dli_response"], p["salvage_second_cart_response"])
     salvaged: np.ndarray = once(survival.survival_with_disease, draws.weibull("u_post_relapse", p["disease_survival_shape"]),
                                 p["salvage_response_survival_median_days"], p["disease_survival_shape"])
-    return AfterTransplant(
-        nrm_after_hsct=survival.non_relapse_death(draws["u_nrm"], draws["u_nrm_time"], survival.with_hazard_ratio(p[names.nrm], age_rr),
-                                                  p["nrm_median_days"]),
-        nrm_cause_draw=draws["u_nrm_cause"],
-        relapse_after_hsct=np.where(graft.full_donor, graft_days, own_days),
-        relapse_cd7_negative=relapse_cd7_negative,
-        late_effects_death_after_hsct=late_effects,
-        salvage_response=salvage, survival_after_hsct_relapse=np.where(salvage, salvaged, response.survival_after_hsct_relapse),
-        **shares,
+    patients = (
+        attributes.marrow_blasts, attributes.age, response.mrd_positive, response.relapse_probability, graft.full_donor,
+        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), draws.weibull("u_relapse_post_time", p["relapse_time_shape"]),
+        draws["u_nrm"], draws["u_nrm_time"], draws["u_salvage"], salvaged, response.survival_after_hsct_relapse,
     )
+    values = (
+        p[names.relapse], p["relapse_high_blasts_multiplier"], p["relapse_mrd_positive_hr"], p[names.relapse_cd7_negative_share],
+        response.relapse_cd7_share, strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive,
+        weibull_scale(p["relapse_post_hsct_median_days"], 1.0), weibull_scale(response.relapse_median_days, p["relapse_time_shape"]),
+        p["nrm_age_rr_child"], p["nrm_age_rr_older"], p[names.nrm], p["nrm_median_days"],
+        p["salvage_dli_response"], p["salvage_second_cart_response"],
+    )
+    out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n))
+    _after_transplant_patients(patients, tuple(float(v) for v in values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
+    nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse = out
+    return AfterTransplant(
+        nrm_after_hsct=nrm, nrm_cause_draw=draws["u_nrm_cause"], relapse_after_hsct=relapse_days,
+        relapse_cd7_negative=relapse_cd7_negative, late_effects_death_after_hsct=late_effects, salvage_response=salvage,
+        survival_after_hsct_relapse=survival_after_relapse, **shares,
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _after_transplant_patients(patients, values, salvage_code, out):  # noqa: PLR0914 - the step's inputs, named
+    """Relapse, non-relapse death and salvage after HSCT, one patient after another (:func:`plan_after_transplant`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_after_transplant` builds them; ``out`` receives the days and flags of :class:`AfterTransplant`.
+    """
+    (blasts, age, mrd_positive, own_relapse_probability, full_donor, u_relapse, w_graft, w_own, u_nrm, u_nrm_time,
+     u_salvage, salvaged_survival, relapse_survival) = patients
+    (p_relapse, high_blasts_multiplier, mrd_positive_hr, graft_cd7_share, own_cd7_share, multiplier, to_positive,
+     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart) = values
+    nrm_out, relapse_out, negative_out, salvage_out, survival_out = out
+    for i in range(age.shape[0]):
+        if full_donor[i]:  # the platform's relapse risk, at the post-HSCT timing
+            p_graft = min(p_relapse * (high_blasts_multiplier if blasts[i] > HIGH_BLASTS_PERCENT else 1.0), 1.0)
+            if mrd_positive[i]:
+                p_graft = survival.with_hazard_ratio(p_graft, mrd_positive_hr)
+            positive = survival.cd7_positive_part(p_graft, graft_cd7_share, multiplier, to_positive)
+            negative = survival.cd7_negative_part(p_graft, graft_cd7_share, multiplier, to_positive)
+            w, scale = w_graft[i], graft_scale
+        else:  # no donor graft: the remission's own relapse risk and timing
+            positive = survival.cd7_positive_part(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
+            negative = survival.cd7_negative_part(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
+            w, scale = w_own[i], own_scale
+        relapse_out[i] = survival.relapse_day(u_relapse[i], w, positive, negative, scale)
+        negative_out[i] = cd7_negative = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
+        salvage_out[i] = salvage = survival.salvage_works(u_salvage[i], cd7_negative, salvage_code, p_dli, p_second_cart)
+        survival_out[i] = salvaged_survival[i] if salvage else relapse_survival[i]
+        age_rr = rr_child if age[i] < ADULT_AGE_YEARS else rr_older if age[i] >= OLDER_AGE_YEARS else 1.0
+        nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], survival.with_hazard_ratio(p_nrm, age_rr), nrm_median)
 
 
 # --- hospital care --------------------------------------------------------------------------

@@ -7,11 +7,15 @@ event that never happens (for example the cured fraction of a mixture-cure model
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import vectorize
 
 from sim.disease.draws import (
     exponential_time,
     gompertz_time,
+    weibull_scale,
     weibull_time,
 )
 from sim.inputs.codes import DAYS_PER_YEAR, DEATH_CAUSES
@@ -66,17 +70,31 @@ def split_by_cd7(
     Returns
     -------
     p_positive, p_negative : ndarray
+        :func:`cd7_positive_part` and :func:`cd7_negative_part`.
     """
-    p_event = np.asarray(p_event, dtype=float)
+    args = (p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
+    return np.asarray(cd7_positive_part(*args)), np.asarray(cd7_negative_part(*args))
+
+
+@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def cd7_positive_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
+    """The CD7-positive part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
     prevented = p_event * cd7_negative_share * max(1.0 - cd7_negative_multiplier, 0.0)
-    p_positive = np.minimum(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
-    p_negative = np.minimum(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - p_positive)
-    return p_positive, p_negative
+    return min(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
 
 
-def with_hazard_ratio(p_event: np.ndarray | float, hazard_ratio: np.ndarray | float) -> np.ndarray:
-    """The probability of an event under a hazard ratio (proportional hazards): ``1 - (1 - p)^HR``."""
-    return 1.0 - (1.0 - np.asarray(p_event, dtype=float)) ** hazard_ratio
+@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def cd7_negative_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
+    """The CD7-negative part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
+    positive = cd7_positive_part(p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
+    return min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
+def with_hazard_ratio(p_event: float, hazard_ratio: float) -> float:
+    """The probability of an event under a hazard ratio (proportional hazards): ``1 - (1 - p)^HR``
+    (a compiled ufunc, for arrays or one patient)."""
+    return 1.0 - (1.0 - p_event) ** hazard_ratio
 
 
 LATE_EFFECTS_FROM_YEARS = 2.0
@@ -160,24 +178,34 @@ def relapse(
     Returns
     -------
     days : ndarray
-        Days from the model's origin to relapse; ``inf`` for the cured.
+        Days from the model's origin to relapse (:func:`relapse_day`); ``inf`` for the cured.
     cd7_negative : ndarray of bool
+        :func:`relapses_cd7_negative`.
     """
-    positive = u_relapse < p_positive
-    negative = ~positive & (u_relapse < p_positive + p_negative)
-    days = np.where(positive | negative, weibull_time(w_time, median_days, shape), np.inf)
-    return days, negative
+    days = relapse_day(u_relapse, w_time, p_positive, p_negative, weibull_scale(median_days, shape))
+    return np.asarray(days), np.asarray(relapses_cd7_negative(u_relapse, p_positive, p_negative))
 
 
-def non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: np.ndarray | float, median_days: float) -> np.ndarray:
-    """Latent day of non-relapse death (mixture: a share dies, exponential time among them).
+@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+def relapse_day(u_relapse: float, w_time: float, p_positive: float, p_negative: float, scale: float) -> float:
+    """Latent relapse day of one patient (:func:`relapse`): ``scale`` (:func:`sim.disease.draws.weibull_scale`)
+    times the Weibull score, or ``inf`` for the cured (a compiled ufunc)."""
+    if u_relapse < p_positive or u_relapse < p_positive + p_negative:
+        return scale * w_time
+    return math.inf
 
-    Returns
-    -------
-    ndarray
-        Days from the origin; ``inf`` for those who never die of it.
-    """
-    return np.where(u_event < p_death, exponential_time(u_time, median_days), np.inf)
+
+@vectorize(["boolean(float64, float64, float64)"], cache=True)
+def relapses_cd7_negative(u_relapse: float, p_positive: float, p_negative: float) -> bool:
+    """Whether the relapse of :func:`relapse` is CD7-negative (a compiled ufunc)."""
+    return not u_relapse < p_positive and u_relapse < p_positive + p_negative
+
+
+@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def non_relapse_death(u_event: float, u_time: float, p_death: float, median_days: float) -> float:
+    """Latent day of non-relapse death (mixture: a share dies, exponential time among them; ``inf``
+    for those who never die of it; days from the origin; a compiled ufunc)."""
+    return exponential_time(u_time, median_days) if u_event < p_death else math.inf
 
 
 def non_relapse_cause(
@@ -201,19 +229,30 @@ def non_relapse_cause(
                      DEATH_CAUSES.index("other_nrm")).astype(np.int8)
 
 
+SALVAGE_CODE = {"none": 0, "dli": 1, "second_cart": 2}
+"""Code of each salvage treatment of a relapse after HSCT (``Strategy.salvage_after_hsct_relapse``)."""
+
+
 def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dli: float, p_second_cart: float) -> np.ndarray:
     """Whether a relapse after HSCT responds to the salvage treatment ``salvage`` (``none``, ``dli`` or
-    ``second_cart``); a second CD7 CAR-T cannot work on a CD7-negative relapse.
+    ``second_cart``; :func:`salvage_works`).
 
     Returns
     -------
     ndarray of bool
     """
-    if salvage == "dli":
+    return np.asarray(salvage_works(u, cd7_negative, SALVAGE_CODE[salvage], p_dli, p_second_cart))
+
+
+@vectorize(["boolean(float64, boolean, int64, float64, float64)"], cache=True)
+def salvage_works(u: float, cd7_negative: bool, salvage: int, p_dli: float, p_second_cart: float) -> bool:
+    """Whether a relapse after HSCT responds to the salvage treatment of code ``salvage``
+    (:data:`SALVAGE_CODE`); a second CD7 CAR-T cannot work on a CD7-negative relapse (a compiled ufunc)."""
+    if salvage == 1:
         return u < p_dli
-    if salvage == "second_cart":
-        return ~cd7_negative & (u < p_second_cart)
-    return np.zeros(u.shape, dtype=bool)
+    if salvage == 2:
+        return not cd7_negative and u < p_second_cart
+    return False
 
 
 def survival_with_disease(w: np.ndarray, median_days: float, shape: float) -> np.ndarray:
