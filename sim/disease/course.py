@@ -13,9 +13,9 @@ The pathway is computed in two steps so that both engines share every line of cl
    infused, who died of what (the first of the named competing risks of death) and when,
    censoring at the horizon.
 
-Between the two, an engine decides the waits with the interaction helpers (:func:`ready_day`,
-:func:`pre_hsct_exit_day`, :func:`icu_request_day` and the bed-holding rules), which the
-no-queue case (:func:`unqueued_services`, :func:`unqueued_resource_use`) uses too. Waiting
+Between the two, an engine decides the waits with the helpers of :mod:`sim.disease.timing` (ready
+day, exits, ICU requests, bed holds: compiled, called by the SimPy engine patient by patient and by
+the no-queue passes :func:`unqueued_services` and :func:`unqueued_resource_use`). Waiting
 lengthens exposure to the latent times already drawn; it never redraws them (DESIGN.md section 4).
 
 What a new pathway step touches, and nothing else:
@@ -35,18 +35,18 @@ What a new pathway step touches, and nothing else:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
-from sim.disease import survival
+from sim.disease import survival, timing
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes
-from sim.disease.settlement import RISK_CODE, RISKS, settle
+from sim.disease.settlement import RISK_CODE, RISKS, days_of, settle
 from sim.disease.steps import (
     DEATH_CODE,
     AfterTransplant,
@@ -122,23 +122,17 @@ class Plan:
     def pre_hsct_exit_after_infusion(self) -> np.ndarray:
         """Days after infusion at which the patient can no longer be transplanted (early death, a late
         non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
-        return earliest(self.toxicity.early_death_after_infusion, self.toxicity.late_death_after_infusion,
-                        self.response.relapse_after_infusion)
+        return np.asarray(timing.pre_hsct_exit_after_infusion(
+            self.toxicity.early_death_after_infusion, self.toxicity.late_death_after_infusion, self.response.relapse_after_infusion))
 
     @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
         """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
         (background and the CAR-T aplasia's infections excluded)."""
         after = self.after_transplant
-        relapse = after.relapse_after_hsct
-        non_relapse = earliest(after.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct, after.late_effects_death_after_hsct)
-        return np.minimum(before_relapse(non_relapse, relapse), relapse + after.survival_after_hsct_relapse)
-
-    def toxicity_death_day(self, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
-        """Day of death from the CAR-T aplasia's toxicity or infection of transplanted patients, if it
-        comes before a relapse (``inf`` otherwise); days from enrolment."""
-        return before_relapse(infused_day + self.toxicity.early_death_after_infusion,
-                              hsct_day + self.after_transplant.relapse_after_hsct)
+        return np.asarray(timing.post_hsct_death_after_hsct(
+            after.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct, after.late_effects_death_after_hsct,
+            after.relapse_after_hsct, after.survival_after_hsct_relapse))
 
     @property
     def needs_slot(self) -> np.ndarray:
@@ -199,49 +193,6 @@ class Plan:
     def icu_cause(self) -> np.ndarray:
         """:attr:`Care.icu_cause`."""
         return self.care.icu_cause
-
-
-def before_relapse(death_day, relapse_day):
-    """A non-relapse death counts only before a relapse (after it, death is from the disease): the day,
-    or ``inf`` (also for ``NaN``, a death that does not happen; scalars or arrays, same origin)."""
-    if isinstance(death_day, np.ndarray) or isinstance(relapse_day, np.ndarray):
-        return np.where(death_day < relapse_day, death_day, np.inf)
-    return death_day if death_day < relapse_day else math.inf
-
-
-def ready_day(start_day: np.ndarray | float, slot_days: np.ndarray | float, release_to_infusion_days: np.ndarray | float):
-    """Day a patient is ready for infusion (product released, lymphodepletion given), or starts
-    chemotherapy, for manufacturing started on ``start_day``. Infusion needs a CAR-T bed as well."""
-    return start_day + slot_days + release_to_infusion_days
-
-
-def pre_hsct_exit_day(infused_day: np.ndarray | float, exit_after_infusion: np.ndarray | float, background_day: np.ndarray | float):
-    """Day after which a planned HSCT can no longer happen (relapse, early or background death)."""
-    return np.minimum(infused_day + exit_after_infusion, background_day)
-
-
-def earliest(*days):
-    """The earliest of several days, elementwise when the first or last is an array (``min`` for
-    plain numbers, much faster for the SimPy engine's one-patient-at-a-time calls)."""
-    if isinstance(days[0], np.ndarray) or isinstance(days[-1], np.ndarray):
-        return functools.reduce(np.minimum, days)
-    return min(days)
-
-
-def cart_bed_days(stay_days, early_death_after_infusion, background_day, infused_day):
-    """Days a CAR-T bed is held from infusion: the stay, cut short by death (scalars or arrays)."""
-    return earliest(stay_days, early_death_after_infusion, background_day - infused_day)
-
-
-def icu_bed_days(stay_days, death_day, admission_day):
-    """Days an ICU bed is held from admission: the stay, cut short by death (scalars or arrays)."""
-    return earliest(stay_days, death_day - admission_day)
-
-
-def transplant_bed_days(stay_days, death_after_hsct, background_day, hsct_day, toxicity_death_day):
-    """Days a transplant bed is held: the stay, cut short by death from the transplant, background or a
-    fatal infection of the CAR-T aplasia (``toxicity_death_day``, days from enrolment) (scalars or arrays)."""
-    return earliest(stay_days, death_after_hsct, background_day - hsct_day, toxicity_death_day - hsct_day)
 
 
 def plan_course(
@@ -478,83 +429,103 @@ def _observed(day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
 
 
 def unqueued_services(plan: Plan) -> Services:
-    """What happens when nobody waits: every resource is free the day it is asked for."""
-    before = plan.before
-    start = np.where(before.request_day < before.exit_day, before.request_day, np.nan)
-    t0 = ready_day(start, before.slot_days, before.release_to_infusion_days)
-    t0 = np.where(~before.manufacturing_failed & (t0 < before.exit_day), t0, np.nan)
-    no_hsct = np.full(t0.shape, np.nan)  # only ICU stays begun before the planned day delay it
-    icu = icu_request_day(plan, t0, no_hsct)
-    death = infused_death_day(plan.toxicity.early_death_after_infusion, before.background_death_day, plan.post_hsct_death_after_hsct,
-                              t0, no_hsct)
-    icu_end = icu + icu_bed_days(plan.care.icu_stay_days, death, icu)
-    planned = hsct_ready_day(t0 + plan.decision.interval, icu, icu_end)
-    exit_day = pre_hsct_exit_day(t0, plan.pre_hsct_exit_after_infusion, before.background_death_day)
-    hsct_day = np.where(plan.decision.candidate & (planned < exit_day), planned, np.nan)
-    return Services(manufacturing_start=start, infusion_day=t0, hsct_day=hsct_day,
-                    icu_wait_death_day=np.full(t0.shape, np.nan))
-
-
-def icu_request_day(plan: Plan, infused_day: np.ndarray, hsct_day: np.ndarray) -> np.ndarray:
-    """Day an infused patient asks for an ICU bed: the first need, if alive (``NaN`` otherwise). A need
-    after an early transplant (a severe infection while the aplasia lasts) is met too: the patient goes
-    from the transplant ward to intensive care.
-
-    Parameters
-    ----------
-    plan : Plan
-    infused_day, hsct_day : ndarray
-        Days from enrolment (``NaN``: not infused, not transplanted).
-    """
-    need = infused_day + plan.care.icu_need_after_infusion
-    death = infused_death_day(plan.toxicity.early_death_after_infusion, plan.before.background_death_day,
-                              plan.post_hsct_death_after_hsct, infused_day, np.where(hsct_day <= need, hsct_day, np.nan))
-    return np.where(need < death, need, np.nan)
-
-
-def infused_death_day(early_death_after_infusion, background_day, post_hsct_death_after_hsct, infused_day, hsct_day):
-    """Latent day of death of an infused patient from toxicity, background, or the transplant if
-    transplanted (``hsct_day`` ``NaN`` when not); relapse deaths excluded (scalars or arrays, days)."""
-    after_hsct = hsct_day + post_hsct_death_after_hsct
-    if isinstance(after_hsct, np.ndarray):
-        after_hsct = np.where(np.isnan(after_hsct), np.inf, after_hsct)
-    elif math.isnan(after_hsct):
-        after_hsct = math.inf
-    return earliest(infused_day + early_death_after_infusion, background_day, after_hsct)
-
-
-def hsct_ready_day(planned_day, icu_day, icu_end_day):
-    """The day a planned transplant can go ahead: not during an ICU stay (nor while waiting for an ICU
-    bed) that began on or before the planned day; then it waits for the discharge, with its relapse and
-    death risks running on (scalars or arrays; ``NaN`` ICU days: no ICU stay)."""
-    during = (icu_day <= planned_day) & (planned_day < icu_end_day)
-    if isinstance(during, np.ndarray):
-        return np.where(during, icu_end_day, planned_day)
-    return icu_end_day if during else planned_day
+    """What happens when nobody waits: every resource is free the day it is asked for (one compiled
+    pass, :func:`_unqueued_patients`, with the helpers of :mod:`sim.disease.timing`)."""
+    n = plan.attributes.n
+    out = (np.empty(n), np.empty(n), np.empty(n))
+    _unqueued_patients(_patient_arrays(plan), (plan.care.icu_stay_days,), out)
+    start, t0, hsct_day = out
+    return Services(manufacturing_start=start, infusion_day=t0, hsct_day=hsct_day, icu_wait_death_day=np.full(n, np.nan))
 
 
 def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
-    """Resource records when nobody waits: each request served on the day it is made."""
-    t0, hsct_day, start = services.infusion_day, services.hsct_day, services.manufacturing_start
-    never = np.full(t0.shape, np.nan)
-    aphereses = np.where(plan.before.needs_slot, start, np.nan)
-    cart_bed = t0 if plan.care.needs_cart_bed else never
-    icu = icu_request_day(plan, t0, hsct_day)
+    """Resource records when nobody waits: each request served on the day it is made (one compiled pass,
+    :func:`_unqueued_resource_patients`)."""
+    n = plan.attributes.n
+    days = (days_of(services.manufacturing_start, n), days_of(services.infusion_day, n), days_of(services.hsct_day, n))
+    care = plan.care
+    values = (float(care.needs_cart_bed), float(care.icu_stay_days), float(care.hsct_stay_days))
+    out = tuple(np.empty(n) for _ in range(6))
+    _unqueued_resource_patients(_patient_arrays(plan), days, values, out)
+    aphereses, cart_bed, icu, manufacturing_end, cart_bed_end, icu_end = out
+    hsct_day, never = days[2], np.full(n, np.nan)
+    transplant_end = np.empty(n)
+    _transplant_bed_end(_patient_arrays(plan), days, values, transplant_end)
     requests = {"apheresis": aphereses, "manufacturing": aphereses, "cart_bed": cart_bed, "icu_bed": icu,
                 "transplant_bed": hsct_day, "donor_search": never}
-    early_death, background_day, care = plan.toxicity.early_death_after_infusion, plan.before.background_death_day, plan.care
-    ends = {
-        "apheresis": aphereses,
-        "manufacturing": aphereses + plan.before.slot_days,
-        "cart_bed": cart_bed + cart_bed_days(care.cart_stay_days, early_death, background_day, cart_bed),
-        "icu_bed": icu + icu_bed_days(care.icu_stay_days, infused_death_day(early_death, background_day, plan.post_hsct_death_after_hsct,
-                                                                            t0, np.where(hsct_day <= icu, hsct_day, np.nan)), icu),
-        "transplant_bed": hsct_day + transplant_bed_days(care.hsct_stay_days, plan.post_hsct_death_after_hsct, background_day, hsct_day,
-                                                         plan.toxicity_death_day(t0, hsct_day)),
-        "donor_search": never,
-    }
-    none = np.zeros(t0.shape, dtype=np.int8)
+    ends = {"apheresis": aphereses, "manufacturing": manufacturing_end, "cart_bed": cart_bed_end, "icu_bed": icu_end,
+            "transplant_bed": transplant_end, "donor_search": never}
+    none = np.zeros(n, dtype=np.int8)
     return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
+
+
+def _patient_arrays(plan: Plan) -> tuple[np.ndarray, ...]:
+    """The plan's per-patient arrays the compiled passes over waiting read, in their order."""
+    n, before, toxicity, care = plan.attributes.n, plan.before, plan.toxicity, plan.care
+    return (
+        days_of(before.request_day, n), days_of(before.exit_day, n), days_of(before.slot_days, n),
+        days_of(before.release_to_infusion_days, n),
+        np.ascontiguousarray(before.manufacturing_failed, dtype=np.bool_), np.ascontiguousarray(before.needs_slot, dtype=np.bool_),
+        days_of(before.background_death_day, n), days_of(toxicity.early_death_after_infusion, n), days_of(care.icu_need_after_infusion, n),
+        days_of(plan.post_hsct_death_after_hsct, n), days_of(plan.decision.interval, n),
+        np.ascontiguousarray(plan.decision.candidate, dtype=np.bool_), days_of(plan.pre_hsct_exit_after_infusion, n),
+        days_of(care.cart_stay_days, n), days_of(plan.after_transplant.relapse_after_hsct, n),
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _unqueued_patients(patients, values, out):
+    """Manufacturing start, infusion and HSCT days of each patient when nobody waits (:func:`unqueued_services`)."""
+    (request_day, exit_day, slot_days, release_days, failed, _needs_slot, background, early_death, icu_need, post_hsct_death,
+     interval, candidate, pre_hsct_exit_after, _cart_stay, _relapse_after_hsct) = patients
+    (icu_stay,) = values
+    start_out, infusion_out, hsct_out = out
+    for i in range(request_day.shape[0]):
+        start = request_day[i] if request_day[i] < exit_day[i] else math.nan
+        t0 = timing.ready_day(start, slot_days[i], release_days[i])
+        t0 = t0 if not failed[i] and t0 < exit_day[i] else math.nan
+        # only ICU stays begun before the planned day delay the transplant
+        icu = timing.icu_request_day(icu_need[i], early_death[i], background[i], post_hsct_death[i], t0, math.nan)
+        death = timing.infused_death_day(early_death[i], background[i], post_hsct_death[i], t0, math.nan)
+        icu_end = icu + timing.icu_bed_days(icu_stay, death, icu)
+        planned = timing.hsct_ready_day(t0 + interval[i], icu, icu_end)
+        hsct_exit = timing.pre_hsct_exit_day(t0, pre_hsct_exit_after[i], background[i])
+        start_out[i], infusion_out[i] = start, t0
+        hsct_out[i] = planned if candidate[i] and planned < hsct_exit else math.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _unqueued_resource_patients(patients, days, values, out):
+    """Requests and ends of apheresis, manufacturing, the CAR-T bed and the ICU bed of each patient when
+    nobody waits (:func:`unqueued_resource_use`)."""
+    (_request_day, _exit_day, slot_days, _release_days, _failed, needs_slot, background, early_death, icu_need, post_hsct_death,
+     _interval, _candidate, _pre_hsct_exit_after, cart_stay, _relapse_after_hsct) = patients
+    manufacturing_start, infusion_day, hsct_day = days
+    needs_cart_bed, icu_stay, _hsct_stay = values
+    aphereses_out, cart_bed_out, icu_out, manufacturing_end_out, cart_bed_end_out, icu_end_out = out
+    for i in range(infusion_day.shape[0]):
+        t0, hsct = infusion_day[i], hsct_day[i]
+        aphereses = manufacturing_start[i] if needs_slot[i] else math.nan
+        cart_bed = t0 if needs_cart_bed else math.nan
+        icu = timing.icu_request_day(icu_need[i], early_death[i], background[i], post_hsct_death[i], t0, hsct)
+        death = timing.infused_death_day(early_death[i], background[i], post_hsct_death[i], t0, hsct if hsct <= icu else math.nan)
+        aphereses_out[i], cart_bed_out[i], icu_out[i] = aphereses, cart_bed, icu
+        manufacturing_end_out[i] = aphereses + slot_days[i]
+        cart_bed_end_out[i] = cart_bed + timing.cart_bed_days(cart_stay[i], early_death[i], background[i], cart_bed)
+        icu_end_out[i] = icu + timing.icu_bed_days(icu_stay, death, icu)
+
+
+@njit(cache=True, error_model="numpy")
+def _transplant_bed_end(patients, days, values, out):
+    """Day each transplanted patient lets the transplant bed go when nobody waits (:func:`unqueued_resource_use`)."""
+    (_request_day, _exit_day, _slot_days, _release_days, _failed, _needs_slot, background, early_death, _icu_need, post_hsct_death,
+     _interval, _candidate, _pre_hsct_exit_after, _cart_stay, relapse_after_hsct) = patients
+    _manufacturing_start, infusion_day, hsct_day = days
+    _needs_cart_bed, _icu_stay, hsct_stay = values
+    for i in range(infusion_day.shape[0]):
+        hsct = hsct_day[i]
+        toxicity_death = timing.before_relapse(infusion_day[i] + early_death[i], hsct + relapse_after_hsct[i])
+        out[i] = hsct + timing.transplant_bed_days(hsct_stay, post_hsct_death[i], background[i], hsct, toxicity_death)
 
 
 def outcome_columns(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from sim.disease.cart import RESPONSE_NONE, RESPONSE_NOT_ASSESSED
+from sim.disease.timing import before_relapse, minimum
 from sim.disease.transplant import CHIMERISM_NONE
 
 RISKS = ("refractory_disease", "relapse", "early_toxicity", "late_non_relapse", "non_relapse", "graft_failure",
@@ -44,20 +45,6 @@ _CODES = frozenset({"crs_grade", "icans_grade", "response", "agvhd_grade", "chim
 def _observed(day: float, last_day: float) -> float:
     """The day if it came by the end of follow-up, ``NaN`` otherwise."""
     return day if day <= last_day else math.nan
-
-
-@njit(cache=True, inline="always")
-def _before_relapse(day: float, relapse_day: float) -> float:
-    """A non-relapse death counts only before a relapse: the day, or ``inf`` (also for ``NaN``)."""
-    return day if day < relapse_day else math.inf
-
-
-@njit(cache=True, inline="always")
-def _minimum(a: float, b: float) -> float:
-    """The smaller of two days, ``NaN`` if either is (as ``numpy.minimum``)."""
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return a if a <= b else b
 
 
 @njit(cache=True, error_model="numpy")
@@ -112,14 +99,14 @@ def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - th
             untreated_day + refractory_survival[i],
             relapse_death,
             # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
-            _before_relapse(t0 + early_after[i], relapse_day),
+            before_relapse(t0 + early_after[i], relapse_day),
             # prolonged cytopenia or late infection without transplant: a transplant before it takes over
-            _before_relapse(math.inf if hsct <= late_day else late_day, relapse_day),
-            _before_relapse(hsct + nrm_after_hsct[i], relapse_day),
-            _before_relapse(hsct + graft_failure_after[i], relapse_day),
-            _before_relapse(hsct + late_effects_after[i], relapse_day),
+            before_relapse(math.inf if hsct <= late_day else late_day, relapse_day),
+            before_relapse(hsct + nrm_after_hsct[i], relapse_day),
+            before_relapse(hsct + graft_failure_after[i], relapse_day),
+            before_relapse(hsct + late_effects_after[i], relapse_day),
             background_day[i],
-            _before_relapse(icu_wait_death_day[i], relapse_day),
+            before_relapse(icu_wait_death_day[i], relapse_day),
         )
         death_day, first = math.inf, 0
         for risk in range(len(risks)):
@@ -127,7 +114,7 @@ def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - th
                 death_day, first = risks[risk], risk
 
         # GVHD starts only alive and in remission
-        gvhd_until = _minimum(death_day, relapse_day)
+        gvhd_until = minimum(death_day, relapse_day)
         agvhd_day = hsct + agvhd_after[i]
         agvhd_day = agvhd_day if transplanted and agvhd_grade[i] > 0 and agvhd_day < gvhd_until else math.nan
         cgvhd_day = hsct + cgvhd_after[i]
@@ -190,16 +177,16 @@ class Settled:
     cgvhd_day: np.ndarray
 
 
-def _days(values: np.ndarray | float, n: int) -> np.ndarray:
-    """``values`` as ``n`` contiguous float64 days (a constant repeated)."""
-    if isinstance(values, np.ndarray) and values.shape == (n,):
-        return np.ascontiguousarray(values, dtype=np.float64)
-    return np.full(n, values, dtype=np.float64)
-
-
 def _codes(values: np.ndarray, dtype: type) -> np.ndarray:
     """``values`` as contiguous ``dtype`` codes or flags."""
     return np.ascontiguousarray(values, dtype=dtype)
+
+
+def days_of(values: np.ndarray | float, n: int) -> np.ndarray:
+    """``values`` as ``n`` contiguous float64 days (a constant repeated): the form compiled passes take."""
+    if isinstance(values, np.ndarray) and values.shape == (n,):
+        return np.ascontiguousarray(values, dtype=np.float64)
+    return np.full(n, values, dtype=np.float64)
 
 
 def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
@@ -218,24 +205,24 @@ def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
     n = services.infusion_day.shape[0]
     b = np.bool_
     plan_arrays = (
-        _days(before.slot_days, n), _codes(before.manufacturing_failed, b), _days(before.exit_day, n),
-        _days(before.dropout_day, n), _days(before.background_death_day, n),
-        _days(toxicity.early_death_after_infusion, n), _days(toxicity.late_death_after_infusion, n),
-        _codes(toxicity.car_t_gvhd, b), _days(toxicity.car_t_gvhd_after_infusion, n),
+        days_of(before.slot_days, n), _codes(before.manufacturing_failed, b), days_of(before.exit_day, n),
+        days_of(before.dropout_day, n), days_of(before.background_death_day, n),
+        days_of(toxicity.early_death_after_infusion, n), days_of(toxicity.late_death_after_infusion, n),
+        _codes(toxicity.car_t_gvhd, b), days_of(toxicity.car_t_gvhd_after_infusion, n),
         _codes(toxicity.crs_grade, np.int8), _codes(toxicity.icans_grade, np.int8),
-        _days(response.response_after_infusion, n), _codes(response.response_code, np.int8),
-        _days(response.relapse_after_infusion, n), _codes(response.relapse_cd7_negative, b),
-        _days(response.survival_with_refractory_disease, n), _days(response.survival_after_relapse, n),
-        _days(after.relapse_after_hsct, n), _codes(after.relapse_cd7_negative, b), _days(after.survival_after_hsct_relapse, n),
-        _days(after.nrm_after_hsct, n), _days(after.late_effects_death_after_hsct, n),
-        _days(graft.graft_failure_death_after_hsct, n), _codes(graft.agvhd_grade, np.int8), _days(graft.agvhd_after_hsct, n),
-        _codes(graft.cgvhd, b), _days(graft.cgvhd_after_hsct, n), _codes(graft.chimerism, np.int8),
+        days_of(response.response_after_infusion, n), _codes(response.response_code, np.int8),
+        days_of(response.relapse_after_infusion, n), _codes(response.relapse_cd7_negative, b),
+        days_of(response.survival_with_refractory_disease, n), days_of(response.survival_after_relapse, n),
+        days_of(after.relapse_after_hsct, n), _codes(after.relapse_cd7_negative, b), days_of(after.survival_after_hsct_relapse, n),
+        days_of(after.nrm_after_hsct, n), days_of(after.late_effects_death_after_hsct, n),
+        days_of(graft.graft_failure_death_after_hsct, n), _codes(graft.agvhd_grade, np.int8), days_of(graft.agvhd_after_hsct, n),
+        _codes(graft.cgvhd, b), days_of(graft.cgvhd_after_hsct, n), _codes(graft.chimerism, np.int8),
     )
-    service_arrays = tuple(_days(days, n) for days in (services.manufacturing_start, services.infusion_day, services.hsct_day,
+    service_arrays = tuple(days_of(days, n) for days in (services.manufacturing_start, services.infusion_day, services.hsct_day,
                                                          services.icu_wait_death_day))
     out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
     latent = (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n))
-    settle_patients(plan_arrays, service_arrays, _days(horizon_days, n), out, latent)
+    settle_patients(plan_arrays, service_arrays, days_of(horizon_days, n), out, latent)
     columns = dict(zip(COLUMNS, out, strict=True))
     columns["cart_source"] = plan.cart_source
     return Settled(columns, *latent)

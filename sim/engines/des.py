@@ -34,10 +34,8 @@ from contextlib import contextmanager
 import numpy as np
 import simpy
 
-from sim.disease.course import (
-    Plan,
-    ResourceUse,
-    Services,
+from sim.disease.course import Plan, ResourceUse, Services
+from sim.disease.timing import (
     before_relapse,
     cart_bed_days,
     hsct_ready_day,
