@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from sim.disease import survival, timing
+from sim.disease import timing
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes
-from sim.disease.settlement import RISK_CODE, RISKS, days_of, settle
+from sim.disease.settlement import RISK_CODE, days_of, settle
 from sim.disease.steps import (
     DEATH_CODE,
     AfterTransplant,
@@ -318,8 +318,8 @@ def stay_days(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
     ndarray
         Days; ``NaN`` where no stay began before ``last_day``.
     """
-    start = use.start[bed]
-    return np.where(start < last_day, np.minimum(use.end[bed], last_day) - start, np.nan)
+    with np.errstate(invalid="ignore"):  # NaN days (no stay) compare quietly, as in numpy
+        return np.asarray(timing.held_days(use.start[bed], use.end[bed], last_day))
 
 
 def admission_day(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
@@ -549,35 +549,13 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
         End of follow-up from enrolment, days, for everyone or per patient; later events are censored.
     """
     settled = settle(plan, services, horizon_days)
-    toxicity, after = plan.toxicity, plan.after_transplant
-    t0, first = services.infusion_day, settled.first
-    causes = {
-        "refractory_disease": DEATH_CODE["disease"],
-        "relapse": DEATH_CODE["disease"],
-        "early_toxicity": toxicity.early_death_cause,
-        "late_non_relapse": survival.non_relapse_cause(toxicity.late_death_cause_draw, np.zeros(t0.shape, dtype=bool),
-                                                       after.nrm_gvhd_share_if_gvhd, after.nrm_infection_share),
-        "non_relapse": survival.non_relapse_cause(after.nrm_cause_draw, settled.severe_gvhd, after.nrm_gvhd_share_if_gvhd,
-                                                  after.nrm_infection_share),
-        "graft_failure": DEATH_CODE["infection"],
-        "late_effects": DEATH_CODE["other_nrm"],
-        "background": DEATH_CODE["background"],
-        "icu_wait": plan.care.icu_cause,
-    }
-    # The winning risk's cause: looked up where it is one cause, copied where it is per patient.
-    cause = np.array([code if isinstance(code, int) else DEATH_CODE["none"] for code in (causes[risk] for risk in RISKS)],
-                     dtype=np.int8)[first]
-    for risk, code in causes.items():
-        if isinstance(code, np.ndarray):
-            np.copyto(cause, code, where=first == RISK_CODE[risk])
-
+    first = settled.first
     use = services.resource_use or unqueued_resource_use(plan, services)
     columns = settled.columns
-    died, last_day, transplanted = columns["death"], columns["last_day"], columns["hsct"]
-    death_cause = np.where(died, cause, DEATH_CODE["none"]).astype(np.int8)
+    last_day, transplanted = columns["last_day"], columns["hsct"]
     columns = {
         **{name: values for name, values in columns.items() if name not in ("last_day", "chimerism", "cart_source")},
-        "death_cause": death_cause,
+        "death_cause": settled.death_cause,
         **{name: columns[name] for name in ("last_day", "chimerism", "cart_source")},
         "cart_stay_days": stay_days(use, "cart_bed", last_day),
         "icu_days": np.nan_to_num(stay_days(use, "icu_bed", last_day), nan=0.0),

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from sim.disease import survival
 from sim.disease.cart import RESPONSE_NONE, RESPONSE_NOT_ASSESSED
 from sim.disease.timing import before_relapse, minimum
 from sim.disease.transplant import CHIMERISM_NONE
+from sim.inputs.codes import DEATH_CAUSES
 
 RISKS = ("refractory_disease", "relapse", "early_toxicity", "late_non_relapse", "non_relapse", "graft_failure",
          "late_effects", "background", "icu_wait")
@@ -32,6 +34,12 @@ is a non-relapse death, counted only before relapse."""
 _REFRACTORY, _RELAPSE, _EARLY, _LATE, _NON_RELAPSE, _GRAFT_FAILURE, _LATE_EFFECTS, _BACKGROUND, _ICU_WAIT = range(len(RISKS))
 assert all(RISK_CODE[name] not in (_EARLY, _LATE, _NON_RELAPSE, _GRAFT_FAILURE, _LATE_EFFECTS, _ICU_WAIT)
            for name in RISKS_AFTER_RELAPSE), "the kernel cuts exactly the non-relapse risks at relapse"
+
+RISK_CAUSE = np.array([DEATH_CAUSES.index(cause) for cause in (
+    "disease", "disease", "none", "none", "none", "infection", "other_nrm", "background", "none")], dtype=np.int8)
+"""The cause of death of each risk (:data:`RISKS`) whose cause is one for everybody; the others are per
+patient: the toxicity that killed early, a drawn non-relapse cause, what sent the patient to the ICU."""
+NO_DEATH = DEATH_CAUSES.index("none")
 
 COLUMNS = ("infused", "infusion_day", "crs_grade", "icans_grade", "response", "response_day", "hsct", "hsct_day",
            "agvhd_grade", "cgvhd", "relapse", "relapse_day", "relapse_cd7_negative", "death", "death_day", "last_day",
@@ -50,18 +58,19 @@ def _observed(day: float, last_day: float) -> float:
 @njit(cache=True, error_model="numpy")
 def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - the course, read top to bottom
     """Settle each patient ``i`` in turn: write its endpoint columns into ``out`` (arrays in
-    :data:`COLUMNS` order) and its latent death day, first risk and GVHD days into ``latent``.
+    :data:`COLUMNS` order) and its latent death day, first risk, GVHD days and cause of death into ``latent``.
 
     ``plan``, ``services`` and ``latent`` are tuples of arrays in the order of :func:`settle`.
     """
     (slot_days, failed, exit_day, dropout_day, background_day, early_after, late_after, car_t_gvhd, car_t_gvhd_after,
      crs_grade, icans_grade, response_after, response_code, relapse_after, relapse_negative_pre, refractory_survival,
      relapse_survival, relapse_after_hsct, relapse_negative_post, hsct_relapse_survival, nrm_after_hsct, late_effects_after,
-     graft_failure_after, agvhd_grade, agvhd_after, cgvhd, cgvhd_after, chimerism) = plan
+     graft_failure_after, agvhd_grade, agvhd_after, cgvhd, cgvhd_after, chimerism, early_cause, late_cause_draw, nrm_cause_draw,
+     icu_cause, gvhd_share, infection_share) = plan
     manufacturing_start, infusion_day, hsct_day, icu_wait_death_day = services
     (o_infused, o_infusion_day, o_crs, o_icans, o_response, o_response_day, o_hsct, o_hsct_day, o_agvhd, o_cgvhd,
      o_relapse, o_relapse_day, o_relapse_negative, o_death, o_death_day, o_last_day, o_chimerism) = out
-    l_death_day, l_first, l_severe_gvhd, l_car_t_gvhd_day, l_agvhd_day, l_cgvhd_day = latent
+    l_death_day, l_first, l_severe_gvhd, l_car_t_gvhd_day, l_agvhd_day, l_cgvhd_day, l_cause = latent
 
     for i in range(horizon.shape[0]):
         release_day = manufacturing_start[i] + slot_days[i]
@@ -121,6 +130,17 @@ def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - th
         cgvhd_day = cgvhd_day if transplanted and cgvhd[i] and cgvhd_day < gvhd_until else math.nan
         severe_gvhd = (agvhd_grade[i] >= 3 and agvhd_day < death_day) or cgvhd_day < death_day
 
+        # the cause of death: the first risk's own cause, or one drawn for the patient
+        cause = RISK_CAUSE[first]
+        if first == _EARLY:
+            cause = early_cause[i]
+        elif first == _LATE:
+            cause = survival.non_relapse_cause(late_cause_draw[i], False, gvhd_share[i], infection_share[i])
+        elif first == _NON_RELAPSE:
+            cause = survival.non_relapse_cause(nrm_cause_draw[i], severe_gvhd, gvhd_share[i], infection_share[i])
+        elif first == _ICU_WAIT:
+            cause = icu_cause[i]
+
         # censoring: every event, the index treatment and its assessment too, is recorded only by the last day
         died = death_day <= horizon[i]
         last_day = death_day if died else horizon[i]
@@ -147,6 +167,7 @@ def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - th
         o_death[i], o_death_day[i], o_last_day[i] = died, (death_day if died else math.nan), last_day
         o_chimerism[i] = chimerism[i] if transplanted else CHIMERISM_NONE
         l_death_day[i], l_first[i], l_severe_gvhd[i] = death_day, first, severe_gvhd
+        l_cause[i] = cause if died else NO_DEATH
         l_car_t_gvhd_day[i], l_agvhd_day[i], l_cgvhd_day[i] = car_t_gvhd_day, agvhd_day, cgvhd_day
 
 
@@ -166,6 +187,8 @@ class Settled:
         Grade III-IV acute or chronic GVHD before death (latent, uncensored).
     car_t_gvhd_day, agvhd_day, cgvhd_day : ndarray
         Onset days of CAR-T GVHD and of acute and chronic GVHD after HSCT, observed by the last day.
+    death_cause : ndarray of int8
+        Cause of a death by the last day (index into ``sim.inputs.codes.DEATH_CAUSES``; ``none`` without).
     """
 
     columns: dict[str, np.ndarray]
@@ -175,6 +198,7 @@ class Settled:
     car_t_gvhd_day: np.ndarray
     agvhd_day: np.ndarray
     cgvhd_day: np.ndarray
+    death_cause: np.ndarray
 
 
 def _codes(values: np.ndarray, dtype: type) -> np.ndarray:
@@ -217,11 +241,14 @@ def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
         days_of(after.nrm_after_hsct, n), days_of(after.late_effects_death_after_hsct, n),
         days_of(graft.graft_failure_death_after_hsct, n), _codes(graft.agvhd_grade, np.int8), days_of(graft.agvhd_after_hsct, n),
         _codes(graft.cgvhd, b), days_of(graft.cgvhd_after_hsct, n), _codes(graft.chimerism, np.int8),
+        _codes(toxicity.early_death_cause, np.int8), days_of(toxicity.late_death_cause_draw, n), days_of(after.nrm_cause_draw, n),
+        _codes(plan.care.icu_cause, np.int8), days_of(after.nrm_gvhd_share_if_gvhd, n), days_of(after.nrm_infection_share, n),
     )
     service_arrays = tuple(days_of(days, n) for days in (services.manufacturing_start, services.infusion_day, services.hsct_day,
                                                          services.icu_wait_death_day))
     out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
-    latent = (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n))
+    latent = (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n),
+              np.empty(n, dtype=np.int8))
     settle_patients(plan_arrays, service_arrays, days_of(horizon_days, n), out, latent)
     columns = dict(zip(COLUMNS, out, strict=True))
     columns["cart_source"] = plan.cart_source

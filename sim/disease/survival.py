@@ -208,10 +208,12 @@ def non_relapse_death(u_event: float, u_time: float, p_death: float, median_days
     return exponential_time(u_time, median_days) if u_event < p_death else math.inf
 
 
-def non_relapse_cause(
-    u: np.ndarray, severe_gvhd: np.ndarray, gvhd_share_if_gvhd: float, infection_share: float
-) -> np.ndarray:
-    """Cause of a non-relapse death after HSCT, as a ``death_cause`` label.
+GVHD_DEATH, INFECTION_DEATH, OTHER_NRM_DEATH = (DEATH_CAUSES.index(cause) for cause in ("gvhd", "infection", "other_nrm"))
+
+
+@vectorize(["int8(float64, boolean, float64, float64)"], cache=True)
+def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, infection_share: float) -> int:
+    """Cause of a non-relapse death after HSCT, as a ``death_cause`` code (a compiled ufunc).
 
     Patients with grade >= 3 acute or with chronic GVHD die of GVHD with probability
     ``gvhd_share_if_gvhd``; the rest die of infection with probability ``infection_share`` and
@@ -219,14 +221,13 @@ def non_relapse_cause(
 
     Returns
     -------
-    ndarray of int8
+    int8
         Index into ``sim.inputs.codes.DEATH_CAUSES`` of ``gvhd``, ``infection`` or ``other_nrm``.
     """
-    gvhd = severe_gvhd & (u < gvhd_share_if_gvhd)
-    rescaled = np.where(severe_gvhd, (u - gvhd_share_if_gvhd) / max(1.0 - gvhd_share_if_gvhd, 1e-12), u)
-    infection = ~gvhd & (rescaled < infection_share)
-    return np.select([gvhd, infection], [DEATH_CAUSES.index("gvhd"), DEATH_CAUSES.index("infection")],
-                     DEATH_CAUSES.index("other_nrm")).astype(np.int8)
+    if severe_gvhd and u < gvhd_share_if_gvhd:
+        return GVHD_DEATH
+    rescaled = (u - gvhd_share_if_gvhd) / max(1.0 - gvhd_share_if_gvhd, 1e-12) if severe_gvhd else u
+    return INFECTION_DEATH if rescaled < infection_share else OTHER_NRM_DEATH
 
 
 SALVAGE_CODE = {"none": 0, "dli": 1, "second_cart": 2}

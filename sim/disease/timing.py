@@ -113,3 +113,10 @@ def post_hsct_death_after_hsct(nrm_after_hsct: float, graft_failure_death_after_
     (background and the CAR-T aplasia's infections excluded; a compiled ufunc)."""
     non_relapse = minimum(minimum(nrm_after_hsct, graft_failure_death_after_hsct), late_effects_death_after_hsct)
     return minimum(before_relapse(non_relapse, relapse_after_hsct), relapse_after_hsct + survival_after_hsct_relapse)
+
+
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def held_days(start_day: float, end_day: float, last_day: float) -> float:
+    """Days a resource was held from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the end
+    of follow-up); ``NaN`` where the hold did not begin before ``last_day`` (a compiled ufunc)."""
+    return minimum(end_day, last_day) - start_day if start_day < last_day else math.nan
