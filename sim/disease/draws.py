@@ -191,7 +191,7 @@ def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int64)
 
 
-@vectorize(["float64(float64, float64)"], cache=True)
+@vectorize(cache=True)
 def exponential_time(u: float, median: float) -> float:
     """Exponential time with the given median, by inverse CDF (days in, days out; a compiled ufunc, for
     arrays or one patient)."""

@@ -76,21 +76,21 @@ def split_by_cd7(
     return np.asarray(cd7_positive_part(*args)), np.asarray(cd7_negative_part(*args))
 
 
-@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def cd7_positive_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
     """The CD7-positive part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
     prevented = p_event * cd7_negative_share * max(1.0 - cd7_negative_multiplier, 0.0)
     return min(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
 
 
-@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def cd7_negative_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
     """The CD7-negative part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
     positive = cd7_positive_part(p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
     return min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
 
 
-@vectorize(["float64(float64, float64)"], cache=True)
+@vectorize(cache=True)
 def with_hazard_ratio(p_event: float, hazard_ratio: float) -> float:
     """The probability of an event under a hazard ratio (proportional hazards): ``1 - (1 - p)^HR``
     (a compiled ufunc, for arrays or one patient)."""
@@ -186,7 +186,7 @@ def relapse(
     return np.asarray(days), np.asarray(relapses_cd7_negative(u_relapse, p_positive, p_negative))
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def relapse_day(u_relapse: float, w_time: float, p_positive: float, p_negative: float, scale: float) -> float:
     """Latent relapse day of one patient (:func:`relapse`): ``scale`` (:func:`sim.disease.draws.weibull_scale`)
     times the Weibull score, or ``inf`` for the cured (a compiled ufunc)."""
@@ -195,13 +195,13 @@ def relapse_day(u_relapse: float, w_time: float, p_positive: float, p_negative: 
     return math.inf
 
 
-@vectorize(["boolean(float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def relapses_cd7_negative(u_relapse: float, p_positive: float, p_negative: float) -> bool:
     """Whether the relapse of :func:`relapse` is CD7-negative (a compiled ufunc)."""
     return not u_relapse < p_positive and u_relapse < p_positive + p_negative
 
 
-@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def non_relapse_death(u_event: float, u_time: float, p_death: float, median_days: float) -> float:
     """Latent day of non-relapse death (mixture: a share dies, exponential time among them; ``inf``
     for those who never die of it; days from the origin; a compiled ufunc)."""
@@ -211,7 +211,7 @@ def non_relapse_death(u_event: float, u_time: float, p_death: float, median_days
 GVHD_DEATH, INFECTION_DEATH, OTHER_NRM_DEATH = (DEATH_CAUSES.index(cause) for cause in ("gvhd", "infection", "other_nrm"))
 
 
-@vectorize(["int8(float64, boolean, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, infection_share: float) -> int:
     """Cause of a non-relapse death after HSCT, as a ``death_cause`` code (a compiled ufunc).
 
@@ -225,9 +225,9 @@ def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, in
         Index into ``sim.inputs.codes.DEATH_CAUSES`` of ``gvhd``, ``infection`` or ``other_nrm``.
     """
     if severe_gvhd and u < gvhd_share_if_gvhd:
-        return GVHD_DEATH
+        return np.int8(GVHD_DEATH)
     rescaled = (u - gvhd_share_if_gvhd) / max(1.0 - gvhd_share_if_gvhd, 1e-12) if severe_gvhd else u
-    return INFECTION_DEATH if rescaled < infection_share else OTHER_NRM_DEATH
+    return np.int8(INFECTION_DEATH if rescaled < infection_share else OTHER_NRM_DEATH)
 
 
 SALVAGE_CODE = {"none": 0, "dli": 1, "second_cart": 2}
@@ -242,10 +242,10 @@ def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dl
     -------
     ndarray of bool
     """
-    return np.asarray(salvage_works(u, cd7_negative, SALVAGE_CODE[salvage], p_dli, p_second_cart))
+    return np.asarray(salvage_works(u, np.asarray(cd7_negative, dtype=bool), SALVAGE_CODE[salvage], p_dli, p_second_cart))
 
 
-@vectorize(["boolean(float64, boolean, int64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def salvage_works(u: float, cd7_negative: bool, salvage: int, p_dli: float, p_second_cart: float) -> bool:
     """Whether a relapse after HSCT responds to the salvage treatment of code ``salvage``
     (:data:`SALVAGE_CODE`); a second CD7 CAR-T cannot work on a CD7-negative relapse (a compiled ufunc)."""

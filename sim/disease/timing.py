@@ -97,7 +97,7 @@ def transplant_bed_days(stay_days: float, death_after_hsct: float, background_da
     return minimum(minimum(minimum(stay_days, death_after_hsct), background_day - hsct_day), toxicity_death_day - hsct_day)
 
 
-@vectorize(["float64(float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def pre_hsct_exit_after_infusion(early_death_after_infusion: float, late_death_after_infusion: float,
                                  relapse_after_infusion: float) -> float:
     """Days after infusion at which the patient can no longer be transplanted (early death, a late
@@ -106,7 +106,7 @@ def pre_hsct_exit_after_infusion(early_death_after_infusion: float, late_death_a
     return minimum(minimum(early_death_after_infusion, late_death_after_infusion), relapse_after_infusion)
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def post_hsct_death_after_hsct(nrm_after_hsct: float, graft_failure_death_after_hsct: float, late_effects_death_after_hsct: float,
                                relapse_after_hsct: float, survival_after_hsct_relapse: float) -> float:
     """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
@@ -115,7 +115,7 @@ def post_hsct_death_after_hsct(nrm_after_hsct: float, graft_failure_death_after_
     return minimum(before_relapse(non_relapse, relapse_after_hsct), relapse_after_hsct + survival_after_hsct_relapse)
 
 
-@vectorize(["float64(float64, float64, float64)"], cache=True)
+@vectorize(cache=True)
 def held_days(start_day: float, end_day: float, last_day: float) -> float:
     """Days a resource was held from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the end
     of follow-up); ``NaN`` where the hold did not begin before ``last_day`` (a compiled ufunc)."""
