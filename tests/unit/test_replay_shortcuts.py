@@ -9,6 +9,7 @@ import pytest
 
 from sim.calibration import calibrate
 from sim.calibration.calibrate import _values, uncertain_parameters
+from sim.calibration.predictive import cohort_rate
 from sim.calibration.studies import (
     CohortRate,
     StudyCohort,
@@ -116,3 +117,17 @@ def test_the_likelihood_and_probabilities_of_draws_do_not_depend_on_the_blocks_o
             own = [j for j, t in enumerate(targets) if t.study == name]
             np.testing.assert_array_equal(expected[i, own], expected_probabilities(cohort.simulate(p), [targets[j] for j in own]))
     assert not np.isnan(loglik).any()
+
+
+def test_a_cohort_rate_from_the_targets_computed_together_is_the_one_computed_alone(replays):
+    """The validation gives cohort_rate the model's probability computed with the study's other targets: the same
+    rate, shift and uniforms as cohort_rate computing it for the target alone."""
+    targets, _, cohorts, parameter_sets = replays
+    for name, cohort in cohorts.items():
+        columns = cohort.simulate(parameter_sets[1])
+        own = [t for t in targets if t.study == name]
+        for target, expected in zip(own, expected_probabilities(columns, own)):
+            alone = cohort_rate(columns, target, 0.1, cohort.scenario.seed, 3)
+            given = cohort_rate(columns, target, 0.1, cohort.scenario.seed, 3, float(expected))
+            np.testing.assert_array_equal([given.expected, given.rate], [alone.expected, alone.rate], err_msg=target.label)
+            np.testing.assert_array_equal(given.uniforms, alone.uniforms)
