@@ -157,8 +157,9 @@ def beta_binomial_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, r
 
 def overdispersed_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, rho: npt.ArrayLike,
                          coefficients: npt.ArrayLike | None = None) -> np.ndarray:
-    """:func:`beta_binomial_logpmf` where every ``rho`` is above 0 (the beta-binomial only; NaN for ``p``
-    of 0 or 1).
+    """:func:`beta_binomial_logpmf` where every ``rho`` is above 0: the beta-binomial only, without the binomial
+    terms that :func:`beta_binomial_logpmf` computes for ``rho`` of 0 (``p`` strictly between 0 and 1: at 0 or 1
+    it is ``-inf`` or NaN).
 
     Parameters
     ----------
@@ -168,6 +169,11 @@ def overdispersed_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, r
         Intra-class correlation in (0, 1).
     coefficients : array_like, optional
         ``log_choose(n, k)`` when already computed (:func:`log_choose`; the same numbers).
+
+    Returns
+    -------
+    numpy.ndarray
+        Natural logarithm of the probability, broadcast over the arguments.
     """
     k, n, p, rho = (np.asarray(x, dtype=float) for x in (k, n, p, rho))
     scale = (1.0 - rho) / rho
