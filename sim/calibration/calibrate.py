@@ -46,7 +46,10 @@ from sim.calibration.heterogeneity import (
     IccPrior,
     beta_binomial_logpmf,
     between_study,
+    binomial_logpmf,
     icc_nodes,
+    log_choose,
+    overdispersed_logpmf,
 )
 from sim.calibration.studies import StudyCohort, Target, expected_probabilities
 from sim.inputs.errors import InputError
@@ -76,10 +79,12 @@ def uncertain_parameters(params: ParameterSet) -> list[str]:
     return [name for name, p in params.registry.items() if not isinstance(p.distribution, FixedDist)]
 
 
-def _evaluate_task(task: tuple[ParameterSet, list[str], np.ndarray, dict[str, Scenario], list[Target]]) -> np.ndarray:
-    """Expected probability of every target for a block of parameter draws (one row each)."""
-    base, names, rows, studies, targets = task
-    cohorts = {name: StudyCohort.draw(scenario) for name, scenario in studies.items()}
+def _evaluate_task(task: tuple[ParameterSet, list[str], np.ndarray, dict[str, Scenario], list[Target], IccPrior | None],
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Marginal log-likelihood (:func:`marginal_log_likelihood`) and expected probability of every target
+    (columns) of a block of parameter draws (rows)."""
+    base, names, rows, studies, targets, icc_prior = task
+    cohorts = {name: _cohort(scenario) for name, scenario in studies.items()}
     by_study = {name: [j for j, t in enumerate(targets) if t.study == name] for name in cohorts}
     expected = np.full((len(rows), len(targets)), np.nan)
     for i, row in enumerate(rows):
@@ -87,7 +92,33 @@ def _evaluate_task(task: tuple[ParameterSet, list[str], np.ndarray, dict[str, Sc
         for name, cohort in cohorts.items():
             if by_study[name]:
                 expected[i, by_study[name]] = expected_probabilities(cohort.simulate(params), [targets[j] for j in by_study[name]])
-    return expected
+    return marginal_log_likelihood(expected, targets, icc_prior), expected
+
+
+_DRAWN: list[StudyCohort] = []
+"""The study cohorts this process drew last (at most ``COHORTS_KEPT``, the latest last)."""
+COHORTS_KEPT = 16
+
+
+def _cohort(scenario: Scenario) -> StudyCohort:
+    """The simulated patients of ``scenario`` (:meth:`StudyCohort.draw`, replication 0), drawn once per process
+    and kept: every task of a calibration replays the same studies, with the same patients."""
+    for cohort in _DRAWN:
+        if cohort.scenario == scenario:
+            return cohort
+    cohort = StudyCohort.draw(scenario)
+    _DRAWN.append(cohort)
+    del _DRAWN[:-COHORTS_KEPT]
+    return cohort
+
+
+def _prepare(params: ParameterSet, studies: dict[str, Scenario]) -> None:
+    """Draw the study cohorts and simulate each study once with ``params`` in this process: the worker processes
+    of a local executor, forked from it at every stage, then start with the cohorts drawn and the compiled
+    simulation loaded (about a quarter of a second per worker and stage otherwise). Nothing it computes is kept
+    but the cohorts, which are the same in any process."""
+    for scenario in studies.values():
+        _cohort(scenario).simulate(params)
 
 
 def evaluate(
@@ -98,11 +129,22 @@ def evaluate(
     targets: list[Target],
     executor: Executor | None = None,
     on_done: Progress = None,
+    icc_prior: IccPrior | None = ICC_PRIOR,
     rows_per_task: int = ROWS_PER_TASK,
-) -> np.ndarray:
-    """Model probabilities (rows: parameter draws; columns: targets) through the study replays."""
-    tasks = [(base, names, block, studies, targets) for block in chunks(values, rows_per_task)]
-    return np.vstack((executor or SerialExecutor()).map(_evaluate_task, tasks, on_done))
+) -> tuple[np.ndarray, np.ndarray]:
+    """Marginal log-likelihood (the intra-class correlation integrated out over ``icc_prior``, see
+    :func:`marginal_log_likelihood`) and model probabilities (rows: parameter draws ``values``; columns:
+    targets) through the study replays; each block of draws is simulated and its likelihood computed in one
+    task (the likelihood of a draw depends on its own row only, so the numbers do not depend on the blocks).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The natural-log likelihood of each draw, and the expected probabilities.
+    """
+    tasks = [(base, names, block, studies, targets, icc_prior) for block in chunks(values, rows_per_task)]
+    results = (executor or SerialExecutor()).map(_evaluate_task, tasks, on_done)
+    return np.concatenate([loglik for loglik, _ in results]), np.vstack([expected for _, expected in results])
 
 
 def log_likelihood(expected: np.ndarray, targets: list[Target], icc: float = 0.0) -> np.ndarray:
@@ -118,20 +160,39 @@ def log_likelihood(expected: np.ndarray, targets: list[Target], icc: float = 0.0
     numpy.ndarray
         One natural-log likelihood per row (normalising constants included).
     """
-    counts = np.array([t.effective_counts() for t in targets]).reshape(len(targets), 2)
-    events, trials = counts[:, 0], counts[:, 1]
+    events, trials = _counts(targets)
     rho = np.where([between_study(t.metric) for t in targets], icc, 0.0)
-    p = np.clip(np.nan_to_num(expected, nan=0.5), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-    return beta_binomial_logpmf(events, trials, p, rho).sum(axis=1)
+    return beta_binomial_logpmf(events, trials, _probabilities(expected), rho).sum(axis=1)
+
+
+def _counts(targets: list[Target]) -> tuple[np.ndarray, np.ndarray]:
+    """Effective events and trials of each target (:meth:`sim.calibration.studies.Target.effective_counts`)."""
+    counts = np.array([t.effective_counts() for t in targets]).reshape(len(targets), 2)
+    return counts[:, 0], counts[:, 1]
+
+
+def _probabilities(expected: np.ndarray) -> np.ndarray:
+    """Model probabilities as the likelihood reads them: NaN as 0.5, within ``PROBABILITY_FLOOR`` of 0 and 1."""
+    return np.clip(np.nan_to_num(expected, nan=0.5), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
 
 
 def icc_log_likelihoods(expected: np.ndarray, targets: list[Target], nodes: np.ndarray) -> np.ndarray:
     """Log-likelihood of every row of ``expected`` at each intra-class correlation of ``nodes``
-    (rows: draws; columns: nodes)."""
+    (rows: draws; columns: nodes): :func:`log_likelihood` at each node, the same numbers, with the terms
+    that do not depend on the node (the binomial terms, the binomial coefficients) computed once.
+    """
     between = np.array([between_study(t.metric) for t in targets], dtype=bool)
-    fixed = log_likelihood(expected[:, ~between], [t for t, b in zip(targets, between) if not b])
-    dispersed = [t for t, b in zip(targets, between) if b]
-    return fixed[:, None] + np.column_stack([log_likelihood(expected[:, between], dispersed, float(rho)) for rho in nodes])
+    events, trials = _counts(targets)
+    fixed = binomial_logpmf(events[~between], trials[~between], _probabilities(expected[:, ~between])).sum(axis=1)
+    k, n, p = events[between], trials[between], _probabilities(expected[:, between])
+    coefficients = log_choose(n, k)
+    columns = []
+    for rho in nodes:
+        if not rho > 0:
+            columns.append(binomial_logpmf(k, n, p).sum(axis=1))
+            continue
+        columns.append(overdispersed_logpmf(k, n, p, rho, coefficients).sum(axis=1))
+    return fixed[:, None] + np.column_stack(columns)
 
 
 def marginal_log_likelihood(expected: np.ndarray, targets: list[Target], prior: IccPrior | None = ICC_PRIOR,
@@ -309,10 +370,11 @@ def calibrate(
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     names = uncertain_parameters(params)
+    _prepare(params, studies)
     z = _logit(qmc.LatinHypercube(d=len(names), seed=rng).random(prior_draws))
-    loglik, expected = _log_likelihood_at(params, names, z, studies, targets, executor, on_done, icc_prior)
+    values, loglik, expected = _log_likelihood_at(params, names, z, studies, targets, executor, on_done, icc_prior)
     adaptive = _informative_dimensions(z, loglik)
-    expected_blocks = [expected]
+    value_blocks, expected_blocks = [values], [expected]
     proposals: list[tuple[int, np.ndarray, np.ndarray]] = []
     for _ in range(stages):
         weights = _amis_weights(z[:, adaptive], loglik, prior_draws, proposals)
@@ -320,11 +382,13 @@ def calibrate(
         proposals.append((stage_draws, mean, covariance))
         new = _logit(np.clip(rng.random((stage_draws, len(names))), 1e-12, 1 - 1e-12))
         new[:, adaptive] = _draw_proposal(rng, mean, covariance, stage_draws)
-        new_loglik, new_expected = _log_likelihood_at(params, names, new, studies, targets, executor, on_done, icc_prior)
+        new_values, new_loglik, new_expected = _log_likelihood_at(params, names, new, studies, targets, executor, on_done,
+                                                                  icc_prior)
         z, loglik = np.vstack([z, new]), np.concatenate([loglik, new_loglik])
+        value_blocks.append(new_values)
         expected_blocks.append(new_expected)
     weights = _amis_weights(z[:, adaptive], loglik, prior_draws, proposals)
-    values = _values(params, names, _expit(z))
+    values = np.vstack(value_blocks)
     index = systematic_resample(weights, posterior_draws, rng)
     expected = np.vstack(expected_blocks)
     icc = None if icc_prior is None else draw_icc(expected[index], targets, rng, icc_prior)
@@ -390,11 +454,11 @@ def _quantiles(distribution: Distribution, unit: np.ndarray) -> np.ndarray:
 def _log_likelihood_at(
     params: ParameterSet, names: list[str], z: np.ndarray, studies: dict[str, Scenario], targets: list[Target],
     executor: Executor | None, on_done: Progress, icc_prior: IccPrior | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Marginal log-likelihood (the intra-class correlation integrated out) and expected target probabilities of
-    the draws ``z`` (logit prior quantiles)."""
-    expected = evaluate(params, names, _values(params, names, _expit(z)), studies, targets, executor, on_done)
-    return marginal_log_likelihood(expected, targets, icc_prior), expected
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parameter values, marginal log-likelihood (the intra-class correlation integrated out) and expected
+    target probabilities of the draws ``z`` (logit prior quantiles)."""
+    values = _values(params, names, _expit(z))
+    return values, *evaluate(params, names, values, studies, targets, executor, on_done, icc_prior)
 
 
 def _log_prior(z: np.ndarray) -> np.ndarray:

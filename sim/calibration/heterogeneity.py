@@ -47,6 +47,7 @@ from sim.inputs.posterior import ICC_COLUMN
 __all__ = [
     "BETWEEN_STUDY_METRICS", "ICC_COLUMN", "ICC_NODES", "ICC_PRIOR", "IccPrior", "WITHIN_STUDY_METRICS",
     "beta_binomial_logpmf", "between_study", "binomial_logpmf", "draw_cohort_rate", "icc_nodes",
+    "log_choose", "overdispersed_logpmf",
 ]
 
 BETWEEN_STUDY_METRICS: frozenset[str] = frozenset({
@@ -126,7 +127,7 @@ def binomial_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike) -> np.
         Event probability in [0, 1].
     """
     k, n, p = (np.asarray(x, dtype=float) for x in (k, n, p))
-    return _log_choose(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
+    return log_choose(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
 
 
 def beta_binomial_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, rho: npt.ArrayLike) -> np.ndarray:
@@ -150,15 +151,39 @@ def beta_binomial_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, r
     """
     k, n, p, rho = (np.asarray(x, dtype=float) for x in (k, n, p, rho))
     dispersed = rho > 0
-    safe = np.where(dispersed, rho, 0.5)
-    scale = (1.0 - safe) / safe
-    a, b = p * scale, (1.0 - p) * scale
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mixed = _log_choose(n, k) + betaln(k + a, n - k + b) - betaln(a, b)
+    mixed = overdispersed_logpmf(k, n, p, np.where(dispersed, rho, 0.5))
     return np.where(dispersed, mixed, binomial_logpmf(k, n, p))
 
 
-def _log_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+def overdispersed_logpmf(k: npt.ArrayLike, n: npt.ArrayLike, p: npt.ArrayLike, rho: npt.ArrayLike,
+                         coefficients: npt.ArrayLike | None = None) -> np.ndarray:
+    """:func:`beta_binomial_logpmf` where every ``rho`` is above 0: the beta-binomial only, without the binomial
+    terms that :func:`beta_binomial_logpmf` computes for ``rho`` of 0 (``p`` strictly between 0 and 1: at 0 or 1
+    it is ``-inf`` or NaN).
+
+    Parameters
+    ----------
+    k, n, p : array_like
+        As :func:`beta_binomial_logpmf`.
+    rho : array_like
+        Intra-class correlation in (0, 1).
+    coefficients : array_like, optional
+        ``log_choose(n, k)`` when already computed (:func:`log_choose`; the same numbers).
+
+    Returns
+    -------
+    numpy.ndarray
+        Natural logarithm of the probability, broadcast over the arguments.
+    """
+    k, n, p, rho = (np.asarray(x, dtype=float) for x in (k, n, p, rho))
+    scale = (1.0 - rho) / rho
+    a, b = p * scale, (1.0 - p) * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (log_choose(n, k) if coefficients is None else coefficients) + betaln(k + a, n - k + b) - betaln(a, b)
+
+
+def log_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Natural log of the binomial coefficient ``n`` choose ``k`` (gamma functions: not necessarily whole)."""
     return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 

@@ -23,7 +23,15 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.heterogeneity import ICC_COLUMN, ICC_PRIOR, between_study, draw_cohort_rate
-from sim.calibration.studies import CohortRate, Replay, StudyCohort, Target, expected_probability, study_estimates
+from sim.calibration.studies import (
+    CohortRate,
+    Replay,
+    StudyCohort,
+    Target,
+    expected_probabilities,
+    expected_probability,
+    study_estimates,
+)
 from sim.disease.draws import uniform_stream
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.scenario import Scenario
@@ -50,7 +58,8 @@ PredictRow = tuple[int, dict[str, float], float]
 """A posterior draw to replay: its number, its parameter values and its intra-class correlation."""
 
 
-def cohort_rate(columns: Columns, target: Target, icc: float, seed: int, replication: int) -> CohortRate:
+def cohort_rate(columns: Columns, target: Target, icc: float, seed: int, replication: int,
+                expected: float | None = None) -> CohortRate:
     """The new cohort's own true rate for ``target``: drawn from the between-study distribution around the
     model's probability in ``columns`` (the whole simulated population, complete follow-up) when the
     target's rate varies between studies, else the model's probability itself.
@@ -65,8 +74,12 @@ def cohort_rate(columns: Columns, target: Target, icc: float, seed: int, replica
     seed, replication : int
         The study's seed and the replication replayed: with the target's label and time point they key
         the random numbers, so the same target gets the same numbers in any run, serial or parallel.
+    expected : float, optional
+        The model's probability for ``target`` in ``columns`` when already computed
+        (:func:`~sim.calibration.studies.expected_probabilities`; default: computed here).
     """
-    expected = expected_probability(columns, target)
+    if expected is None:
+        expected = expected_probability(columns, target)
     key = f"{target.label}@{target.time_days}"
     rng = np.random.default_rng(np.random.SeedSequence([seed, replication, zlib.crc32(f"cohort rate {key}".encode())]))
     rate = draw_cohort_rate(expected, icc if between_study(target.metric) else 0.0, rng)
@@ -84,9 +97,9 @@ def _predict_task(task: tuple[ParameterSet, list[PredictRow], dict[str, Scenario
             cohort = StudyCohort.draw(scenario, replication=replication, patients=_study_patients(scenario))
             columns = cohort.simulate(params)
             end = cohort.follow_up_end(columns)
-            for j, target in enumerate(targets):
-                if target.study == name:
-                    replays[j].append((columns, end, cohort_rate(columns, target, icc, scenario.seed, replication)))
+            own = [j for j, target in enumerate(targets) if target.study == name]
+            for j, expected in zip(own, expected_probabilities(columns, [targets[j] for j in own])):
+                replays[j].append((columns, end, cohort_rate(columns, targets[j], icc, scenario.seed, replication, float(expected))))
     for j, target in enumerate(targets):  # every draw's replay of a target's study estimated together
         if not replays[j]:
             continue

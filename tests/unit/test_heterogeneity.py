@@ -7,12 +7,14 @@ for the prior of the intra-class correlation, and the analytic mean and variance
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from sim.calibration.calibrate import draw_icc, log_likelihood, marginal_log_likelihood
+from sim.calibration.calibrate import draw_icc, icc_log_likelihoods, log_likelihood, marginal_log_likelihood
 from sim.calibration.heterogeneity import (
     BETWEEN_STUDY_METRICS,
     ICC_PRIOR,
@@ -22,6 +24,8 @@ from sim.calibration.heterogeneity import (
     binomial_logpmf,
     draw_cohort_rate,
     icc_nodes,
+    log_choose,
+    overdispersed_logpmf,
 )
 from sim.calibration.studies import METRICS, CohortRate, Target
 
@@ -176,3 +180,32 @@ def test_recounting_events_at_the_cohorts_rate():
         assert not (recounted & ~population).any()
         assert (recounted <= events).all() if rate < share else (recounted >= events).all()
     assert (CohortRate(share, share, uniforms).recount(events, population, uniforms) == events).all()
+
+
+def test_the_likelihood_on_the_grid_of_intra_class_correlations_is_the_likelihood_at_each_node():
+    """icc_log_likelihoods computes the node-free terms once: the same numbers, to the bit, as the binomial terms
+    plus the dispersed terms' log_likelihood at each node, with NaN, 0 and 1 among the probabilities."""
+    rng = np.random.default_rng(4)
+    targets = [target("hsct", 9, 10), target("crs_grade3plus", 4, 12), target("cr", 0, 10), target("crs_any", 34, 34),
+               target("hsct_among_cr", 5, 8), target("icans_any", 1, 12)]
+    expected = rng.uniform(0, 1, (200, len(targets)))
+    expected[rng.random(expected.shape) < 0.1] = np.nan
+    expected[:5, 1], expected[5:10, 2] = 0.0, 1.0
+    nodes = np.concatenate([[0.0], icc_nodes(16)])
+    between = np.array([t.metric in BETWEEN_STUDY_METRICS for t in targets])
+    dispersed = [t for t, b in zip(targets, between) if b]
+    fixed = log_likelihood(expected[:, ~between], [t for t, b in zip(targets, between) if not b])
+    reference = fixed[:, None] + np.column_stack([log_likelihood(expected[:, between], dispersed, float(rho)) for rho in nodes])
+    np.testing.assert_array_equal(icc_log_likelihoods(expected, targets, nodes), reference)
+
+
+def test_the_overdispersed_terms_are_the_beta_binomial_with_or_without_their_coefficients():
+    rng = np.random.default_rng(6)
+    n = rng.uniform(1, 40, 300)
+    k, p, rho = n * rng.uniform(0, 1, 300), rng.uniform(0.01, 0.99, 300), rng.uniform(0.001, 0.6, 300)
+    reference = beta_binomial_logpmf(k, n, p, rho)
+    np.testing.assert_array_equal(overdispersed_logpmf(k, n, p, rho), reference)
+    np.testing.assert_array_equal(overdispersed_logpmf(k, n, p, rho, log_choose(n, k)), reference)
+    np.testing.assert_allclose(np.exp(log_choose(n[:20].round(), k[:20].round().clip(0, n[:20].round()))),
+                               [math.comb(int(a), int(b)) for a, b in zip(n[:20].round(), k[:20].round().clip(0, n[:20].round()))],
+                               rtol=1e-9)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.calibration import calibrate
 from sim.calibration.calibrate import _values, uncertain_parameters
+from sim.calibration.predictive import cohort_rate
 from sim.calibration.studies import (
     CohortRate,
     StudyCohort,
@@ -90,3 +92,42 @@ def test_the_estimates_of_many_replays_together_are_those_of_each(replays):
             together = study_estimates([(c, end, rate) for (c, end), rate in zip(runs, rates)], target, size)
             one_by_one = [study_estimate(c, end, target, size, rate) for (c, end), rate in zip(runs, rates)]
             np.testing.assert_array_equal(together, one_by_one, err_msg=target.label)
+
+
+def test_the_likelihood_and_probabilities_of_draws_do_not_depend_on_the_blocks_or_the_kept_cohorts(params):
+    """evaluate computes each block's likelihood in its task and reuses the study cohorts a process drew: the same
+    numbers, to the bit, in blocks of any size, with or without kept cohorts, as the likelihood of all the draws'
+    probabilities at once; and the probabilities are those of freshly drawn cohorts (two small studies)."""
+    targets = [t for t in load_targets() if t.study in ("hu2024", "ns7_aml")]
+    studies = {name: scenario.model_copy(update={"patients": 300})
+               for name, scenario in load_studies(["hu2024", "ns7_aml"]).items()}
+    names = uncertain_parameters(params)
+    values = _values(params, names, np.random.default_rng(8).random((5, len(names))))
+    calibrate._DRAWN.clear()
+    loglik, expected = calibrate.evaluate(params, names, values, studies, targets, rows_per_task=2)
+    assert len(calibrate._DRAWN) == 2
+    again = calibrate.evaluate(params, names, values, studies, targets, rows_per_task=5)
+    np.testing.assert_array_equal(again[0], loglik)
+    np.testing.assert_array_equal(again[1], expected)
+    np.testing.assert_array_equal(loglik, calibrate.marginal_log_likelihood(expected, targets))
+    cohorts = {name: StudyCohort.draw(scenario) for name, scenario in studies.items()}
+    for i, row in enumerate(values):
+        p = params.with_values(dict(zip(names, row.tolist())))
+        for name, cohort in cohorts.items():
+            own = [j for j, t in enumerate(targets) if t.study == name]
+            np.testing.assert_array_equal(expected[i, own], expected_probabilities(cohort.simulate(p), [targets[j] for j in own]))
+    assert not np.isnan(loglik).any()
+
+
+def test_a_cohort_rate_from_the_targets_computed_together_is_the_one_computed_alone(replays):
+    """The validation gives cohort_rate the model's probability computed with the study's other targets: the same
+    rate, shift and uniforms as cohort_rate computing it for the target alone."""
+    targets, _, cohorts, parameter_sets = replays
+    for name, cohort in cohorts.items():
+        columns = cohort.simulate(parameter_sets[1])
+        own = [t for t in targets if t.study == name]
+        for target, expected in zip(own, expected_probabilities(columns, own)):
+            alone = cohort_rate(columns, target, 0.1, cohort.scenario.seed, 3)
+            given = cohort_rate(columns, target, 0.1, cohort.scenario.seed, 3, float(expected))
+            np.testing.assert_array_equal([given.expected, given.rate], [alone.expected, alone.rate], err_msg=target.label)
+            np.testing.assert_array_equal(given.uniforms, alone.uniforms)
