@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import vectorize
+from numba import njit, vectorize
 
 from sim.disease.draws import (
     exponential_time,
@@ -135,24 +135,39 @@ def late_effects_death_days(
     """
     # The cumulative excess hazard is scale_i x G(t), with G the same for every patient, so each patient
     # needs G(t) = -log(1 - u) / scale_i: G is tabulated at the year boundaries and inverted in closed form.
-    scale = hazard_at_40 * np.exp(slope * (np.asarray(age_years, dtype=float) - 40.0)) * np.asarray(multiplier, dtype=float)
-    with np.errstate(divide="ignore"):
-        needed = -np.log1p(-u) / scale
     starts = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
     fraction = (starts - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
     excess = np.maximum(np.exp(np.log(relative_start) + fraction * (np.log(relative_end) - np.log(relative_start))) - 1.0, 0.0)
     grown = np.exp(slope * starts) if slope != 0.0 else starts  # the primitive of exp(slope t), up to 1/slope
     per_year = excess[:-1] * ((grown[1:] - grown[:-1]) / slope if slope != 0.0 else np.diff(starts))
     before = np.concatenate(([0.0], np.cumsum(per_year)))  # G at the start of each year (the last year runs on)
-    segment = np.clip(np.searchsorted(before, needed, side="right") - 1, 0, starts.size - 1)
-    rate, remaining = excess[segment], needed - before[segment]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if slope != 0.0:
-            years = np.log(grown[segment] + slope * remaining / rate) / slope
-        else:
-            years = starts[segment] + remaining / rate
-    years = np.where((rate > 0.0) & np.isfinite(needed), years, np.inf)
-    return years * DAYS_PER_YEAR
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    n = u.shape[0]
+    days = np.empty(n)
+    _late_effects_days(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
+                       np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
+                       float(hazard_at_40), float(slope), before, excess, grown, starts, days)
+    return days
+
+
+@njit(cache=True, error_model="numpy")
+def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, before, excess, grown, starts, out):
+    """The inversion of :func:`late_effects_death_days`, one patient after another (``before``, ``excess``,
+    ``grown``, ``starts``: its tables at the year boundaries; days into ``out``)."""
+    last = before.shape[0] - 1
+    for i in range(u.shape[0]):
+        scale = hazard_at_40 * math.exp(slope * (age_years[i] - 40.0)) * multiplier[i]
+        needed = -math.log1p(-u[i]) / scale
+        segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), last)
+        rate = excess[segment]
+        years = math.inf
+        if rate > 0.0 and math.isfinite(needed):
+            remaining = needed - before[segment]
+            if slope != 0.0:
+                years = math.log(grown[segment] + slope * remaining / rate) / slope
+            else:
+                years = starts[segment] + remaining / rate
+        out[i] = years * DAYS_PER_YEAR
 
 
 def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: float, from_days: float, median_days: float) -> np.ndarray:
