@@ -227,7 +227,7 @@ GVHD_DEATH, INFECTION_DEATH, OTHER_NRM_DEATH = (DEATH_CAUSES.index(cause) for ca
 
 
 @vectorize(cache=True)
-def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, infection_share: float) -> int:
+def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, infection_share: float) -> np.int8:
     """Cause of a non-relapse death after HSCT, as a ``death_cause`` code (a compiled ufunc).
 
     Patients with grade >= 3 acute or with chronic GVHD die of GVHD with probability
