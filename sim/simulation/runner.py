@@ -251,6 +251,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
                 economic[strategy.name].add(0, part, block_attributes, plan, lifelong)
             if with_resources:
                 uses[strategy.name].append(course.resource_use)
+            del plan, course  # this strategy's arrays go before the next strategy's are made
     started = time.perf_counter()
     patients = _kept(clinical.patients(), first_kept)
     table_seconds += time.perf_counter() - started
