@@ -38,3 +38,8 @@ MAX_CALIBRATION_DRAWS = 1_000_000
 (posterior draws): about 2 kB of memory and, on one core, 30 ms each (measured with the shipped
 studies: 4,000 prior draws took 132 s and 253 MiB at peak), so a million draws is a day of computing
 on a few cores and about 2 GiB; the default calibration simulates 35,000."""
+DEFAULT_PRIOR_DRAWS, DEFAULT_STAGES, DEFAULT_STAGE_DRAWS, DEFAULT_POSTERIOR_DRAWS = 5000, 10, 3000, 1000
+"""The committed calibration's budget, :data:`DEFAULT_CALIBRATION_DRAWS` simulated draws (kept with the bounds, in a
+light module, so that the command line can show them without importing scipy and the benchmark can time them)."""
+DEFAULT_CALIBRATION_DRAWS = DEFAULT_PRIOR_DRAWS + DEFAULT_STAGES * DEFAULT_STAGE_DRAWS
+"""Parameter draws the default calibration simulates (35,000)."""

@@ -37,6 +37,7 @@ import numpy as np
 from sim import __version__
 from sim.engines.reference import simulate_reference
 from sim.inputs.errors import InputError
+from sim.inputs.limits import DEFAULT_CALIBRATION_DRAWS
 from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.io.files import atomic_path, real_path
@@ -58,6 +59,7 @@ class BenchPlan:
     psa_sets: int
     command_repeats: int
     economic_psa_draws: int
+    calibration_budget: tuple[str, ...]
 
 
 Measured = Literal["des", "cohort", "reference"]
@@ -67,10 +69,10 @@ REFERENCE_PATIENTS = 10_000
 
 FULL = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 3), ("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5),
                         ("cohort", 100_000, 5), ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5,
-                economic_psa_draws=ECONOMIC_PSA_DRAWS)
+                economic_psa_draws=ECONOMIC_PSA_DRAWS, calibration_budget=())
 QUICK = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 1), ("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3),
                          ("cohort", 100_000, 3), ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3,
-                 economic_psa_draws=50)
+                 economic_psa_draws=50, calibration_budget=("--prior-draws", "1000", "--stages", "1", "--stage-draws", "1000"))
 
 DEFAULT_COMMAND: tuple[str, ...] = ("run", "base")
 """The command users wait for most: the base-case comparison as the README's quick start runs it."""
@@ -85,6 +87,7 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("economic_psa_seconds", "`cd7sim psa`, 1,000 draws x 5,000 patients x 4 strategies with costs and QALYs, every core, s",
      "<=", 60),
     ("run_base_median_seconds", "`cd7sim run base`, whole command, median s", "<=", 2),
+    ("calibration_seconds", "`cd7sim calibrate`, default budget (35,000 draws), whole command, every core, s", "<=", 90),
 )
 """The project's performance targets: result key, what it measures, direction and bound."""
 
@@ -207,6 +210,15 @@ def command_seconds(arguments: Sequence[str], repeats: int) -> list[float]:
     return seconds
 
 
+def calibration_draws(budget: Sequence[str]) -> int:
+    """Parameter draws ``cd7sim calibrate`` simulates with the options ``budget``: prior draws plus stages x draws per
+    stage when the three are given, the default budget's when none is."""
+    given = dict(zip(budget[::2], (int(value) for value in budget[1::2]), strict=True))
+    if not given:
+        return DEFAULT_CALIBRATION_DRAWS
+    return given["--prior-draws"] + given["--stages"] * given["--stage-draws"]
+
+
 def target_records(result: dict) -> list[dict]:
     """Each target of :data:`TARGETS` measured in ``result``, for the JSON file: its key, what it measures,
     direction, bound, the value measured and whether it is met."""
@@ -250,6 +262,9 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
                                     str(ECONOMIC_PSA_PATIENTS), "--out", "psa"), 1)[0]
     progress(f"  cd7sim {' '.join(DEFAULT_COMMAND)}, whole command x {plan.command_repeats} ...")
     command = command_seconds(DEFAULT_COMMAND, plan.command_repeats)
+    draws = calibration_draws(plan.calibration_budget)
+    progress(f"  cd7sim calibrate: {draws:,} parameter draws, whole command, all cores ...")
+    calibration = command_seconds(("calibrate", *plan.calibration_budget, "--out", "calibration"), 1)[0]
 
     def find(engine: str, patients: int) -> Measurement:
         return next(m for m in measurements if m.engine == engine and m.patients == patients)
@@ -279,6 +294,9 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
         "economic_psa_seconds": round(economic_psa * ECONOMIC_PSA_DRAWS / plan.economic_psa_draws, 1),
         "economic_psa": {"draws": ECONOMIC_PSA_DRAWS, "patients": ECONOMIC_PSA_PATIENTS, "workers": local_cores(),
                          "measured_draws": plan.economic_psa_draws, "measured_seconds": round(economic_psa, 2)},
+        "calibration_seconds": round(calibration * DEFAULT_CALIBRATION_DRAWS / draws, 1),
+        "calibration": {"draws": DEFAULT_CALIBRATION_DRAWS, "workers": local_cores(), "measured_draws": draws,
+                        "measured_seconds": round(calibration, 2)},
         "peak_memory_mb_1m": cohort.peak_memory_mb,
         "table_seconds_1m": round(statistics.median(cohort.table_seconds), 3),
         "run_base_median_seconds": round(statistics.median(command), 2),
@@ -323,6 +341,12 @@ def format_report(result: dict) -> str:
                   "costs too" if economic["measured_draws"] != economic["draws"] else "measured")
         lines.append(f"cd7sim psa base ({economic['draws']:,} draws x {economic['patients']:,} patients x 4 strategies with "
                      f"costs and QALYs, whole command, {economic['workers']} cores): {result['economic_psa_seconds']} s ({scaled})")
+    calibration = result.get("calibration")
+    if calibration is not None:
+        scaled = (f"measured {calibration['measured_draws']:,} draws in {calibration['measured_seconds']} s and scaled, the "
+                  "fixed costs too" if calibration["measured_draws"] != calibration["draws"] else "measured")
+        lines.append(f"cd7sim calibrate ({calibration['draws']:,} draws, default budget, whole command, {calibration['workers']} "
+                     f"cores): {result['calibration_seconds']} s ({scaled})")
     table, whole = result["table_seconds_1m"], find_median(result, "cohort", 1_000_000)
     lines.append(f"patients table, 1M patients x 4 strategies (cohort): built in {table:.2f} s of {whole:.2f} s "
                  f"({100 * table / whole:.0f}%)")

@@ -7,7 +7,17 @@ import json
 import pytest
 
 from sim.inputs.errors import InputError
-from sim.simulation.bench import check_bench_json, command_seconds, format_report, measure, target_records, target_rows, write_json
+from sim.simulation.bench import (
+    QUICK,
+    calibration_draws,
+    check_bench_json,
+    command_seconds,
+    format_report,
+    measure,
+    target_records,
+    target_rows,
+    write_json,
+)
 
 
 def test_measure_counts_trajectories_and_memory():
@@ -40,8 +50,11 @@ def test_report_and_json_keys(tmp_path):
                          "measured_seconds": 1.0, "scaled": True},
         "peak_memory_mb_1m": 1500.0, "measurements": [reference, measurement, million], "table_seconds_1m": 1.0,
         "run_base_median_seconds": 2.5, "run_base_seconds": {"min": 2.1, "median": 2.5, "max": 3.0, "repeats": 3},
+        "calibration_seconds": 105.0, "calibration": {"draws": 35_000, "workers": 2, "measured_draws": 2000,
+                                                      "measured_seconds": 6.0},
     }
     text = format_report(result)
+    assert "cd7sim calibrate (35,000 draws, default budget, whole command, 2 cores): 105.0 s (measured 2,000 draws in 6.0 s" in text
     assert "scaled x20" in text and "400" in text
     assert "median 2.5 s (min 2.1, max 3.0)" in text
     assert "built in 1.00 s of 4.00 s (25%)" in text
@@ -54,14 +67,23 @@ def test_report_and_json_keys(tmp_path):
             "cohort_over_reference", "des_over_reference"} <= set(loaded)
     verdicts = {t["key"]: t["met"] for t in loaded["targets"]}
     assert verdicts["cohort_over_reference"] and verdicts["des_over_reference"] and not verdicts["peak_memory_mb_1m"]
+    assert not verdicts["calibration_seconds"]
+
+
+def test_the_calibration_is_timed_at_the_default_budget_or_scaled_from_a_smaller_one():
+    """The full benchmark runs the default budget (5,000 prior draws + 10 stages x 3,000: 35,000 draws simulated);
+    the quick one a budget of 1,000 + 1 x 1,000 draws."""
+    assert calibration_draws(()) == 35_000
+    assert calibration_draws(QUICK.calibration_budget) == 2000
 
 
 def test_each_target_is_met_or_missed_by_its_bound():
-    """Bounds are inclusive: 1,024 MB, 10x and 2.0 s meet their targets; 61 s, 99.9x and 1.5M/s miss theirs."""
+    """Bounds are inclusive: 1,024 MB, 10x, 2.0 s and 90 s meet their targets; 61 s, 99.9x and 1.5M/s miss theirs."""
     result = {"des_patients_per_second": 150_000, "cohort_patients_per_second": 1_500_000, "cohort_over_reference": 99.9,
               "des_over_reference": 10.0, "cohort_1m_over_100k_time": 9.0, "peak_memory_mb_1m": 1024.0, "psa_workload_seconds": 61.0,
-              "run_base_median_seconds": 2.0}
-    assert [verdict for _, _, verdict in target_rows(result)] == ["met", "missed", "missed", "met", "met", "met", "missed", "met"]
+              "run_base_median_seconds": 2.0, "calibration_seconds": 90.0}
+    assert [verdict for _, _, verdict in target_rows(result)] == ["met", "missed", "missed", "met", "met", "met", "missed", "met",
+                                                                   "met"]
 
 
 def test_the_default_command_is_timed_as_a_whole_process():
