@@ -122,17 +122,17 @@ class Plan:
     def pre_hsct_exit_after_infusion(self) -> np.ndarray:
         """Days after infusion at which the patient can no longer be transplanted (early death, a late
         non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
-        return np.asarray(timing.pre_hsct_exit_after_infusion(
-            self.toxicity.early_death_after_infusion, self.toxicity.late_death_after_infusion, self.response.relapse_after_infusion))
+        return timing.pre_hsct_exit_after_infusion(
+            self.toxicity.early_death_after_infusion, self.toxicity.late_death_after_infusion, self.response.relapse_after_infusion)
 
     @cached_property
     def post_hsct_death_after_hsct(self) -> np.ndarray:
         """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
         (background and the CAR-T aplasia's infections excluded)."""
         after = self.after_transplant
-        return np.asarray(timing.post_hsct_death_after_hsct(
+        return timing.post_hsct_death_after_hsct(
             after.nrm_after_hsct, self.transplant.graft_failure_death_after_hsct, after.late_effects_death_after_hsct,
-            after.relapse_after_hsct, after.survival_after_hsct_relapse))
+            after.relapse_after_hsct, after.survival_after_hsct_relapse)
 
     @property
     def needs_slot(self) -> np.ndarray:
@@ -318,8 +318,7 @@ def stay_days(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:
     ndarray
         Days; ``NaN`` where no stay began before ``last_day``.
     """
-    with np.errstate(invalid="ignore"):  # NaN days (no stay) compare quietly, as in numpy
-        return np.asarray(timing.held_days(use.start[bed], use.end[bed], last_day))
+    return timing.held_days(use.start[bed], use.end[bed], last_day)
 
 
 def admission_day(use: ResourceUse, bed: str, last_day: np.ndarray) -> np.ndarray:

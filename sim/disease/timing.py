@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, vectorize
+import numpy as np
+from numba import njit
 
 
 @njit(cache=True, error_model="numpy")
@@ -97,26 +98,36 @@ def transplant_bed_days(stay_days: float, death_after_hsct: float, background_da
     return minimum(minimum(minimum(stay_days, death_after_hsct), background_day - hsct_day), toxicity_death_day - hsct_day)
 
 
-@vectorize(cache=True)
-def pre_hsct_exit_after_infusion(early_death_after_infusion: float, late_death_after_infusion: float,
-                                 relapse_after_infusion: float) -> float:
-    """Days after infusion at which the patient can no longer be transplanted (early death, a late
-    non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`
-    (a compiled ufunc)."""
-    return minimum(minimum(early_death_after_infusion, late_death_after_infusion), relapse_after_infusion)
+@njit(cache=True, error_model="numpy")
+def pre_hsct_exit_after_infusion(early_death_after_infusion: np.ndarray, late_death_after_infusion: np.ndarray,
+                                 relapse_after_infusion: np.ndarray) -> np.ndarray:
+    """Days after infusion at which each patient can no longer be transplanted (early death, a late
+    non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
+    exit_days = np.empty(early_death_after_infusion.shape[0])
+    for i in range(exit_days.shape[0]):
+        exit_days[i] = minimum(minimum(early_death_after_infusion[i], late_death_after_infusion[i]), relapse_after_infusion[i])
+    return exit_days
 
 
-@vectorize(cache=True)
-def post_hsct_death_after_hsct(nrm_after_hsct: float, graft_failure_death_after_hsct: float, late_effects_death_after_hsct: float,
-                               relapse_after_hsct: float, survival_after_hsct_relapse: float) -> float:
-    """Days from HSCT to death from the transplant (only before a relapse) or from its relapse
-    (background and the CAR-T aplasia's infections excluded; a compiled ufunc)."""
-    non_relapse = minimum(minimum(nrm_after_hsct, graft_failure_death_after_hsct), late_effects_death_after_hsct)
-    return minimum(before_relapse(non_relapse, relapse_after_hsct), relapse_after_hsct + survival_after_hsct_relapse)
+@njit(cache=True, error_model="numpy")
+def post_hsct_death_after_hsct(nrm_after_hsct: np.ndarray, graft_failure_death_after_hsct: np.ndarray,
+                               late_effects_death_after_hsct: np.ndarray, relapse_after_hsct: np.ndarray,
+                               survival_after_hsct_relapse: np.ndarray) -> np.ndarray:
+    """Days from HSCT to death from the transplant (only before a relapse) or from its relapse, for each
+    patient (background and the CAR-T aplasia's infections excluded)."""
+    death_days = np.empty(nrm_after_hsct.shape[0])
+    for i in range(death_days.shape[0]):
+        non_relapse = minimum(minimum(nrm_after_hsct[i], graft_failure_death_after_hsct[i]), late_effects_death_after_hsct[i])
+        death_days[i] = minimum(before_relapse(non_relapse, relapse_after_hsct[i]),
+                                relapse_after_hsct[i] + survival_after_hsct_relapse[i])
+    return death_days
 
 
-@vectorize(cache=True)
-def held_days(start_day: float, end_day: float, last_day: float) -> float:
-    """Days a resource was held from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the end
-    of follow-up); ``NaN`` where the hold did not begin before ``last_day`` (a compiled ufunc)."""
-    return minimum(end_day, last_day) - start_day if start_day < last_day else math.nan
+@njit(cache=True, error_model="numpy")
+def held_days(start_day: np.ndarray, end_day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
+    """Days each patient held a resource from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the
+    end of follow-up); ``NaN`` where the hold did not begin before ``last_day``."""
+    days = np.empty(start_day.shape[0])
+    for i in range(days.shape[0]):
+        days[i] = minimum(end_day[i], last_day[i]) - start_day[i] if start_day[i] < last_day[i] else math.nan
+    return days
