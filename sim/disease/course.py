@@ -230,7 +230,7 @@ def plan_course(
 
     p = params
     source = product_source(strategy, attributes)
-    toxicity = plan_toxicity(p, strategy, draws, source, once)
+    toxicity = plan_toxicity(p, strategy, draws, source)
     hsct_interval = planned_hsct_interval(p, strategy, draws)
     response = plan_response(p, strategy, attributes, draws, hsct_interval, once)
     graft = plan_transplant(p, strategy, draws)

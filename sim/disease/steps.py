@@ -28,6 +28,7 @@ just calls the rule).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -260,39 +261,78 @@ Assumption: the end of the first month, the base-case aplasia window (``aplasia_
 non-transplanted CD7 CAR-T recipients with dated late deaths would settle it."""
 
 
-def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray, once: Once = _call) -> Toxicity:
-    """CRS and ICANS grades (none under chemotherapy), severe infection, and early death: the first
-    of fatal CRS, fatal ICANS and fatal infection (parameters as for :func:`plan_before_infusion`)."""
+def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray) -> Toxicity:
+    """CRS and ICANS grades (none under chemotherapy), severe infection, early death (the first of fatal
+    CRS, fatal ICANS and fatal infection), CAR-T GVHD and the late non-relapse death without transplant
+    (parameters as for :func:`plan_before_infusion`)."""
     n = source.shape[0]
     uses_cart = strategy.index_therapy == "cart"
-    if uses_cart:
-        crs = once(cart.crs_grade, draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
-                   p["crs_grade4plus_given_3plus"], p["crs_grade5_given_4plus"])
-        icans = once(cart.icans_grade, draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"],
-                     p["icans_grade5_given_3plus"])
-    else:
-        crs, icans = np.zeros(n, np.int8), np.zeros(n, np.int8)
-    infected, infection_day, infection_fatal = cart.severe_infection(
-        draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
-        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"],
-        p["aplasia_window_days"],
+    patients = (
+        draws["u_crs_grade"], draws["u_icans_grade"], draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
+        draws["u_cart_gvhd"], source, draws["u_late_nrm"], draws["u_late_nrm_time"],
     )
-    early_death, early_cause = first_of({
-        "crs": np.where(crs == 5, p["crs_death_days"], np.inf),
-        "icans": np.where(icans == 5, p["icans_death_days"], np.inf),
-        "infection": np.where(infection_fatal, infection_day, np.inf),
-    })
+    values = (
+        p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"], p["crs_grade4plus_given_3plus"],
+        p["crs_grade5_given_4plus"],
+        p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"],
+        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"], p["aplasia_window_days"],
+        p["crs_death_days"], p["icans_death_days"], p["cart_gvhd_donor_derived"],
+        p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"],
+    )
+    out = (np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n, np.int8),
+           np.empty(n, bool), np.empty(n))
+    _toxicity_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    crs, icans, infected, infection_day, early_death, early_cause, car_t_gvhd, late_death = out
     return Toxicity(
         crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
         icans_grade=icans, icans_onset_after_infusion=p["icans_onset_days"],
         severe_infection=infected, infection_after_infusion=infection_day,
         early_death_after_infusion=early_death, early_death_cause=early_cause,
-        car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
-        car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
-        late_death_after_infusion=once(survival.late_non_relapse_death, draws["u_late_nrm"], draws["u_late_nrm_time"],
-                                       p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"]),
-        late_death_cause_draw=draws["u_nrm_cause"],
+        car_t_gvhd=car_t_gvhd, car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
+        late_death_after_infusion=late_death, late_death_cause_draw=draws["u_nrm_cause"],
     )
+
+
+FATAL_GRADE = 5
+"""The CRS or ICANS grade that kills."""
+_CRS, _ICANS, _INFECTION = DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]
+
+
+@njit(cache=True, error_model="numpy")
+def _earlier(day: float, code: int, candidate_day: float, candidate_code: int) -> tuple[float, int]:
+    """The first of an event so far (``day``, ``code``) and a competing candidate: the candidate only if
+    strictly earlier (on a tie the event so far wins; a ``NaN`` or ``inf`` candidate never comes)."""
+    return (candidate_day, candidate_code) if candidate_day < day else (day, code)
+
+
+@njit(cache=True, error_model="numpy")
+def _toxicity_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
+    """Toxicity, infection and the deaths they bring, one patient after another (:func:`plan_toxicity`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_toxicity` builds them; ``out`` receives the grades, days, causes and flags of :class:`Toxicity`.
+    """
+    u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, source, u_late, u_late_time = patients
+    (crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus, icans_any, icans_3plus, icans_5_given_3plus,
+     p_infection, p_infection_death, window_days, crs_death_days, icans_death_days, p_cart_gvhd, p_late, late_from_days,
+     late_median) = values
+    crs_out, icans_out, infected_out, infection_out, early_out, cause_out, gvhd_out, late_out = out
+    for i in range(source.shape[0]):
+        crs = icans = np.int8(0)  # no CAR-T toxicity under chemotherapy
+        if uses_cart:
+            crs = cart.crs_grade(u_crs[i], crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus)
+            icans = cart.icans_grade(u_icans[i], icans_any, icans_3plus, icans_5_given_3plus)
+        crs_out[i], icans_out[i] = crs, icans
+        infected_out[i] = infected = cart.severe_infection(u_infection[i], p_infection)
+        infection_out[i] = day = cart.infection_day(u_infection_time[i], window_days)
+        # early death: the first of fatal CRS, fatal ICANS and fatal infection (in that order on ties)
+        early, cause = _earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
+        early, cause = _earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
+        early, cause = _earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death[i], p_infection_death) else math.inf,
+                                _INFECTION)
+        early_out[i], cause_out[i] = early, cause
+        gvhd_out[i] = uses_cart and transplant.car_t_gvhd(u_cart_gvhd[i], p_cart_gvhd, source[i] == DONOR_DERIVED)
+        late_out[i] = survival.late_non_relapse_death(u_late[i], u_late_time[i], p_late, late_from_days, late_median)
 
 
 # --- 6, 9-10. response, relapse without transplant, survival with disease -------------------

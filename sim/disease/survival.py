@@ -170,10 +170,12 @@ def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, before, ex
         out[i] = years * DAYS_PER_YEAR
 
 
-def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: float, from_days: float, median_days: float) -> np.ndarray:
+@vectorize(cache=True)
+def late_non_relapse_death(u_event: float, u_time: float, p_death: float, from_days: float, median_days: float) -> float:
     """Latent day of a late non-relapse death without transplant (prolonged cytopenia, late infection):
-    a share ``p_death`` dies, ``from_days`` plus an exponential time (days from the index treatment)."""
-    return np.where(u_event < p_death, from_days + exponential_time(u_time, median_days), np.inf)
+    a share ``p_death`` dies, ``from_days`` plus an exponential time with median ``median_days`` (days
+    from the index treatment; ``inf`` for the others; a compiled ufunc)."""
+    return from_days + exponential_time(u_time, median_days) if u_event < p_death else math.inf
 
 
 def relapse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import vectorize
 
 from sim.disease.draws import categorical, lognormal_time
 from sim.inputs.codes import CHIMERISM
@@ -83,6 +84,8 @@ def chronic_gvhd(u: np.ndarray, p_chronic: float) -> np.ndarray:
     return u < p_chronic
 
 
-def car_t_gvhd(u: np.ndarray, p_gvhd: float, donor_derived: np.ndarray) -> np.ndarray:
-    """True where a donor-derived CAR-T product causes acute GVHD before any transplant."""
-    return donor_derived & (u < p_gvhd)
+@vectorize(cache=True)
+def car_t_gvhd(u: float, p_gvhd: float, donor_derived: bool) -> bool:
+    """Whether a donor-derived CAR-T product causes acute GVHD before any transplant (``u``: the draw
+    ``u_cart_gvhd``; a compiled ufunc)."""
+    return donor_derived and u < p_gvhd

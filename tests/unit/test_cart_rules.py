@@ -60,13 +60,31 @@ def test_icans_grades_and_edges():
 def test_severe_infection_probabilities_and_window():
     rng = np.random.default_rng(1)
     u1, u2, u3 = rng.random((3, 200_000))
-    infected, day, fatal = cart.severe_infection(u1, u2, u3, 0.3, 0.1, 30.0)
+    infected = cart.severe_infection(u1, 0.3)
+    fatal = cart.fatal_infection(infected, u2, 0.1)
+    day = cart.infection_day(u3, 30.0)
+    assert infected.dtype == bool and fatal.dtype == bool
     assert infected.mean() == pytest.approx(0.3, abs=0.005)
     assert fatal.mean() == pytest.approx(0.03, abs=0.002)
     assert np.all(fatal <= infected)
     assert day.min() >= 0 and day.max() <= 30
-    none, _, none_fatal = cart.severe_infection(u1, u2, u3, 0.0, 1.0, 30.0)
-    assert not none.any() and not none_fatal.any()
+    assert not cart.severe_infection(u1, 0.0).any()
+    assert not cart.fatal_infection(np.zeros(u2.size, bool), u2, 1.0).any()
+
+
+def test_grades_are_the_categories_of_their_probabilities():
+    """The compiled grades against numpy's inverse CDF of the same probabilities, summed the same way."""
+    from sim.disease.draws import categorical
+
+    rng = np.random.default_rng(5)
+    for p_any, p3, p2, p4, p5 in rng.random((20, 5)):
+        mild, severe = p_any * (1 - p3), p_any * p3
+        very = severe * p4
+        crs = [1 - p_any, mild * (1 - p2), mild * p2, severe - very, very * (1 - p5), very * p5]
+        np.testing.assert_array_equal(cart.crs_grade(U, p_any, p3, p2, p4, p5), categorical(U, np.array(crs)))
+        fatal = severe * p5
+        icans = [1 - p_any, mild / 2, mild / 2, (severe - fatal) / 2, (severe - fatal) / 2, fatal]
+        np.testing.assert_array_equal(cart.icans_grade(U, p_any, p3, p5), categorical(U, np.array(icans)))
 
 
 def test_response_shares_and_cd7_escape():
