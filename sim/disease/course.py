@@ -66,7 +66,6 @@ from sim.disease.steps import (
     planned_hsct_interval,
     product_source,
 )
-from sim.disease.steps import first_event as first_event  # re-exported for its unit test
 from sim.inputs.codes import RESOURCES, WAITING_FOR
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
@@ -242,7 +241,7 @@ def plan_course(
         decision=plan_transplant_decision(p, strategy, attributes, draws, response, hsct_interval),
         transplant=graft,
         after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, once),
-        care=plan_care(p, strategy, draws, toxicity, once),
+        care=plan_care(p, strategy, draws, toxicity),
     )
 
 

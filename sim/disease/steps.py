@@ -18,8 +18,8 @@ after transplant (9)     :func:`plan_after_transplant`     :class:`AfterTranspla
 hospital care            :func:`plan_care`                 :class:`Care`
 =======================  ================================  ===========================
 
-Competing latent times are named, never numbered: :func:`first_of` takes them by name and returns
-the earliest with the code of its name (a death cause by default).
+Competing latent times are taken in their order of precedence on ties: :func:`earlier` keeps the first
+of an event so far and a candidate, with the code of its cause (``DEATH_CODE``).
 
 The steps with rules that do not depend on the strategy take ``once``, which computes such a rule
 once per set of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it
@@ -29,7 +29,7 @@ just calls the rule).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -59,48 +59,15 @@ def _call(rule: Callable[..., Any], *args: Any) -> Any:
     return rule(*args)
 
 
-def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray]:
-    """The earliest of competing latent times, and the label of the one that came first.
-
-    Parameters
-    ----------
-    candidates : list of (days, label)
-        Latent days (``inf`` or NaN = never) and their label (an int, or an int array per patient);
-        on ties the earlier candidate in the list wins.
-
-    Returns
-    -------
-    days, label : ndarray
-        ``inf`` and the first label where nothing happens.
-    """
-    days = np.full(np.broadcast_shapes(*(np.shape(candidate) for candidate, _ in candidates)), np.inf)
-    label = np.zeros(days.shape, dtype=np.int8)
-    for candidate, code in candidates:
-        earlier = candidate < days
-        np.copyto(days, candidate, where=earlier)
-        np.copyto(label, code, where=earlier, casting="unsafe")
-    return days, label
+_CRS, _ICANS, _INFECTION = DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]
+"""The codes of the early deaths and of the ICU needs (toxicity and infection)."""
 
 
-def first_of(risks: Mapping[str, np.ndarray], codes: Mapping[str, int] = DEATH_CODE) -> tuple[np.ndarray, np.ndarray]:
-    """The earliest of competing latent times given by name, and the code of the one that came first.
-
-    Parameters
-    ----------
-    risks : mapping of str to ndarray
-        Latent days of each risk (``inf`` or NaN = never), in order of precedence on ties.
-    codes : mapping of str to int
-        The code of each risk's name; by default the names are death causes and the codes their
-        index into ``sim.inputs.codes.DEATH_CAUSES``.
-
-    Returns
-    -------
-    days : ndarray
-        Days of the first event; ``inf`` where none happens.
-    code : ndarray of int8
-        Code of the risk that came first; the first risk's code where none happens.
-    """
-    return first_event([(days, codes[name]) for name, days in risks.items()])
+@njit(cache=True, error_model="numpy")
+def earlier(day: float, code: int, candidate_day: float, candidate_code: int) -> tuple[float, int]:
+    """The first of an event so far (``day``, ``code``) and a competing candidate: the candidate only if
+    strictly earlier (on a tie the event so far wins; a ``NaN`` or ``inf`` candidate never comes)."""
+    return (candidate_day, candidate_code) if candidate_day < day else (day, code)
 
 
 def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndarray:
@@ -295,14 +262,6 @@ def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, sour
 
 FATAL_GRADE = 5
 """The CRS or ICANS grade that kills."""
-_CRS, _ICANS, _INFECTION = DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]
-
-
-@njit(cache=True, error_model="numpy")
-def _earlier(day: float, code: int, candidate_day: float, candidate_code: int) -> tuple[float, int]:
-    """The first of an event so far (``day``, ``code``) and a competing candidate: the candidate only if
-    strictly earlier (on a tie the event so far wins; a ``NaN`` or ``inf`` candidate never comes)."""
-    return (candidate_day, candidate_code) if candidate_day < day else (day, code)
 
 
 @njit(cache=True, error_model="numpy")
@@ -326,9 +285,9 @@ def _toxicity_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the
         infected_out[i] = infected = cart.severe_infection(u_infection[i], p_infection)
         infection_out[i] = day = cart.infection_day(u_infection_time[i], window_days)
         # early death: the first of fatal CRS, fatal ICANS and fatal infection (in that order on ties)
-        early, cause = _earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
-        early, cause = _earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
-        early, cause = _earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death[i], p_infection_death) else math.inf,
+        early, cause = earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
+        early, cause = earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
+        early, cause = earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death[i], p_infection_death) else math.inf,
                                 _INFECTION)
         early_out[i], cause_out[i] = early, cause
         gvhd_out[i] = uses_cart and transplant.car_t_gvhd(u_cart_gvhd[i], p_cart_gvhd, source[i] == DONOR_DERIVED)
@@ -713,7 +672,7 @@ class Care:
     hsct_stay_days: float
 
 
-def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity, once: Once = _call) -> Care:
+def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity) -> Care:
     """CAR-T bed stays by toxicity grade, and the ICU need: the first of severe CRS, severe ICANS and
     severe infection.
 
@@ -724,16 +683,36 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
-    crs, icans = toxicity.crs_grade, toxicity.icans_grade
-    icu_need, icu_cause = first_of({
-        "crs": np.where(crs >= care.SEVERE_GRADE, p["crs_onset_days"], np.inf),
-        "icans": np.where(icans >= care.SEVERE_GRADE, p["icans_onset_days"], np.inf),
-        "infection": np.where(toxicity.severe_infection, toxicity.infection_after_infusion, np.inf),
-    })
+    n = draws.n_patients
+    patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion,
+                draws["u_icu_wait_death"])
+    values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"],
+              p["icu_wait_death_hazard_per_day"])
+    out = (np.empty(n), np.empty(n), np.empty(n, np.int8), np.empty(n))
+    _care_patients(patients, tuple(float(v) for v in values), out)
+    cart_stay, icu_need, icu_cause, icu_wait_death = out
     return Care(
-        needs_cart_bed=strategy.index_therapy == "cart",
-        cart_stay_days=care.cart_stay_days(crs, icans, p["cart_stay_days"], p["cart_stay_extra_days_per_grade"]),
+        needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
         icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
-        icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
-        hsct_stay_days=p["hsct_stay_days"],
+        icu_wait_death_after_request=icu_wait_death, hsct_stay_days=p["hsct_stay_days"],
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _care_patients(patients, values, out):
+    """Bed stays and the ICU need, one patient after another (:func:`plan_care`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_care` builds them; ``out`` receives the days and causes of :class:`Care`.
+    """
+    crs, icans, infected, infection_day, u_icu_wait = patients
+    crs_onset, icans_onset, stay_days, extra_days_per_grade, icu_wait_hazard = values
+    stay_out, need_out, cause_out, wait_death_out = out
+    for i in range(crs.shape[0]):
+        stay_out[i] = care.cart_stay_days(crs[i], icans[i], stay_days, extra_days_per_grade)
+        # the ICU need: the first of severe CRS, severe ICANS and severe infection (in that order on ties)
+        need, cause = earlier(math.inf, 0, crs_onset if crs[i] >= care.SEVERE_GRADE else math.inf, _CRS)
+        need, cause = earlier(need, cause, icans_onset if icans[i] >= care.SEVERE_GRADE else math.inf, _ICANS)
+        need, cause = earlier(need, cause, infection_day[i] if infected[i] else math.inf, _INFECTION)
+        need_out[i], cause_out[i] = need, cause
+        wait_death_out[i] = care.icu_wait_death_days(u_icu_wait[i], icu_wait_hazard)

@@ -127,15 +127,3 @@ def test_late_effects_follow_the_relative_mortality():
             if top > a:
                 cumulative += factor * 0.0012 * np.exp(slope * (age[i] - 40.0)) * (np.exp(slope * top) - np.exp(slope * a)) / slope
         assert cumulative == pytest.approx(-np.log1p(-U[i]), rel=1e-9)
-
-
-def test_first_event_picks_the_earliest_and_its_label():
-    from sim.disease.course import first_event
-
-    days, label = first_event([
-        (np.array([5.0, np.nan, 3.0, np.inf]), 1),
-        (np.array([4.0, 2.0, 3.0, np.inf]), np.array([7, 8, 9, 10])),
-        (np.array([9.0, 9.0, 9.0, np.inf]), 3),
-    ])
-    np.testing.assert_array_equal(days, [4.0, 2.0, 3.0, np.inf])
-    np.testing.assert_array_equal(label, [7, 8, 1, 0])  # a tie goes to the earlier candidate
