@@ -12,7 +12,7 @@ import numpy as np
 from numba import vectorize
 
 from sim.disease.draws import category, lognormal_time
-from sim.disease.survival import split_by_cd7
+from sim.disease.survival import cd7_negative_part, cd7_positive_part
 from sim.inputs.codes import RESPONSES
 
 RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = (
@@ -127,26 +127,39 @@ def fatal_infection(infected: bool, u_death: float, p_death_given_infection: flo
     return infected and u_death < p_death_given_infection
 
 
-def response(
-    u_response: np.ndarray,
-    u_mrd: np.ndarray,
-    p_cr: np.ndarray | float,
-    cd7_negative_share_of_nonresponse: float,
-    cd7_negative_multiplier: float,
-    p_mrd_negative_given_cr: float,
-    prevented_to_positive: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Response at assessment: CR MRD-negative, CR MRD-positive or no response.
+@vectorize(cache=True)
+def cd7_negative_escape(
+    u_response: float, p_cr: float, cd7_negative_share_of_nonresponse: float, cd7_negative_multiplier: float,
+    prevented_to_positive: float,
+) -> bool:
+    """Whether a patient does not respond through CD7-negative escape (a compiled ufunc).
 
-    Non-response splits into CD7-positive resistance and CD7-negative escape; the escape part
-    is scaled by ``cd7_negative_multiplier`` (for example below 1 for a dual-target product).
+    Non-response (probability ``1 - p_cr``) splits into CD7-positive resistance, first on the draw
+    scale, then CD7-negative escape (:func:`sim.disease.survival.cd7_positive_part` and
+    :func:`~sim.disease.survival.cd7_negative_part`; the parameters are as for :func:`response`).
+    """
+    p_none = 1.0 - p_cr
+    p_resistant = cd7_positive_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    p_escape = cd7_negative_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    return not u_response < p_resistant and u_response < p_resistant + p_escape
+
+
+@vectorize(cache=True)
+def response(
+    u_response: float, u_mrd: float, p_cr: float, cd7_negative_share_of_nonresponse: float, cd7_negative_multiplier: float,
+    p_mrd_negative_given_cr: float, prevented_to_positive: float,
+) -> np.int8:
+    """Response of one patient at assessment: CR MRD-negative, CR MRD-positive or no response (a compiled ufunc).
+
+    Non-response splits into CD7-positive resistance and CD7-negative escape (:func:`cd7_negative_escape`);
+    the escape part is scaled by ``cd7_negative_multiplier`` (for example below 1 for a dual-target product).
 
     Parameters
     ----------
-    u_response, u_mrd : ndarray
-        Uniform draws.
-    p_cr : float or ndarray
-        Probability of CR (per patient allowed).
+    u_response, u_mrd : float
+        Uniform draws ``u_response`` and ``u_mrd``.
+    p_cr : float
+        Probability of CR.
     cd7_negative_share_of_nonresponse : float
         Share of non-response due to CD7-negative escape.
     cd7_negative_multiplier : float
@@ -155,20 +168,16 @@ def response(
         Probability that a CR is MRD-negative.
     prevented_to_positive : float
         Share of the escapes a multiplier below 1 prevents that become CD7-positive resistance instead
-        (:func:`sim.disease.survival.split_by_cd7`).
+        (:func:`sim.disease.survival.cd7_positive_part`).
 
     Returns
     -------
-    code : ndarray of int8
+    int8
         ``RESPONSE_CR_MRD_NEG``, ``RESPONSE_CR_MRD_POS`` or ``RESPONSE_NONE``.
-    cd7_negative_escape : ndarray of bool
-        Non-response through CD7-negative escape.
     """
-    p_none = 1.0 - np.asarray(p_cr, dtype=float)
-    p_resistant, p_escape = split_by_cd7(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
-    resistant = u_response < p_resistant
-    escape = ~resistant & (u_response < p_resistant + p_escape)
-    in_cr = ~(resistant | escape)
-    code = np.where(in_cr, np.where(u_mrd < p_mrd_negative_given_cr, RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS),
-                    RESPONSE_NONE).astype(np.int8)
-    return code, escape
+    p_none = 1.0 - p_cr
+    p_resistant = cd7_positive_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    p_escape = cd7_negative_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    if u_response < p_resistant or u_response < p_resistant + p_escape:
+        return np.int8(RESPONSE_NONE)
+    return np.int8(RESPONSE_CR_MRD_NEG if u_mrd < p_mrd_negative_given_cr else RESPONSE_CR_MRD_POS)

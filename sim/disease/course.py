@@ -231,7 +231,7 @@ def plan_course(
     source = product_source(strategy, attributes)
     toxicity = plan_toxicity(p, strategy, draws, source)
     hsct_interval = planned_hsct_interval(p, strategy, draws)
-    response = plan_response(p, strategy, attributes, draws, hsct_interval, once)
+    response = plan_response(p, strategy, attributes, draws, hsct_interval)
     graft = plan_transplant(p, strategy, draws)
     return Plan(
         strategy=strategy, attributes=attributes, cart_source=source,

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from sim.disease import care, cart, survival, transplant
+from sim.disease import care, cart, survival, timing, transplant
 from sim.disease.draws import PatientDraws, weibull_scale
 from sim.disease.patients import AML, AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
@@ -353,7 +353,6 @@ class Response:
 
 def plan_response(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, hsct_interval: np.ndarray,
-    once: Once = _call,
 ) -> Response:
     """Response (CR rates by index therapy and disease), relapse from remission counted from the
     assessment, and survival with disease.
@@ -366,38 +365,73 @@ def plan_response(
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
-    if strategy.index_therapy == "cart":
-        p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
+    uses_cart = strategy.index_therapy == "cart"
+    if uses_cart:
         escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
         p_relapse_mrd_negative, relapse_median = p["relapse_no_consolidation"], p["relapse_no_consolidation_median_days"]
     else:
-        p_cr = p["cr_chemo"] * np.where(attributes.primary_refractory, p["cr_chemo_primary_refractory_multiplier"], 1.0)
         escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
         p_relapse_mrd_negative, relapse_median = p["relapse_after_chemo_no_hsct"], p["relapse_after_chemo_no_hsct_median_days"]
-    multiplier, to_positive = strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive
-    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg, to_positive)
-    response_after = np.minimum(p["response_assessment_days"], hsct_interval)
-    p_relapse = np.where(code == cart.RESPONSE_CR_MRD_POS, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]),
-                         p_relapse_mrd_negative)
-    positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
-    relapse_days, relapse_negative = survival.relapse(
-        draws["u_relapse_pre"], draws.weibull("u_relapse_pre_time", p["relapse_time_shape"]), positive, negative, relapse_median,
-        p["relapse_time_shape"],
+    shape, relapse_shape = p["disease_survival_shape"], p["relapse_time_shape"]
+    patients = (
+        attributes.disease, attributes.primary_refractory, draws["u_response"], draws["u_mrd"], hsct_interval, draws["u_relapse_pre"],
+        draws.weibull("u_relapse_pre_time", relapse_shape), draws.weibull("u_refractory", shape), draws.weibull("u_post_relapse", shape),
     )
-    shape = p["disease_survival_shape"]
+    values = (
+        p["cr_cart_aml"], p["cr_cart_tcell"], p["cr_chemo"], p["cr_chemo_primary_refractory_multiplier"], escape_share,
+        strategy.cd7_negative_multiplier, p_mrd_neg, strategy.prevented_escape_to_cd7_positive, p["response_assessment_days"],
+        p_relapse_mrd_negative, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]), relapse_cd7_share,
+        weibull_scale(relapse_median, relapse_shape), weibull_scale(p["refractory_survival_median_days"], shape),
+        weibull_scale(p["post_relapse_median_days"], shape), weibull_scale(p["post_hsct_relapse_median_days"], shape),
+    )
+    n = attributes.n
+    out = (np.empty(n), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n),
+           np.empty(n))
+    _response_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    (response_after, code, escape, relapse_after, relapse_negative, p_relapse, refractory_survival, relapse_survival,
+     hsct_relapse_survival) = out
     return Response(
         response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
-        relapse_after_infusion=response_after + relapse_days, relapse_cd7_negative=relapse_negative,
+        relapse_after_infusion=relapse_after, relapse_cd7_negative=relapse_negative,
         relapse_cd7_share=relapse_cd7_share, relapse_probability=p_relapse, relapse_median_days=relapse_median,
-        survival_with_refractory_disease=once(survival.survival_with_disease, draws.weibull("u_refractory", shape),
-                                              p["refractory_survival_median_days"], shape),
-        survival_after_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape), p["post_relapse_median_days"],
-                                    shape),
-        survival_after_hsct_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape),
-                                         p["post_hsct_relapse_median_days"], shape),
+        survival_with_refractory_disease=refractory_survival, survival_after_relapse=relapse_survival,
+        survival_after_hsct_relapse=hsct_relapse_survival,
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _response_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
+    """Response, relapse from remission and survival with disease, one patient after another (:func:`plan_response`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_response` builds them; ``out`` receives the days, codes, flags and probabilities of :class:`Response`.
+    """
+    disease, primary_refractory, u_response, u_mrd, hsct_interval, u_relapse, w_relapse, w_refractory, w_post_relapse = patients
+    (cr_cart_aml, cr_cart_tcell, cr_chemo, cr_chemo_refractory_multiplier, escape_share, multiplier, p_mrd_negative, to_positive,
+     assessment_days, p_relapse_mrd_negative, p_relapse_mrd_positive, relapse_cd7_share, relapse_scale, refractory_scale,
+     post_relapse_scale, post_hsct_relapse_scale) = values
+    (response_out, code_out, escape_out, relapse_out, negative_out, probability_out, refractory_out, post_relapse_out,
+     post_hsct_relapse_out) = out
+    for i in range(disease.shape[0]):
+        if uses_cart:  # the CR rate by disease
+            p_cr = cr_cart_aml if disease[i] == AML else cr_cart_tcell
+        else:  # the CR rate of chemotherapy, lower in primary refractory disease
+            p_cr = cr_chemo * (cr_chemo_refractory_multiplier if primary_refractory[i] else 1.0)
+        code_out[i] = code = cart.response(u_response[i], u_mrd[i], p_cr, escape_share, multiplier, p_mrd_negative, to_positive)
+        escape_out[i] = cart.cd7_negative_escape(u_response[i], p_cr, escape_share, multiplier, to_positive)
+        response_out[i] = assessed = timing.minimum(assessment_days, hsct_interval[i])
+        # relapse from remission without transplant, counted from the assessment
+        probability_out[i] = p_relapse = p_relapse_mrd_positive if code == cart.RESPONSE_CR_MRD_POS else p_relapse_mrd_negative
+        positive = survival.cd7_positive_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
+        negative = survival.cd7_negative_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
+        relapse_out[i] = assessed + survival.relapse_day(u_relapse[i], w_relapse[i], positive, negative, relapse_scale)
+        negative_out[i] = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
+        # survival with disease: refractory, after a relapse without, and after a relapse after transplant
+        refractory_out[i] = refractory_scale * w_refractory[i]
+        post_relapse_out[i] = post_relapse_scale * w_post_relapse[i]
+        post_hsct_relapse_out[i] = post_hsct_relapse_scale * w_post_relapse[i]
 
 
 # --- 7. transplant decision -----------------------------------------------------------------

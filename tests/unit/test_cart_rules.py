@@ -87,10 +87,17 @@ def test_grades_are_the_categories_of_their_probabilities():
         np.testing.assert_array_equal(cart.icans_grade(U, p_any, p3, p5), categorical(U, np.array(icans)))
 
 
+def outcome(u_response, u_mrd, p_cr, escape_share, multiplier, p_mrd_negative):
+    """The response code and the CD7-negative escape of each patient (nothing prevented becomes resistance)."""
+    return (cart.response(u_response, u_mrd, p_cr, escape_share, multiplier, p_mrd_negative, 0.0),
+            cart.cd7_negative_escape(u_response, p_cr, escape_share, multiplier, 0.0))
+
+
 def test_response_shares_and_cd7_escape():
     rng = np.random.default_rng(2)
     u_mrd = rng.random(U.size)
-    code, escape = cart.response(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    code, escape = outcome(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    assert code.dtype == np.int8 and escape.dtype == bool
     in_cr = code != cart.RESPONSE_NONE
     assert in_cr.mean() == pytest.approx(0.7, abs=1e-4)
     assert escape.mean() == pytest.approx(0.15, abs=1e-4)
@@ -100,21 +107,28 @@ def test_response_shares_and_cd7_escape():
 
 def test_removing_cd7_escape_turns_only_escapes_into_remissions():
     u_mrd = np.full(U.size, 0.5)
-    code, escape = cart.response(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
-    dual, dual_escape = cart.response(U, u_mrd, 0.7, 0.5, 0.0, 0.9)
+    code, escape = outcome(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    dual, dual_escape = outcome(U, u_mrd, 0.7, 0.5, 0.0, 0.9)
     assert not dual_escape.any()
     assert (dual != cart.RESPONSE_NONE).mean() == pytest.approx(0.85, abs=1e-4)
     # Nobody who responded before stops responding.
     assert np.all((dual != cart.RESPONSE_NONE)[code != cart.RESPONSE_NONE])
 
 
+def test_prevented_escapes_can_become_resistance():
+    # a dual-target product prevents every escape; half of the prevented ones become CD7-positive resistance
+    code = cart.response(U, U, 0.7, 0.5, 0.0, 0.9, 0.5)
+    assert (code == cart.RESPONSE_NONE).mean() == pytest.approx(0.15 + 0.075, abs=1e-4)
+    assert not cart.cd7_negative_escape(U, 0.7, 0.5, 0.0, 0.5).any()
+
+
 @pytest.mark.parametrize("p_cr", [0.0, 1.0])
 def test_response_edges(p_cr):
-    code, _ = cart.response(U, U, p_cr, 0.5, 1.0, 1.0)
+    code, _ = outcome(U, U, p_cr, 0.5, 1.0, 1.0)
     assert np.all((code != cart.RESPONSE_NONE) == bool(p_cr))
 
 
 def test_response_accepts_per_patient_probabilities():
     p_cr = np.where(np.arange(U.size) % 2 == 0, 1.0, 0.0)
-    code, _ = cart.response(U, U, p_cr, 0.5, 1.0, 1.0)
+    code, _ = outcome(U, U, p_cr, 0.5, 1.0, 1.0)
     assert np.all((code != cart.RESPONSE_NONE) == (p_cr == 1.0))
