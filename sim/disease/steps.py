@@ -526,17 +526,40 @@ def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) ->
                           agvhd_grade=np.zeros(n, np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
                           cgvhd=np.zeros(n, bool), cgvhd_after_hsct=p["cgvhd_onset_days"])
     names = strategy.transplant_parameters
-    chimerism = transplant.chimerism(draws["u_chimerism"], p[names.autologous_recovery], p[names.graft_failure])
-    full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
-    agvhd = transplant.acute_gvhd_grade(draws["u_agvhd_grade"], p[names.agvhd2plus], p[names.agvhd3plus_given_2plus],
-                                        p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"])
-    fatal_failure = (chimerism == transplant.CHIMERISM_GRAFT_FAILURE) & (draws["u_graft_failure_death"] < p["graft_failure_mortality"])
-    return Transplant(
-        chimerism=chimerism,
-        graft_failure_death_after_hsct=np.where(fatal_failure, p["graft_failure_death_days"], np.inf),
-        agvhd_grade=np.where(full_donor, agvhd, 0).astype(np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
-        cgvhd=full_donor & transplant.chronic_gvhd(draws["u_cgvhd"], p[names.cgvhd]), cgvhd_after_hsct=p["cgvhd_onset_days"],
+    patients = (draws["u_chimerism"], draws["u_graft_failure_death"], draws["u_agvhd_grade"], draws["u_cgvhd"])
+    values = (
+        p[names.autologous_recovery], p[names.graft_failure], p["graft_failure_mortality"], p["graft_failure_death_days"],
+        p[names.agvhd2plus], p[names.agvhd3plus_given_2plus], p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"], p[names.cgvhd],
     )
+    out = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8), np.empty(n, bool))
+    _transplant_patients(patients, tuple(float(v) for v in values), out)
+    chimerism, graft_failure_death, agvhd, cgvhd = out
+    return Transplant(
+        chimerism=chimerism, graft_failure_death_after_hsct=graft_failure_death,
+        agvhd_grade=agvhd, agvhd_after_hsct=p["agvhd_onset_days"], cgvhd=cgvhd, cgvhd_after_hsct=p["cgvhd_onset_days"],
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _transplant_patients(patients, values, out):
+    """Engraftment, death from graft failure and GVHD, one patient after another (:func:`plan_transplant`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_transplant` builds them; ``out`` receives the codes, days, grades and flags of :class:`Transplant`.
+    """
+    u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd = patients
+    (p_autologous, p_graft_failure, graft_failure_mortality, graft_failure_death_days, p_agvhd2plus, p_agvhd3plus_given_2plus,
+     p_agvhd1_given_below2, p_agvhd4_given_3plus, p_cgvhd) = values
+    chimerism_out, graft_failure_out, agvhd_out, cgvhd_out = out
+    for i in range(u_chimerism.shape[0]):
+        chimerism_out[i] = chimerism = transplant.chimerism(u_chimerism[i], p_autologous, p_graft_failure)
+        fatal_failure = chimerism == transplant.CHIMERISM_GRAFT_FAILURE and u_graft_failure_death[i] < graft_failure_mortality
+        graft_failure_out[i] = graft_failure_death_days if fatal_failure else math.inf
+        # GVHD needs the donor's graft
+        full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
+        agvhd_out[i] = transplant.acute_gvhd_grade(u_agvhd[i], p_agvhd2plus, p_agvhd3plus_given_2plus, p_agvhd1_given_below2,
+                                                   p_agvhd4_given_3plus) if full_donor else 0
+        cgvhd_out[i] = full_donor and transplant.chronic_gvhd(u_cgvhd[i], p_cgvhd)
 
 
 # --- 9. after transplant --------------------------------------------------------------------
