@@ -35,8 +35,9 @@ def manufacturing_days(z: np.ndarray, median_days: float, sigma: float) -> np.nd
     return lognormal_time(z, median_days, sigma)
 
 
-def manufacturing_failed(u: np.ndarray, p_failure: float | np.ndarray) -> np.ndarray:
-    """True where the product fails manufacturing (``u < p_failure``)."""
+@vectorize(cache=True)
+def manufacturing_failed(u: float, p_failure: float) -> bool:
+    """Whether the product fails at release (``u``: the draw ``u_manufacturing_failure``; a compiled ufunc)."""
     return u < p_failure
 
 

@@ -153,20 +153,14 @@ def plan_before_infusion(
     """
     n = attributes.n
     uses_cart = strategy.index_therapy == "cart"
-    universal = source == UNIVERSAL
-    needs_slot = np.full(n, uses_cart) & ~universal
-    if uses_cart:
-        request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
-        manufacturing = once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
-                             p["manufacturing_days_sigma"])
-        slot_days = np.where(needs_slot, manufacturing, 0.0)
-        release_to_infusion = np.full(n, p["lymphodepletion_days"])
-        failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
-    else:
-        request_day = np.full(n, p["chemo_start_days"])
-        slot_days = np.zeros(n)
-        release_to_infusion = np.zeros(n)
-        failed = np.zeros(n, dtype=bool)
+    # the manufacturing time and the competing exits use numpy's exp and log: computed as arrays, once
+    manufacturing = (once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
+                          p["manufacturing_days_sigma"]) if uses_cart else np.zeros(n))
+    values = (p["universal_product_days"], p["apheresis_delay_days"], p["lymphodepletion_days"], p["chemo_start_days"],
+              p["manufacturing_failure"])
+    out = (np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n), np.empty(n, bool))
+    _before_infusion_patients((source, manufacturing, draws["u_manufacturing_failure"]), tuple(float(v) for v in values), uses_cart, out)
+    needs_slot, request_day, slot_days, release_to_infusion, failed = out
     return BeforeInfusion(
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days, release_to_infusion_days=release_to_infusion,
         manufacturing_failed=failed,
@@ -174,6 +168,29 @@ def plan_before_infusion(
         background_death_day=once(survival.background_death_day, draws["u_background"], attributes.age,
                                   p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _before_infusion_patients(patients, values, uses_cart, out):
+    """Apheresis, manufacturing and the way to infusion, one patient after another (:func:`plan_before_infusion`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_before_infusion` builds them; ``out`` receives the flags and days of :class:`BeforeInfusion`.
+    """
+    source, manufacturing_days, u_failure = patients
+    universal_days, apheresis_days, lymphodepletion_days, chemo_start_days, p_failure = values
+    needs_slot_out, request_out, slot_out, release_out, failed_out = out
+    for i in range(source.shape[0]):
+        universal = source[i] == UNIVERSAL
+        needs_slot_out[i] = needs_slot = uses_cart and not universal  # apheresis and a manufacturing slot
+        if uses_cart:  # a universal product is available off the shelf
+            request_out[i] = universal_days if universal else apheresis_days
+            release_out[i] = lymphodepletion_days
+        else:
+            request_out[i] = chemo_start_days
+            release_out[i] = 0.0
+        slot_out[i] = manufacturing_days[i] if needs_slot else 0.0
+        failed_out[i] = needs_slot and cart.manufacturing_failed(u_failure[i], p_failure)
 
 
 # --- 3-5. toxicity --------------------------------------------------------------------------
