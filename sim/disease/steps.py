@@ -1,10 +1,14 @@
 """The steps of the patient pathway (DESIGN.md section 3), one function and one record each.
 
 Each step applies its clinical rules (:mod:`sim.disease.cart`, :mod:`sim.disease.transplant`,
-:mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients at once and returns a frozen
-record of numpy arrays (one value per patient) or of constants: what the step decided, before any
-waiting. :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
-:class:`sim.disease.course.Plan`.
+:mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients and returns a frozen record of
+numpy arrays (one value per patient) or of constants: what the step decided, before any waiting.
+:func:`sim.disease.course.plan_course` calls them in order and composes the records into a
+:class:`sim.disease.course.Plan`. A step takes the patients through its rules one after another, in
+pathway order, in one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's
+arrays); the rules are compiled scalar ufuncs. The rules that use numpy's exp and log (the LogNormal
+manufacturing time and HSCT interval, drop-out, background death, the Weibull scores of the draws) stay
+numpy computations whose arrays the kernels take: the compiled functions differ from numpy's in the last bit.
 
 =======================  ================================  ===========================
 step                     function                          record
@@ -21,9 +25,9 @@ hospital care            :func:`plan_care`                 :class:`Care`
 Competing latent times are taken in their order of precedence on ties: :func:`earlier` keeps the first
 of an event so far and a candidate, with the code of its cause (``DEATH_CODE``).
 
-The steps with rules that do not depend on the strategy take ``once``, which computes such a rule
-once per set of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it
-just calls the rule).
+The steps with costly rules that do not depend on the strategy (before infusion, after transplant)
+take ``once``, which computes such a rule once per set of patients when
+:func:`sim.disease.course.plan_course` is given a memo (by default it just calls the rule).
 """
 
 from __future__ import annotations

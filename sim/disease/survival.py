@@ -235,17 +235,6 @@ SALVAGE_CODE = {"none": 0, "dli": 1, "second_cart": 2}
 """Code of each salvage treatment of a relapse after HSCT (``Strategy.salvage_after_hsct_relapse``)."""
 
 
-def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dli: float, p_second_cart: float) -> np.ndarray:
-    """Whether a relapse after HSCT responds to the salvage treatment ``salvage`` (``none``, ``dli`` or
-    ``second_cart``; :func:`salvage_works`).
-
-    Returns
-    -------
-    ndarray of bool
-    """
-    return np.asarray(salvage_works(u, np.asarray(cd7_negative, dtype=bool), SALVAGE_CODE[salvage], p_dli, p_second_cart))
-
-
 @vectorize(cache=True)
 def salvage_works(u: float, cd7_negative: bool, salvage: int, p_dli: float, p_second_cart: float) -> bool:
     """Whether a relapse after HSCT responds to the salvage treatment of code ``salvage``
