@@ -241,7 +241,7 @@ def plan_course(
         decision=plan_transplant_decision(p, strategy, attributes, draws, response, hsct_interval),
         transplant=graft,
         after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, once),
-        care=plan_care(p, strategy, draws, toxicity),
+        care=plan_care(p, strategy, draws, toxicity, once),
     )
 
 

@@ -25,8 +25,8 @@ hospital care            :func:`plan_care`                 :class:`Care`
 Competing latent times are taken in their order of precedence on ties: :func:`earlier` keeps the first
 of an event so far and a candidate, with the code of its cause (``DEATH_CODE``).
 
-The steps with costly rules that do not depend on the strategy (before infusion, after transplant)
-take ``once``, which computes such a rule once per set of patients when
+The steps with costly rules that do not depend on the strategy (before infusion, after transplant,
+hospital care) take ``once``, which computes such a rule once per set of patients when
 :func:`sim.disease.course.plan_course` is given a memo (by default it just calls the rule).
 """
 
@@ -750,7 +750,7 @@ class Care:
     hsct_stay_days: float
 
 
-def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity) -> Care:
+def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity, once: Once = _call) -> Care:
     """CAR-T bed stays by toxicity grade, and the ICU need: the first of severe CRS, severe ICANS and
     severe infection.
 
@@ -762,17 +762,17 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
     Other parameters are as for :func:`plan_before_infusion`.
     """
     n = draws.n_patients
-    patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion,
-                draws["u_icu_wait_death"])
-    values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"],
-              p["icu_wait_death_hazard_per_day"])
-    out = (np.empty(n), np.empty(n), np.empty(n, np.int8), np.empty(n))
+    patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion)
+    values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"])
+    out = (np.empty(n), np.empty(n), np.empty(n, np.int8))
     _care_patients(patients, tuple(float(v) for v in values), out)
-    cart_stay, icu_need, icu_cause, icu_wait_death = out
+    cart_stay, icu_need, icu_cause = out
     return Care(
         needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
         icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
-        icu_wait_death_after_request=icu_wait_death, hsct_stay_days=p["hsct_stay_days"],
+        # the same for every strategy, and a logarithm per patient: computed once
+        icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
+        hsct_stay_days=p["hsct_stay_days"],
     )
 
 
@@ -783,9 +783,9 @@ def _care_patients(patients, values, out):
     ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
     :func:`plan_care` builds them; ``out`` receives the days and causes of :class:`Care`.
     """
-    crs, icans, infected, infection_day, u_icu_wait = patients
-    crs_onset, icans_onset, stay_days, extra_days_per_grade, icu_wait_hazard = values
-    stay_out, need_out, cause_out, wait_death_out = out
+    crs, icans, infected, infection_day = patients
+    crs_onset, icans_onset, stay_days, extra_days_per_grade = values
+    stay_out, need_out, cause_out = out
     for i in range(crs.shape[0]):
         stay_out[i] = care.cart_stay_days(crs[i], icans[i], stay_days, extra_days_per_grade)
         # the ICU need: the first of severe CRS, severe ICANS and severe infection (in that order on ties)
@@ -793,4 +793,3 @@ def _care_patients(patients, values, out):
         need, cause = earlier(need, cause, icans_onset if icans[i] >= care.SEVERE_GRADE else math.inf, _ICANS)
         need, cause = earlier(need, cause, infection_day[i] if infected[i] else math.inf, _INFECTION)
         need_out[i], cause_out[i] = need, cause
-        wait_death_out[i] = care.icu_wait_death_days(u_icu_wait[i], icu_wait_hazard)
