@@ -7,7 +7,9 @@ the engine makes patients wait for them (DESIGN.md section 5).
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
+from numba import vectorize
 
 from sim.disease.draws import exponential_time
 
@@ -16,12 +18,13 @@ SEVERE_GRADE = 3
 ICU admissions after CAR-T were for CRS or ICANS)."""
 
 
-def cart_stay_days(crs_grade: np.ndarray, icans_grade: np.ndarray, base_days: float, extra_days_per_grade: float) -> np.ndarray:
-    """Days a CAR-T bed is held from infusion.
+@vectorize(cache=True)
+def cart_stay_days(crs_grade: int, icans_grade: int, base_days: float, extra_days_per_grade: float) -> float:
+    """Days a CAR-T bed is held from infusion (a compiled ufunc).
 
     Parameters
     ----------
-    crs_grade, icans_grade : ndarray of int
+    crs_grade, icans_grade : int
         Grades 0-5.
     base_days : float
         Stay with grade 0-1 toxicity (days).
@@ -30,28 +33,30 @@ def cart_stay_days(crs_grade: np.ndarray, icans_grade: np.ndarray, base_days: fl
 
     Returns
     -------
-    ndarray
+    float
         Days (before any cut short by death, which the engine applies).
     """
-    worst = np.maximum(crs_grade, icans_grade).astype(float)
-    return base_days + extra_days_per_grade * np.maximum(worst - 1.0, 0.0)
+    worst = float(max(crs_grade, icans_grade))
+    return base_days + extra_days_per_grade * max(worst - 1.0, 0.0)
 
 
-def icu_wait_death_days(u: np.ndarray, hazard_per_day: float) -> np.ndarray:
-    """Latent days from asking for an ICU bed to death if still waiting (assumption: constant hazard).
+@vectorize(cache=True)
+def icu_wait_death_days(u: float, hazard_per_day: float) -> float:
+    """Latent days from asking for an ICU bed to death if still waiting (assumption: constant hazard; a
+    compiled ufunc).
 
     Parameters
     ----------
-    u : ndarray
-        Uniform draws.
+    u : float
+        Uniform draw ``u_icu_wait_death``.
     hazard_per_day : float
         Extra hazard of death per day of waiting; 0 means waiting is harmless.
 
     Returns
     -------
-    ndarray
+    float
         Days (``inf`` when the hazard is 0).
     """
     if hazard_per_day <= 0.0:
-        return np.full(np.shape(u), np.inf)
-    return exponential_time(u, np.log(2.0) / hazard_per_day)
+        return math.inf
+    return exponential_time(u, math.log(2.0) / hazard_per_day)

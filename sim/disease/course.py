@@ -66,7 +66,6 @@ from sim.disease.steps import (
     planned_hsct_interval,
     product_source,
 )
-from sim.disease.steps import first_event as first_event  # re-exported for its unit test
 from sim.inputs.codes import RESOURCES, WAITING_FOR
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
@@ -230,9 +229,9 @@ def plan_course(
 
     p = params
     source = product_source(strategy, attributes)
-    toxicity = plan_toxicity(p, strategy, draws, source, once)
+    toxicity = plan_toxicity(p, strategy, draws, source)
     hsct_interval = planned_hsct_interval(p, strategy, draws)
-    response = plan_response(p, strategy, attributes, draws, hsct_interval, once)
+    response = plan_response(p, strategy, attributes, draws, hsct_interval)
     graft = plan_transplant(p, strategy, draws)
     return Plan(
         strategy=strategy, attributes=attributes, cart_source=source,

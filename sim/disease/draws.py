@@ -191,6 +191,34 @@ def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int64)
 
 
+@njit(cache=True, error_model="numpy")
+def category(u: float, probabilities: tuple[float, ...]) -> int:
+    """The category of one draw: :func:`categorical` for one patient and probabilities shared by all.
+
+    The cumulative probabilities are summed left to right in float64, as ``numpy.cumsum`` does, and the
+    category is the number of them (all but the last) that ``u`` reaches: the same category as
+    :func:`categorical`, to the bit.
+
+    Parameters
+    ----------
+    u : float
+        Uniform draw.
+    probabilities : tuple of float
+        Category probabilities (the last category takes the remainder).
+
+    Returns
+    -------
+    int
+        Category index in ``0 .. len(probabilities) - 1``.
+    """
+    index, cumulative = 0, 0.0
+    for probability in probabilities[:-1]:
+        cumulative += probability
+        if u >= cumulative:
+            index += 1
+    return index
+
+
 @vectorize(cache=True)
 def exponential_time(u: float, median: float) -> float:
     """Exponential time with the given median, by inverse CDF (days in, days out; a compiled ufunc, for

@@ -1,10 +1,14 @@
 """The steps of the patient pathway (DESIGN.md section 3), one function and one record each.
 
 Each step applies its clinical rules (:mod:`sim.disease.cart`, :mod:`sim.disease.transplant`,
-:mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients at once and returns a frozen
-record of numpy arrays (one value per patient) or of constants: what the step decided, before any
-waiting. :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
-:class:`sim.disease.course.Plan`.
+:mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients and returns a frozen record of
+numpy arrays (one value per patient) or of constants: what the step decided, before any waiting.
+:func:`sim.disease.course.plan_course` calls them in order and composes the records into a
+:class:`sim.disease.course.Plan`. A step takes the patients through its rules one after another, in
+pathway order, in one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's
+arrays); the rules are compiled scalar ufuncs. The rules that use numpy's exp and log (the LogNormal
+manufacturing time and HSCT interval, drop-out, background death, the Weibull scores of the draws) stay
+numpy computations whose arrays the kernels take: the compiled functions differ from numpy's in the last bit.
 
 =======================  ================================  ===========================
 step                     function                          record
@@ -18,17 +22,18 @@ after transplant (9)     :func:`plan_after_transplant`     :class:`AfterTranspla
 hospital care            :func:`plan_care`                 :class:`Care`
 =======================  ================================  ===========================
 
-Competing latent times are named, never numbered: :func:`first_of` takes them by name and returns
-the earliest with the code of its name (a death cause by default).
+Competing latent times are taken in their order of precedence on ties: :func:`earlier` keeps the first
+of an event so far and a candidate, with the code of its cause (``DEATH_CODE``).
 
-The steps with rules that do not depend on the strategy take ``once``, which computes such a rule
-once per set of patients when :func:`sim.disease.course.plan_course` is given a memo (by default it
-just calls the rule).
+The steps with costly rules that do not depend on the strategy (before infusion, after transplant,
+hospital care) take ``once``, which computes such a rule once per set of patients when
+:func:`sim.disease.course.plan_course` is given a memo (by default it just calls the rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -36,7 +41,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from sim.disease import care, cart, survival, transplant
+from sim.disease import care, cart, survival, timing, transplant
 from sim.disease.draws import PatientDraws, weibull_scale
 from sim.disease.patients import AML, AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes
 from sim.inputs.codes import CART_PRODUCTS, DEATH_CAUSES
@@ -58,48 +63,15 @@ def _call(rule: Callable[..., Any], *args: Any) -> Any:
     return rule(*args)
 
 
-def first_event(candidates: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray]:
-    """The earliest of competing latent times, and the label of the one that came first.
-
-    Parameters
-    ----------
-    candidates : list of (days, label)
-        Latent days (``inf`` or NaN = never) and their label (an int, or an int array per patient);
-        on ties the earlier candidate in the list wins.
-
-    Returns
-    -------
-    days, label : ndarray
-        ``inf`` and the first label where nothing happens.
-    """
-    days = np.full(np.broadcast_shapes(*(np.shape(candidate) for candidate, _ in candidates)), np.inf)
-    label = np.zeros(days.shape, dtype=np.int8)
-    for candidate, code in candidates:
-        earlier = candidate < days
-        np.copyto(days, candidate, where=earlier)
-        np.copyto(label, code, where=earlier, casting="unsafe")
-    return days, label
+_CRS, _ICANS, _INFECTION = DEATH_CODE["crs"], DEATH_CODE["icans"], DEATH_CODE["infection"]
+"""The codes of the early deaths and of the ICU needs (toxicity and infection)."""
 
 
-def first_of(risks: Mapping[str, np.ndarray], codes: Mapping[str, int] = DEATH_CODE) -> tuple[np.ndarray, np.ndarray]:
-    """The earliest of competing latent times given by name, and the code of the one that came first.
-
-    Parameters
-    ----------
-    risks : mapping of str to ndarray
-        Latent days of each risk (``inf`` or NaN = never), in order of precedence on ties.
-    codes : mapping of str to int
-        The code of each risk's name; by default the names are death causes and the codes their
-        index into ``sim.inputs.codes.DEATH_CAUSES``.
-
-    Returns
-    -------
-    days : ndarray
-        Days of the first event; ``inf`` where none happens.
-    code : ndarray of int8
-        Code of the risk that came first; the first risk's code where none happens.
-    """
-    return first_event([(days, codes[name]) for name, days in risks.items()])
+@njit(cache=True, error_model="numpy")
+def earlier(day: float, code: int, candidate_day: float, candidate_code: int) -> tuple[float, int]:
+    """The first of an event so far (``day``, ``code``) and a competing candidate: the candidate only if
+    strictly earlier (on a tie the event so far wins; a ``NaN`` or ``inf`` candidate never comes)."""
+    return (candidate_day, candidate_code) if candidate_day < day else (day, code)
 
 
 def product_source(strategy: Strategy, attributes: PatientAttributes) -> np.ndarray:
@@ -185,20 +157,14 @@ def plan_before_infusion(
     """
     n = attributes.n
     uses_cart = strategy.index_therapy == "cart"
-    universal = source == UNIVERSAL
-    needs_slot = np.full(n, uses_cart) & ~universal
-    if uses_cart:
-        request_day = np.where(universal, p["universal_product_days"], p["apheresis_delay_days"])
-        manufacturing = once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
-                             p["manufacturing_days_sigma"])
-        slot_days = np.where(needs_slot, manufacturing, 0.0)
-        release_to_infusion = np.full(n, p["lymphodepletion_days"])
-        failed = needs_slot & cart.manufacturing_failed(draws["u_manufacturing_failure"], p["manufacturing_failure"])
-    else:
-        request_day = np.full(n, p["chemo_start_days"])
-        slot_days = np.zeros(n)
-        release_to_infusion = np.zeros(n)
-        failed = np.zeros(n, dtype=bool)
+    # the manufacturing time and the competing exits use numpy's exp and log: computed as arrays, once
+    manufacturing = (once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
+                          p["manufacturing_days_sigma"]) if uses_cart else np.zeros(n))
+    values = (p["universal_product_days"], p["apheresis_delay_days"], p["lymphodepletion_days"], p["chemo_start_days"],
+              p["manufacturing_failure"])
+    out = (np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n), np.empty(n, bool))
+    _before_infusion_patients((source, manufacturing, draws["u_manufacturing_failure"]), tuple(float(v) for v in values), uses_cart, out)
+    needs_slot, request_day, slot_days, release_to_infusion, failed = out
     return BeforeInfusion(
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days, release_to_infusion_days=release_to_infusion,
         manufacturing_failed=failed,
@@ -206,6 +172,29 @@ def plan_before_infusion(
         background_death_day=once(survival.background_death_day, draws["u_background"], attributes.age,
                                   p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _before_infusion_patients(patients, values, uses_cart, out):
+    """Apheresis, manufacturing and the way to infusion, one patient after another (:func:`plan_before_infusion`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_before_infusion` builds them; ``out`` receives the flags and days of :class:`BeforeInfusion`.
+    """
+    source, manufacturing_days, u_failure = patients
+    universal_days, apheresis_days, lymphodepletion_days, chemo_start_days, p_failure = values
+    needs_slot_out, request_out, slot_out, release_out, failed_out = out
+    for i in range(source.shape[0]):
+        universal = source[i] == UNIVERSAL
+        needs_slot_out[i] = needs_slot = uses_cart and not universal  # apheresis and a manufacturing slot
+        if uses_cart:  # a universal product is available off the shelf
+            request_out[i] = universal_days if universal else apheresis_days
+            release_out[i] = lymphodepletion_days
+        else:
+            request_out[i] = chemo_start_days
+            release_out[i] = 0.0
+        slot_out[i] = manufacturing_days[i] if needs_slot else 0.0
+        failed_out[i] = needs_slot and cart.manufacturing_failed(u_failure[i], p_failure)
 
 
 # --- 3-5. toxicity --------------------------------------------------------------------------
@@ -260,39 +249,70 @@ Assumption: the end of the first month, the base-case aplasia window (``aplasia_
 non-transplanted CD7 CAR-T recipients with dated late deaths would settle it."""
 
 
-def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray, once: Once = _call) -> Toxicity:
-    """CRS and ICANS grades (none under chemotherapy), severe infection, and early death: the first
-    of fatal CRS, fatal ICANS and fatal infection (parameters as for :func:`plan_before_infusion`)."""
+def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, source: np.ndarray) -> Toxicity:
+    """CRS and ICANS grades (none under chemotherapy), severe infection, early death (the first of fatal
+    CRS, fatal ICANS and fatal infection), CAR-T GVHD and the late non-relapse death without transplant
+    (parameters as for :func:`plan_before_infusion`)."""
     n = source.shape[0]
     uses_cart = strategy.index_therapy == "cart"
-    if uses_cart:
-        crs = once(cart.crs_grade, draws["u_crs_grade"], p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"],
-                   p["crs_grade4plus_given_3plus"], p["crs_grade5_given_4plus"])
-        icans = once(cart.icans_grade, draws["u_icans_grade"], p["icans_any"], p["icans_grade3plus_given_any"],
-                     p["icans_grade5_given_3plus"])
-    else:
-        crs, icans = np.zeros(n, np.int8), np.zeros(n, np.int8)
-    infected, infection_day, infection_fatal = cart.severe_infection(
-        draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
-        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"],
-        p["aplasia_window_days"],
+    patients = (
+        draws["u_crs_grade"], draws["u_icans_grade"], draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
+        draws["u_cart_gvhd"], source, draws["u_late_nrm"], draws["u_late_nrm_time"],
     )
-    early_death, early_cause = first_of({
-        "crs": np.where(crs == 5, p["crs_death_days"], np.inf),
-        "icans": np.where(icans == 5, p["icans_death_days"], np.inf),
-        "infection": np.where(infection_fatal, infection_day, np.inf),
-    })
+    values = (
+        p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"], p["crs_grade4plus_given_3plus"],
+        p["crs_grade5_given_4plus"],
+        p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"],
+        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"], p["aplasia_window_days"],
+        p["crs_death_days"], p["icans_death_days"], p["cart_gvhd_donor_derived"],
+        p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"],
+    )
+    out = (np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n, np.int8),
+           np.empty(n, bool), np.empty(n))
+    _toxicity_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    crs, icans, infected, infection_day, early_death, early_cause, car_t_gvhd, late_death = out
     return Toxicity(
         crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
         icans_grade=icans, icans_onset_after_infusion=p["icans_onset_days"],
         severe_infection=infected, infection_after_infusion=infection_day,
         early_death_after_infusion=early_death, early_death_cause=early_cause,
-        car_t_gvhd=uses_cart & transplant.car_t_gvhd(draws["u_cart_gvhd"], p["cart_gvhd_donor_derived"], source == DONOR_DERIVED),
-        car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
-        late_death_after_infusion=once(survival.late_non_relapse_death, draws["u_late_nrm"], draws["u_late_nrm_time"],
-                                       p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"]),
-        late_death_cause_draw=draws["u_nrm_cause"],
+        car_t_gvhd=car_t_gvhd, car_t_gvhd_after_infusion=p["cart_gvhd_onset_days"],
+        late_death_after_infusion=late_death, late_death_cause_draw=draws["u_nrm_cause"],
     )
+
+
+FATAL_GRADE = 5
+"""The CRS or ICANS grade that kills."""
+
+
+@njit(cache=True, error_model="numpy")
+def _toxicity_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
+    """Toxicity, infection and the deaths they bring, one patient after another (:func:`plan_toxicity`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_toxicity` builds them; ``out`` receives the grades, days, causes and flags of :class:`Toxicity`.
+    """
+    u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, source, u_late, u_late_time = patients
+    (crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus, icans_any, icans_3plus, icans_5_given_3plus,
+     p_infection, p_infection_death, window_days, crs_death_days, icans_death_days, p_cart_gvhd, p_late, late_from_days,
+     late_median) = values
+    crs_out, icans_out, infected_out, infection_out, early_out, cause_out, gvhd_out, late_out = out
+    for i in range(source.shape[0]):
+        crs = icans = np.int8(0)  # no CAR-T toxicity under chemotherapy
+        if uses_cart:
+            crs = cart.crs_grade(u_crs[i], crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus)
+            icans = cart.icans_grade(u_icans[i], icans_any, icans_3plus, icans_5_given_3plus)
+        crs_out[i], icans_out[i] = crs, icans
+        infected_out[i] = infected = cart.severe_infection(u_infection[i], p_infection)
+        infection_out[i] = day = cart.infection_day(u_infection_time[i], window_days)
+        # early death: the first of fatal CRS, fatal ICANS and fatal infection (in that order on ties)
+        early, cause = earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
+        early, cause = earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
+        early, cause = earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death[i], p_infection_death) else math.inf,
+                                _INFECTION)
+        early_out[i], cause_out[i] = early, cause
+        gvhd_out[i] = uses_cart and transplant.car_t_gvhd(u_cart_gvhd[i], p_cart_gvhd, source[i] == DONOR_DERIVED)
+        late_out[i] = survival.late_non_relapse_death(u_late[i], u_late_time[i], p_late, late_from_days, late_median)
 
 
 # --- 6, 9-10. response, relapse without transplant, survival with disease -------------------
@@ -354,7 +374,6 @@ class Response:
 
 def plan_response(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, hsct_interval: np.ndarray,
-    once: Once = _call,
 ) -> Response:
     """Response (CR rates by index therapy and disease), relapse from remission counted from the
     assessment, and survival with disease.
@@ -367,38 +386,73 @@ def plan_response(
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
-    if strategy.index_therapy == "cart":
-        p_cr = np.where(attributes.disease == AML, p["cr_cart_aml"], p["cr_cart_tcell"])
+    uses_cart = strategy.index_therapy == "cart"
+    if uses_cart:
         escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
         p_relapse_mrd_negative, relapse_median = p["relapse_no_consolidation"], p["relapse_no_consolidation_median_days"]
     else:
-        p_cr = p["cr_chemo"] * np.where(attributes.primary_refractory, p["cr_chemo_primary_refractory_multiplier"], 1.0)
         escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
         relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
         p_relapse_mrd_negative, relapse_median = p["relapse_after_chemo_no_hsct"], p["relapse_after_chemo_no_hsct_median_days"]
-    multiplier, to_positive = strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive
-    code, escape = cart.response(draws["u_response"], draws["u_mrd"], p_cr, escape_share, multiplier, p_mrd_neg, to_positive)
-    response_after = np.minimum(p["response_assessment_days"], hsct_interval)
-    p_relapse = np.where(code == cart.RESPONSE_CR_MRD_POS, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]),
-                         p_relapse_mrd_negative)
-    positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
-    relapse_days, relapse_negative = survival.relapse(
-        draws["u_relapse_pre"], draws.weibull("u_relapse_pre_time", p["relapse_time_shape"]), positive, negative, relapse_median,
-        p["relapse_time_shape"],
+    shape, relapse_shape = p["disease_survival_shape"], p["relapse_time_shape"]
+    patients = (
+        attributes.disease, attributes.primary_refractory, draws["u_response"], draws["u_mrd"], hsct_interval, draws["u_relapse_pre"],
+        draws.weibull("u_relapse_pre_time", relapse_shape), draws.weibull("u_refractory", shape), draws.weibull("u_post_relapse", shape),
     )
-    shape = p["disease_survival_shape"]
+    values = (
+        p["cr_cart_aml"], p["cr_cart_tcell"], p["cr_chemo"], p["cr_chemo_primary_refractory_multiplier"], escape_share,
+        strategy.cd7_negative_multiplier, p_mrd_neg, strategy.prevented_escape_to_cd7_positive, p["response_assessment_days"],
+        p_relapse_mrd_negative, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]), relapse_cd7_share,
+        weibull_scale(relapse_median, relapse_shape), weibull_scale(p["refractory_survival_median_days"], shape),
+        weibull_scale(p["post_relapse_median_days"], shape), weibull_scale(p["post_hsct_relapse_median_days"], shape),
+    )
+    n = attributes.n
+    out = (np.empty(n), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n),
+           np.empty(n))
+    _response_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    (response_after, code, escape, relapse_after, relapse_negative, p_relapse, refractory_survival, relapse_survival,
+     hsct_relapse_survival) = out
     return Response(
         response_after_infusion=response_after, response_code=code, cd7_negative_escape=escape,
-        relapse_after_infusion=response_after + relapse_days, relapse_cd7_negative=relapse_negative,
+        relapse_after_infusion=relapse_after, relapse_cd7_negative=relapse_negative,
         relapse_cd7_share=relapse_cd7_share, relapse_probability=p_relapse, relapse_median_days=relapse_median,
-        survival_with_refractory_disease=once(survival.survival_with_disease, draws.weibull("u_refractory", shape),
-                                              p["refractory_survival_median_days"], shape),
-        survival_after_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape), p["post_relapse_median_days"],
-                                    shape),
-        survival_after_hsct_relapse=once(survival.survival_with_disease, draws.weibull("u_post_relapse", shape),
-                                         p["post_hsct_relapse_median_days"], shape),
+        survival_with_refractory_disease=refractory_survival, survival_after_relapse=relapse_survival,
+        survival_after_hsct_relapse=hsct_relapse_survival,
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _response_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
+    """Response, relapse from remission and survival with disease, one patient after another (:func:`plan_response`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_response` builds them; ``out`` receives the days, codes, flags and probabilities of :class:`Response`.
+    """
+    disease, primary_refractory, u_response, u_mrd, hsct_interval, u_relapse, w_relapse, w_refractory, w_post_relapse = patients
+    (cr_cart_aml, cr_cart_tcell, cr_chemo, cr_chemo_refractory_multiplier, escape_share, multiplier, p_mrd_negative, to_positive,
+     assessment_days, p_relapse_mrd_negative, p_relapse_mrd_positive, relapse_cd7_share, relapse_scale, refractory_scale,
+     post_relapse_scale, post_hsct_relapse_scale) = values
+    (response_out, code_out, escape_out, relapse_out, negative_out, probability_out, refractory_out, post_relapse_out,
+     post_hsct_relapse_out) = out
+    for i in range(disease.shape[0]):
+        if uses_cart:  # the CR rate by disease
+            p_cr = cr_cart_aml if disease[i] == AML else cr_cart_tcell
+        else:  # the CR rate of chemotherapy, lower in primary refractory disease
+            p_cr = cr_chemo * (cr_chemo_refractory_multiplier if primary_refractory[i] else 1.0)
+        code_out[i] = code = cart.response(u_response[i], u_mrd[i], p_cr, escape_share, multiplier, p_mrd_negative, to_positive)
+        escape_out[i] = cart.cd7_negative_escape(u_response[i], p_cr, escape_share, multiplier, to_positive)
+        response_out[i] = assessed = timing.minimum(assessment_days, hsct_interval[i])
+        # relapse from remission without transplant, counted from the assessment
+        probability_out[i] = p_relapse = p_relapse_mrd_positive if code == cart.RESPONSE_CR_MRD_POS else p_relapse_mrd_negative
+        positive = survival.cd7_positive_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
+        negative = survival.cd7_negative_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
+        relapse_out[i] = assessed + survival.relapse_day(u_relapse[i], w_relapse[i], positive, negative, relapse_scale)
+        negative_out[i] = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
+        # survival with disease: refractory, after a relapse without, and after a relapse after transplant
+        refractory_out[i] = refractory_scale * w_refractory[i]
+        post_relapse_out[i] = post_relapse_scale * w_post_relapse[i]
+        post_hsct_relapse_out[i] = post_hsct_relapse_scale * w_post_relapse[i]
 
 
 # --- 7. transplant decision -----------------------------------------------------------------
@@ -493,17 +547,40 @@ def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) ->
                           agvhd_grade=np.zeros(n, np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
                           cgvhd=np.zeros(n, bool), cgvhd_after_hsct=p["cgvhd_onset_days"])
     names = strategy.transplant_parameters
-    chimerism = transplant.chimerism(draws["u_chimerism"], p[names.autologous_recovery], p[names.graft_failure])
-    full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
-    agvhd = transplant.acute_gvhd_grade(draws["u_agvhd_grade"], p[names.agvhd2plus], p[names.agvhd3plus_given_2plus],
-                                        p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"])
-    fatal_failure = (chimerism == transplant.CHIMERISM_GRAFT_FAILURE) & (draws["u_graft_failure_death"] < p["graft_failure_mortality"])
-    return Transplant(
-        chimerism=chimerism,
-        graft_failure_death_after_hsct=np.where(fatal_failure, p["graft_failure_death_days"], np.inf),
-        agvhd_grade=np.where(full_donor, agvhd, 0).astype(np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
-        cgvhd=full_donor & transplant.chronic_gvhd(draws["u_cgvhd"], p[names.cgvhd]), cgvhd_after_hsct=p["cgvhd_onset_days"],
+    patients = (draws["u_chimerism"], draws["u_graft_failure_death"], draws["u_agvhd_grade"], draws["u_cgvhd"])
+    values = (
+        p[names.autologous_recovery], p[names.graft_failure], p["graft_failure_mortality"], p["graft_failure_death_days"],
+        p[names.agvhd2plus], p[names.agvhd3plus_given_2plus], p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"], p[names.cgvhd],
     )
+    out = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8), np.empty(n, bool))
+    _transplant_patients(patients, tuple(float(v) for v in values), out)
+    chimerism, graft_failure_death, agvhd, cgvhd = out
+    return Transplant(
+        chimerism=chimerism, graft_failure_death_after_hsct=graft_failure_death,
+        agvhd_grade=agvhd, agvhd_after_hsct=p["agvhd_onset_days"], cgvhd=cgvhd, cgvhd_after_hsct=p["cgvhd_onset_days"],
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _transplant_patients(patients, values, out):
+    """Engraftment, death from graft failure and GVHD, one patient after another (:func:`plan_transplant`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_transplant` builds them; ``out`` receives the codes, days, grades and flags of :class:`Transplant`.
+    """
+    u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd = patients
+    (p_autologous, p_graft_failure, graft_failure_mortality, graft_failure_death_days, p_agvhd2plus, p_agvhd3plus_given_2plus,
+     p_agvhd1_given_below2, p_agvhd4_given_3plus, p_cgvhd) = values
+    chimerism_out, graft_failure_out, agvhd_out, cgvhd_out = out
+    for i in range(u_chimerism.shape[0]):
+        chimerism_out[i] = chimerism = transplant.chimerism(u_chimerism[i], p_autologous, p_graft_failure)
+        fatal_failure = chimerism == transplant.CHIMERISM_GRAFT_FAILURE and u_graft_failure_death[i] < graft_failure_mortality
+        graft_failure_out[i] = graft_failure_death_days if fatal_failure else math.inf
+        # GVHD needs the donor's graft
+        full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
+        agvhd_out[i] = transplant.acute_gvhd_grade(u_agvhd[i], p_agvhd2plus, p_agvhd3plus_given_2plus, p_agvhd1_given_below2,
+                                                   p_agvhd4_given_3plus) if full_donor else 0
+        cgvhd_out[i] = full_donor and transplant.chronic_gvhd(u_cgvhd[i], p_cgvhd)
 
 
 # --- 9. after transplant --------------------------------------------------------------------
@@ -684,16 +761,35 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
-    crs, icans = toxicity.crs_grade, toxicity.icans_grade
-    icu_need, icu_cause = first_of({
-        "crs": np.where(crs >= care.SEVERE_GRADE, p["crs_onset_days"], np.inf),
-        "icans": np.where(icans >= care.SEVERE_GRADE, p["icans_onset_days"], np.inf),
-        "infection": np.where(toxicity.severe_infection, toxicity.infection_after_infusion, np.inf),
-    })
+    n = draws.n_patients
+    patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion)
+    values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"])
+    out = (np.empty(n), np.empty(n), np.empty(n, np.int8))
+    _care_patients(patients, tuple(float(v) for v in values), out)
+    cart_stay, icu_need, icu_cause = out
     return Care(
-        needs_cart_bed=strategy.index_therapy == "cart",
-        cart_stay_days=care.cart_stay_days(crs, icans, p["cart_stay_days"], p["cart_stay_extra_days_per_grade"]),
+        needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
         icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
+        # the same for every strategy, and a logarithm per patient: computed once
         icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
         hsct_stay_days=p["hsct_stay_days"],
     )
+
+
+@njit(cache=True, error_model="numpy")
+def _care_patients(patients, values, out):
+    """Bed stays and the ICU need, one patient after another (:func:`plan_care`).
+
+    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
+    :func:`plan_care` builds them; ``out`` receives the days and causes of :class:`Care`.
+    """
+    crs, icans, infected, infection_day = patients
+    crs_onset, icans_onset, stay_days, extra_days_per_grade = values
+    stay_out, need_out, cause_out = out
+    for i in range(crs.shape[0]):
+        stay_out[i] = care.cart_stay_days(crs[i], icans[i], stay_days, extra_days_per_grade)
+        # the ICU need: the first of severe CRS, severe ICANS and severe infection (in that order on ties)
+        need, cause = earlier(math.inf, 0, crs_onset if crs[i] >= care.SEVERE_GRADE else math.inf, _CRS)
+        need, cause = earlier(need, cause, icans_onset if icans[i] >= care.SEVERE_GRADE else math.inf, _ICANS)
+        need, cause = earlier(need, cause, infection_day[i] if infected[i] else math.inf, _INFECTION)
+        need_out[i], cause_out[i] = need, cause

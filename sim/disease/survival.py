@@ -15,7 +15,6 @@ from numba import njit, vectorize
 from sim.disease.draws import (
     exponential_time,
     gompertz_time,
-    weibull_scale,
     weibull_time,
 )
 from sim.inputs.codes import DAYS_PER_YEAR, DEATH_CAUSES
@@ -57,35 +56,35 @@ def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: flo
     return gompertz_time(u, hazard_now, slope) * DAYS_PER_YEAR
 
 
-def split_by_cd7(
-    p_event: np.ndarray | float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split an event probability (non-response, or relapse) into CD7-positive and CD7-negative parts.
-
-    The CD7-negative part is scaled by ``cd7_negative_multiplier``. When the multiplier is below 1 (a
-    product that prevents CD7-negative escape, e.g. a dual-target CAR-T), the prevented escapes do not
-    all become cures: a share ``prevented_to_positive`` of them becomes a CD7-positive event instead (the
-    leukaemia finds another way); the rest are prevented. The total is capped at 1.
-
-    Returns
-    -------
-    p_positive, p_negative : ndarray
-        :func:`cd7_positive_part` and :func:`cd7_negative_part`.
-    """
-    args = (p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
-    return np.asarray(cd7_positive_part(*args)), np.asarray(cd7_negative_part(*args))
-
-
 @vectorize(cache=True)
 def cd7_positive_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
-    """The CD7-positive part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
+    """The CD7-positive part of an event probability (non-response, or relapse; a compiled ufunc).
+
+    The event splits into a CD7-positive and a CD7-negative part (:func:`cd7_negative_part`); the
+    CD7-negative part is scaled by ``cd7_negative_multiplier``. When the multiplier is below 1 (a product
+    that prevents CD7-negative escape, e.g. a dual-target CAR-T), the prevented escapes do not all become
+    cures: a share ``prevented_to_positive`` of them becomes a CD7-positive event instead (the leukaemia
+    finds another way); the rest are prevented. The total is capped at 1.
+
+    Parameters
+    ----------
+    p_event : float
+        Probability of the event.
+    cd7_negative_share : float
+        Share of the events that are CD7-negative.
+    cd7_negative_multiplier : float
+        Multiplier on the CD7-negative part.
+    prevented_to_positive : float
+        Share of the prevented CD7-negative events that become CD7-positive.
+    """
     prevented = p_event * cd7_negative_share * max(1.0 - cd7_negative_multiplier, 0.0)
     return min(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
 
 
 @vectorize(cache=True)
 def cd7_negative_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
-    """The CD7-negative part of an event probability (:func:`split_by_cd7`; a compiled ufunc)."""
+    """The CD7-negative part of an event probability, at most what the CD7-positive part
+    (:func:`cd7_positive_part`, the same parameters) leaves of 1 (a compiled ufunc)."""
     positive = cd7_positive_part(p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
     return min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
 
@@ -170,41 +169,28 @@ def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, before, ex
         out[i] = years * DAYS_PER_YEAR
 
 
-def late_non_relapse_death(u_event: np.ndarray, u_time: np.ndarray, p_death: float, from_days: float, median_days: float) -> np.ndarray:
+@vectorize(cache=True)
+def late_non_relapse_death(u_event: float, u_time: float, p_death: float, from_days: float, median_days: float) -> float:
     """Latent day of a late non-relapse death without transplant (prolonged cytopenia, late infection):
-    a share ``p_death`` dies, ``from_days`` plus an exponential time (days from the index treatment)."""
-    return np.where(u_event < p_death, from_days + exponential_time(u_time, median_days), np.inf)
-
-
-def relapse(
-    u_relapse: np.ndarray,
-    w_time: np.ndarray,
-    p_positive: np.ndarray,
-    p_negative: np.ndarray,
-    median_days: float,
-    shape: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Latent relapse time under a mixture-cure model, and the relapse's CD7 status.
-
-    A patient relapses with probability ``p_positive + p_negative`` (CD7-positive first on the
-    draw scale, then CD7-negative); the time to relapse is Weibull with the given median, from the
-    standard Weibull scores ``w_time`` of the time draws for ``shape`` (``PatientDraws.weibull``).
-
-    Returns
-    -------
-    days : ndarray
-        Days from the model's origin to relapse (:func:`relapse_day`); ``inf`` for the cured.
-    cd7_negative : ndarray of bool
-        :func:`relapses_cd7_negative`.
-    """
-    days = relapse_day(u_relapse, w_time, p_positive, p_negative, weibull_scale(median_days, shape))
-    return np.asarray(days), np.asarray(relapses_cd7_negative(u_relapse, p_positive, p_negative))
+    a share ``p_death`` dies, ``from_days`` plus an exponential time with median ``median_days`` (days
+    from the index treatment; ``inf`` for the others; a compiled ufunc)."""
+    return from_days + exponential_time(u_time, median_days) if u_event < p_death else math.inf
 
 
 @vectorize(cache=True)
 def relapse_day(u_relapse: float, w_time: float, p_positive: float, p_negative: float, scale: float) -> float:
-    """Latent relapse day of one patient (:func:`relapse`): ``scale`` (:func:`sim.disease.draws.weibull_scale`)
-    times the Weibull score, or ``inf`` for the cured (a compiled ufunc)."""
+    """Latent relapse day of one patient under a mixture-cure model (a compiled ufunc).
+
+    A patient relapses with probability ``p_positive + p_negative`` (CD7-positive first on the draw
+    scale, then CD7-negative, :func:`relapses_cd7_negative`); the time to relapse is Weibull: ``scale``
+    (:func:`sim.disease.draws.weibull_scale`, days) times ``w_time``, the standard Weibull score of the
+    time draw for the shape (``PatientDraws.weibull``).
+
+    Returns
+    -------
+    float
+        Days from the model's origin to relapse; ``inf`` for the cured.
+    """
     if u_relapse < p_positive or u_relapse < p_positive + p_negative:
         return scale * w_time
     return math.inf
@@ -212,7 +198,7 @@ def relapse_day(u_relapse: float, w_time: float, p_positive: float, p_negative: 
 
 @vectorize(cache=True)
 def relapses_cd7_negative(u_relapse: float, p_positive: float, p_negative: float) -> bool:
-    """Whether the relapse of :func:`relapse` is CD7-negative (a compiled ufunc)."""
+    """Whether the relapse of :func:`relapse_day` is CD7-negative (a compiled ufunc)."""
     return not u_relapse < p_positive and u_relapse < p_positive + p_negative
 
 
@@ -247,17 +233,6 @@ def non_relapse_cause(u: float, severe_gvhd: bool, gvhd_share_if_gvhd: float, in
 
 SALVAGE_CODE = {"none": 0, "dli": 1, "second_cart": 2}
 """Code of each salvage treatment of a relapse after HSCT (``Strategy.salvage_after_hsct_relapse``)."""
-
-
-def salvage_response(u: np.ndarray, salvage: str, cd7_negative: np.ndarray, p_dli: float, p_second_cart: float) -> np.ndarray:
-    """Whether a relapse after HSCT responds to the salvage treatment ``salvage`` (``none``, ``dli`` or
-    ``second_cart``; :func:`salvage_works`).
-
-    Returns
-    -------
-    ndarray of bool
-    """
-    return np.asarray(salvage_works(u, np.asarray(cd7_negative, dtype=bool), SALVAGE_CODE[salvage], p_dli, p_second_cart))
 
 
 @vectorize(cache=True)

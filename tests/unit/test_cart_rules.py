@@ -60,19 +60,44 @@ def test_icans_grades_and_edges():
 def test_severe_infection_probabilities_and_window():
     rng = np.random.default_rng(1)
     u1, u2, u3 = rng.random((3, 200_000))
-    infected, day, fatal = cart.severe_infection(u1, u2, u3, 0.3, 0.1, 30.0)
+    infected = cart.severe_infection(u1, 0.3)
+    fatal = cart.fatal_infection(infected, u2, 0.1)
+    day = cart.infection_day(u3, 30.0)
+    assert infected.dtype == bool and fatal.dtype == bool
     assert infected.mean() == pytest.approx(0.3, abs=0.005)
     assert fatal.mean() == pytest.approx(0.03, abs=0.002)
     assert np.all(fatal <= infected)
     assert day.min() >= 0 and day.max() <= 30
-    none, _, none_fatal = cart.severe_infection(u1, u2, u3, 0.0, 1.0, 30.0)
-    assert not none.any() and not none_fatal.any()
+    assert not cart.severe_infection(u1, 0.0).any()
+    assert not cart.fatal_infection(np.zeros(u2.size, bool), u2, 1.0).any()
+
+
+def test_grades_are_the_categories_of_their_probabilities():
+    """The compiled grades against numpy's inverse CDF of the same probabilities, summed the same way."""
+    from sim.disease.draws import categorical
+
+    rng = np.random.default_rng(5)
+    for p_any, p3, p2, p4, p5 in rng.random((20, 5)):
+        mild, severe = p_any * (1 - p3), p_any * p3
+        very = severe * p4
+        crs = [1 - p_any, mild * (1 - p2), mild * p2, severe - very, very * (1 - p5), very * p5]
+        np.testing.assert_array_equal(cart.crs_grade(U, p_any, p3, p2, p4, p5), categorical(U, np.array(crs)))
+        fatal = severe * p5
+        icans = [1 - p_any, mild / 2, mild / 2, (severe - fatal) / 2, (severe - fatal) / 2, fatal]
+        np.testing.assert_array_equal(cart.icans_grade(U, p_any, p3, p5), categorical(U, np.array(icans)))
+
+
+def outcome(u_response, u_mrd, p_cr, escape_share, multiplier, p_mrd_negative):
+    """The response code and the CD7-negative escape of each patient (nothing prevented becomes resistance)."""
+    return (cart.response(u_response, u_mrd, p_cr, escape_share, multiplier, p_mrd_negative, 0.0),
+            cart.cd7_negative_escape(u_response, p_cr, escape_share, multiplier, 0.0))
 
 
 def test_response_shares_and_cd7_escape():
     rng = np.random.default_rng(2)
     u_mrd = rng.random(U.size)
-    code, escape = cart.response(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    code, escape = outcome(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    assert code.dtype == np.int8 and escape.dtype == bool
     in_cr = code != cart.RESPONSE_NONE
     assert in_cr.mean() == pytest.approx(0.7, abs=1e-4)
     assert escape.mean() == pytest.approx(0.15, abs=1e-4)
@@ -82,21 +107,28 @@ def test_response_shares_and_cd7_escape():
 
 def test_removing_cd7_escape_turns_only_escapes_into_remissions():
     u_mrd = np.full(U.size, 0.5)
-    code, escape = cart.response(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
-    dual, dual_escape = cart.response(U, u_mrd, 0.7, 0.5, 0.0, 0.9)
+    code, escape = outcome(U, u_mrd, 0.7, 0.5, 1.0, 0.9)
+    dual, dual_escape = outcome(U, u_mrd, 0.7, 0.5, 0.0, 0.9)
     assert not dual_escape.any()
     assert (dual != cart.RESPONSE_NONE).mean() == pytest.approx(0.85, abs=1e-4)
     # Nobody who responded before stops responding.
     assert np.all((dual != cart.RESPONSE_NONE)[code != cart.RESPONSE_NONE])
 
 
+def test_prevented_escapes_can_become_resistance():
+    # a dual-target product prevents every escape; half of the prevented ones become CD7-positive resistance
+    code = cart.response(U, U, 0.7, 0.5, 0.0, 0.9, 0.5)
+    assert (code == cart.RESPONSE_NONE).mean() == pytest.approx(0.15 + 0.075, abs=1e-4)
+    assert not cart.cd7_negative_escape(U, 0.7, 0.5, 0.0, 0.5).any()
+
+
 @pytest.mark.parametrize("p_cr", [0.0, 1.0])
 def test_response_edges(p_cr):
-    code, _ = cart.response(U, U, p_cr, 0.5, 1.0, 1.0)
+    code, _ = outcome(U, U, p_cr, 0.5, 1.0, 1.0)
     assert np.all((code != cart.RESPONSE_NONE) == bool(p_cr))
 
 
 def test_response_accepts_per_patient_probabilities():
     p_cr = np.where(np.arange(U.size) % 2 == 0, 1.0, 0.0)
-    code, _ = cart.response(U, U, p_cr, 0.5, 1.0, 1.0)
+    code, _ = outcome(U, U, p_cr, 0.5, 1.0, 1.0)
     assert np.all((code != cart.RESPONSE_NONE) == (p_cr == 1.0))

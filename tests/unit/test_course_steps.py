@@ -1,5 +1,5 @@
 """The steps of the patient pathway (sim.disease.steps) on hand-built patients and draws, and the
-named competing-risk helper."""
+competing-risk helper."""
 
 from __future__ import annotations
 
@@ -46,27 +46,32 @@ def patients(n: int, **given: list) -> PatientAttributes:
     return PatientAttributes(**values)
 
 
-def test_first_of_returns_the_earliest_time_and_its_death_cause():
-    days, code = steps.first_of({
-        "crs": np.array([10.0, NEVER, 3.0, NEVER]),
-        "icans": np.array([14.0, 14.0, 3.0, NEVER]),
-        "infection": np.array([5.0, np.nan, 9.0, NEVER]),
-    })
-    np.testing.assert_array_equal(days, [5.0, 14.0, 3.0, NEVER])
-    # a tie goes to the risk named first; where nothing happens the day is inf
-    assert [DEATH_CAUSES[c] for c in code[:3]] == ["infection", "icans", "crs"]
+def test_earlier_keeps_the_first_event_and_its_code():
+    assert steps.earlier(10.0, 1, 5.0, 2) == (5.0, 2)
+    # a tie goes to the event so far; a NaN or inf candidate never comes
+    assert steps.earlier(5.0, 1, 5.0, 2) == (5.0, 1)
+    assert steps.earlier(5.0, 1, np.nan, 2) == (5.0, 1)
+    assert steps.earlier(np.inf, 0, np.inf, 2) == (np.inf, 0)
 
 
-def test_first_of_takes_codes_of_its_own():
-    risks = {"late": np.array([9.0, 1.0]), "early": np.array([2.0, 5.0])}
-    days, code = steps.first_of(risks, {"late": 7, "early": 4})
-    np.testing.assert_array_equal(days, [2.0, 1.0])
-    np.testing.assert_array_equal(code, [4, 7])
-
-
-def test_first_of_refuses_a_risk_without_a_code():
-    with pytest.raises(KeyError):
-        steps.first_of({"meteorite": np.array([1.0])})
+def test_icu_need_ties_go_to_crs_then_icans_then_infection(params):
+    # severe CRS and ICANS on their onset days, and severe infections on those days or earlier
+    crs_day, icans_day = params["crs_onset_days"], params["icans_onset_days"]
+    toxicity = steps.Toxicity(
+        crs_grade=np.array([3, 0, 3, 0, 0], np.int8), crs_onset_after_infusion=crs_day,
+        icans_grade=np.array([3, 4, 0, 0, 2], np.int8), icans_onset_after_infusion=icans_day,
+        severe_infection=np.array([True, True, True, True, False]),
+        infection_after_infusion=np.array([min(crs_day, icans_day), icans_day, crs_day - 1.0, 2.0, 1.0]),
+        early_death_after_infusion=np.full(5, NEVER), early_death_cause=np.zeros(5, np.int8),
+        car_t_gvhd=np.zeros(5, bool), car_t_gvhd_after_infusion=1.0, late_death_after_infusion=np.full(5, NEVER),
+        late_death_cause_draw=np.full(5, 0.5),
+    )
+    icu = steps.plan_care(params, CART_ALONE, HandDraws(5), toxicity)
+    first = "crs" if crs_day <= icans_day else "icans"
+    np.testing.assert_array_equal(icu.icu_need_after_infusion, [min(crs_day, icans_day), icans_day, crs_day - 1.0, 2.0, NEVER])
+    assert [DEATH_CAUSES[c] for c in icu.icu_cause[:4]] == [first, "icans", "infection", "infection"]
+    extra = params["cart_stay_extra_days_per_grade"]
+    np.testing.assert_array_equal(icu.cart_stay_days[:2], [params["cart_stay_days"] + 2 * extra, params["cart_stay_days"] + 3 * extra])
 
 
 def test_universal_product_needs_no_apheresis_or_manufacturing(params):

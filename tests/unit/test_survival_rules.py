@@ -7,7 +7,7 @@ import pytest
 from scipy.special import ndtri
 
 from sim.disease import survival
-from sim.disease.draws import weibull_score
+from sim.disease.draws import weibull_scale, weibull_score
 from sim.inputs.codes import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
@@ -40,18 +40,24 @@ def test_older_patients_die_sooner_with_the_same_draw():
     assert np.all(old < young)
 
 
-def test_split_by_cd7_keeps_total_and_caps_at_one():
-    pos, neg = survival.split_by_cd7(0.8, 0.5, 1.0)
+def test_cd7_parts_keep_the_total_and_cap_at_one():
+    def parts(p, share, multiplier, to_positive=0.0):
+        return survival.cd7_positive_part(p, share, multiplier, to_positive), survival.cd7_negative_part(p, share, multiplier, to_positive)
+
+    pos, neg = parts(0.8, 0.5, 1.0)
     assert pos + neg == pytest.approx(0.8)
-    pos, neg = survival.split_by_cd7(0.8, 0.5, 0.0)
+    pos, neg = parts(0.8, 0.5, 0.0)
     assert (pos, neg) == (pytest.approx(0.4), 0.0)
-    pos, neg = survival.split_by_cd7(0.8, 0.5, 10.0)
+    pos, neg = parts(0.8, 0.5, 10.0)
     assert pos + neg == pytest.approx(1.0)
+    # half of the prevented CD7-negative events become CD7-positive
+    assert parts(0.8, 0.5, 0.0, 0.5) == (pytest.approx(0.6), 0.0)
 
 
 def test_relapse_cure_fraction_median_and_cd7_share():
     rng = np.random.default_rng(3)
-    days, negative = survival.relapse(U, weibull_score(rng.random(U.size), 1.5), 0.3, 0.5, 53.0, 1.5)
+    days = survival.relapse_day(U, weibull_score(rng.random(U.size), 1.5), 0.3, 0.5, weibull_scale(53.0, 1.5))
+    negative = survival.relapses_cd7_negative(U, 0.3, 0.5)
     relapsed = np.isfinite(days)
     assert relapsed.mean() == pytest.approx(0.8, abs=1e-4)
     assert negative.mean() == pytest.approx(0.5, abs=1e-4)
@@ -60,9 +66,9 @@ def test_relapse_cure_fraction_median_and_cd7_share():
 
 
 def test_relapse_edges():
-    never, neg = survival.relapse(U, U, 0.0, 0.0, 53.0, 1.0)
-    assert np.all(np.isinf(never)) and not neg.any()
-    always, _ = survival.relapse(U, U, 1.0, 0.0, 53.0, 1.0)
+    never = survival.relapse_day(U, U, 0.0, 0.0, weibull_scale(53.0, 1.0))
+    assert np.all(np.isinf(never)) and not survival.relapses_cd7_negative(U, 0.0, 0.0).any()
+    always = survival.relapse_day(U, U, 1.0, 0.0, weibull_scale(53.0, 1.0))
     assert np.all(np.isfinite(always))
 
 
@@ -127,15 +133,3 @@ def test_late_effects_follow_the_relative_mortality():
             if top > a:
                 cumulative += factor * 0.0012 * np.exp(slope * (age[i] - 40.0)) * (np.exp(slope * top) - np.exp(slope * a)) / slope
         assert cumulative == pytest.approx(-np.log1p(-U[i]), rel=1e-9)
-
-
-def test_first_event_picks_the_earliest_and_its_label():
-    from sim.disease.course import first_event
-
-    days, label = first_event([
-        (np.array([5.0, np.nan, 3.0, np.inf]), 1),
-        (np.array([4.0, 2.0, 3.0, np.inf]), np.array([7, 8, 9, 10])),
-        (np.array([9.0, 9.0, 9.0, np.inf]), 3),
-    ])
-    np.testing.assert_array_equal(days, [4.0, 2.0, 3.0, np.inf])
-    np.testing.assert_array_equal(label, [7, 8, 1, 0])  # a tie goes to the earlier candidate

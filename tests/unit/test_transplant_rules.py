@@ -63,3 +63,16 @@ def test_car_t_gvhd_only_from_donor_derived_products():
     gvhd = transplant.car_t_gvhd(U, 1.0, donor)
     assert np.array_equal(gvhd, donor)
     assert not transplant.car_t_gvhd(U, 0.0, donor).any()
+
+
+def test_chimerism_and_gvhd_grades_are_the_categories_of_their_probabilities():
+    """The compiled rules against numpy's inverse CDF of the same probabilities, summed the same way."""
+    from sim.disease.draws import categorical
+
+    rng = np.random.default_rng(6)
+    for p_autologous, p_failure, p2, p3, p1, p4 in rng.random((20, 6)) * [0.5, 0.5, 1, 1, 1, 1]:
+        expected = categorical(U, np.array([1.0 - p_autologous - p_failure, p_autologous, p_failure]))
+        np.testing.assert_array_equal(transplant.chimerism(U, p_autologous, p_failure), expected)
+        below2, grade3plus = 1.0 - p2, p2 * p3
+        grades = [below2 * (1.0 - p1), below2 * p1, p2 - grade3plus, grade3plus * (1.0 - p4), grade3plus * p4]
+        np.testing.assert_array_equal(transplant.acute_gvhd_grade(U, p2, p3, p1, p4), categorical(U, np.array(grades)))
