@@ -226,6 +226,15 @@ def exponential_time(u: float, median: float) -> float:
     return -math.log1p(-u) * (median / math.log(2.0))
 
 
+@njit(cache=True, error_model="numpy")
+def exponential_times(u: np.ndarray, median: float) -> np.ndarray:
+    """:func:`exponential_time` of each draw of ``u`` (a compiled loop: no ufunc to build in each process)."""
+    days = np.empty(u.shape[0])
+    for i in range(u.shape[0]):
+        days[i] = exponential_time(u[i], median)
+    return days
+
+
 def exponential_score(u: np.ndarray) -> np.ndarray:
     """Standard exponential quantiles ``-log(1 - u)`` of uniform draws."""
     return -np.log1p(-u)

@@ -403,7 +403,7 @@ def plan_response(
     values = (
         p["cr_cart_aml"], p["cr_cart_tcell"], p["cr_chemo"], p["cr_chemo_primary_refractory_multiplier"], escape_share,
         strategy.cd7_negative_multiplier, p_mrd_neg, strategy.prevented_escape_to_cd7_positive, p["response_assessment_days"],
-        p_relapse_mrd_negative, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]), relapse_cd7_share,
+        p_relapse_mrd_negative, p["relapse_mrd_positive_hr"], relapse_cd7_share,
         weibull_scale(relapse_median, relapse_shape), weibull_scale(p["refractory_survival_median_days"], shape),
         weibull_scale(p["post_relapse_median_days"], shape), weibull_scale(p["post_hsct_relapse_median_days"], shape),
     )
@@ -431,8 +431,9 @@ def _response_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the
     """
     disease, primary_refractory, u_response, u_mrd, hsct_interval, u_relapse, w_relapse, w_refractory, w_post_relapse = patients
     (cr_cart_aml, cr_cart_tcell, cr_chemo, cr_chemo_refractory_multiplier, escape_share, multiplier, p_mrd_negative, to_positive,
-     assessment_days, p_relapse_mrd_negative, p_relapse_mrd_positive, relapse_cd7_share, relapse_scale, refractory_scale,
+     assessment_days, p_relapse_mrd_negative, mrd_positive_hr, relapse_cd7_share, relapse_scale, refractory_scale,
      post_relapse_scale, post_hsct_relapse_scale) = values
+    p_relapse_mrd_positive = survival.with_hazard_ratio(p_relapse_mrd_negative, mrd_positive_hr)
     (response_out, code_out, escape_out, relapse_out, negative_out, probability_out, refractory_out, post_relapse_out,
      post_hsct_relapse_out) = out
     for i in range(disease.shape[0]):
@@ -495,11 +496,19 @@ def plan_transplant_decision(
         return TransplantDecision(candidate=np.zeros(attributes.n, dtype=bool), interval=hsct_interval)
     uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else p[strategy.transplant_parameters.uptake]
     offered = response.in_cr if strategy.hsct_for == "all_in_cr" else response.mrd_positive
-    candidate = transplant.hsct_candidate(
-        offered, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"], p["fit_after_prior_hsct"],
-        draws["u_hsct_uptake"], uptake,
-    )
+    candidate = _candidate_patients(offered, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"],
+                                    float(p["fit_after_prior_hsct"]), draws["u_hsct_uptake"], float(uptake))
     return TransplantDecision(candidate=candidate, interval=hsct_interval)
+
+
+@njit(cache=True, error_model="numpy")
+def _candidate_patients(offered, donor_available, prior_hsct, u_fit, p_fit_after_prior_hsct, u_uptake, p_uptake):
+    """:func:`transplant.hsct_candidate` of one patient after another (:func:`plan_transplant_decision`)."""
+    candidate = np.empty(offered.shape[0], dtype=np.bool_)
+    for i in range(offered.shape[0]):
+        candidate[i] = transplant.hsct_candidate(offered[i], donor_available[i], prior_hsct[i], u_fit[i], p_fit_after_prior_hsct,
+                                                 u_uptake[i], p_uptake)
+    return candidate
 
 
 # --- 8. transplant --------------------------------------------------------------------------
@@ -771,7 +780,7 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
         needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
         icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
         # the same for every strategy, and a logarithm per patient: computed once
-        icu_wait_death_after_request=once(care.icu_wait_death_days, draws["u_icu_wait_death"], p["icu_wait_death_hazard_per_day"]),
+        icu_wait_death_after_request=once(_icu_wait_death_patients, draws["u_icu_wait_death"], float(p["icu_wait_death_hazard_per_day"])),
         hsct_stay_days=p["hsct_stay_days"],
     )
 
@@ -793,3 +802,12 @@ def _care_patients(patients, values, out):
         need, cause = earlier(need, cause, icans_onset if icans[i] >= care.SEVERE_GRADE else math.inf, _ICANS)
         need, cause = earlier(need, cause, infection_day[i] if infected[i] else math.inf, _INFECTION)
         need_out[i], cause_out[i] = need, cause
+
+
+@njit(cache=True, error_model="numpy")
+def _icu_wait_death_patients(u, hazard_per_day):
+    """:func:`care.icu_wait_death_days` of one patient after another (:func:`plan_care`)."""
+    days = np.empty(u.shape[0])
+    for i in range(u.shape[0]):
+        days[i] = care.icu_wait_death_days(u[i], hazard_per_day)
+    return days

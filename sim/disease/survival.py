@@ -14,6 +14,7 @@ from numba import njit, vectorize
 
 from sim.disease.draws import (
     exponential_time,
+    exponential_times,
     gompertz_time,
     weibull_time,
 )
@@ -35,7 +36,7 @@ def dropout_day(u: np.ndarray, p_by_60_days: float) -> np.ndarray:
     if p_by_60_days >= 1.0:
         return np.zeros(u.shape)
     median = 60.0 * np.log(2.0) / -np.log1p(-p_by_60_days)
-    return exponential_time(u, median)
+    return exponential_times(u, float(median))
 
 
 def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: float, slope: float) -> np.ndarray:
