@@ -412,7 +412,7 @@ def check_budget(prior_draws: int, stages: int, stage_draws: int, posterior_draw
     simulated = prior_draws + stages * stage_draws
     if simulated > MAX_CALIBRATION_DRAWS:
         raise InputError("--prior-draws + --stages x --stage-draws", simulated,
-                         f"{most} (draws simulated in all; each takes about 30 ms on one core)")
+                         f"{most} (draws simulated in all; each takes about 10 ms on one core)")
 
 
 def _informative_dimensions(z: np.ndarray, loglik: np.ndarray) -> np.ndarray:

@@ -35,9 +35,9 @@ MAX_NAME_LENGTH = 100
 """Longest name of a scenario or a strategy, characters (names become folder and column names)."""
 MAX_CALIBRATION_DRAWS = 1_000_000
 """Most parameter draws a calibration simulates (prior draws plus stages x draws per stage) or keeps
-(posterior draws): about 2 kB of memory and, on one core, 30 ms each (measured with the shipped
-studies: 4,000 prior draws took 132 s and 253 MiB at peak), so a million draws is a day of computing
-on a few cores and about 2 GiB; the default calibration simulates 35,000."""
+(posterior draws): about 2 kB of memory and, on one core, about 10 ms each (measured with the shipped
+studies: the default calibration's 35,000 draws took 323 s of processor time), so a million draws is a few
+hours of computing on a few cores and about 2 GiB."""
 DEFAULT_PRIOR_DRAWS, DEFAULT_STAGES, DEFAULT_STAGE_DRAWS, DEFAULT_POSTERIOR_DRAWS = 5000, 10, 3000, 1000
 """The committed calibration's budget, :data:`DEFAULT_CALIBRATION_DRAWS` simulated draws (kept with the bounds, in a
 light module, so that the command line can show them without importing scipy and the benchmark can time them)."""

@@ -287,6 +287,10 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
                                             r"([\d.]+) s \(measured\)")
     repeats, median, low, high = find(r"cd7sim run base \(whole command, (\d+) fresh processes\): median ([\d.]+) s "
                                       r"\(min ([\d.]+), max ([\d.]+)\)")
+    draws, patients_psa, cores_psa, psa_seconds = find(r"cd7sim psa base \(([\d,]+) draws x ([\d,]+) patients .* (\d+) cores\): "
+                                                       r"([\d.]+) s \(measured\)")
+    calibration_draws, cores_calibration, calibration_seconds = find(r"cd7sim calibrate \(([\d,]+) draws, default budget, "
+                                                                     r"whole command, (\d+) cores\): ([\d.]+) s \(measured\)")
     return {
         "des_patients_per_second": int(number(des)), "cohort_patients_per_second": int(number(cohort)),
         "reference_patients_per_second": int(number(reference)), "des_over_reference": float(des_over_reference),
@@ -296,6 +300,12 @@ def bench_result_from(output: tuple[str, ...]) -> dict:
         "des_100k_over_10k_time": float(des_linear), "peak_memory_mb_1m": number(peak), "table_seconds_1m": float(table),
         "psa_workload_seconds": float(seconds),
         "run_base_median_seconds": float(median),
+        "economic_psa_seconds": float(psa_seconds),
+        "economic_psa": {"draws": int(number(draws)), "patients": int(number(patients_psa)), "workers": int(cores_psa),
+                         "measured_draws": int(number(draws)), "measured_seconds": float(psa_seconds)},
+        "calibration_seconds": float(calibration_seconds),
+        "calibration": {"draws": int(number(calibration_draws)), "workers": int(cores_calibration),
+                        "measured_draws": int(number(calibration_draws)), "measured_seconds": float(calibration_seconds)},
         "run_base_seconds": {"min": float(low), "median": float(median), "max": float(high), "repeats": int(repeats)},
         "psa_workload": {"parameter_sets": int(number(sets)), "patients": int(number(patients)), "workers": int(workers),
                          "measured_parameter_sets": int(number(sets)), "measured_seconds": float(seconds), "scaled": False},

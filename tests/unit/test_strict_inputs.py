@@ -356,7 +356,7 @@ def test_replications_count_towards_the_size(base_scenario):
     (["--posterior-draws", "100000000000"], "--posterior-draws: got 100000000000; at most 1,000,000 is allowed"),
     (["--prior-draws", "5000", "--stages", "1000", "--stage-draws", "3000"],
      "--prior-draws + --stages x --stage-draws: got 3005000; at most 1,000,000 is allowed (draws simulated in all; each takes "
-     "about 30 ms on one core)"),
+     "about 10 ms on one core)"),
 ], ids=["prior draws", "posterior draws", "draws in all"])
 def test_a_calibration_too_large_is_refused_before_it_starts(tmp_path, capsys, options, message):
     """Not a memory error after minutes: one line, exit 2, nothing written (calibrate and leave-one-out)."""
