@@ -233,14 +233,15 @@ def plan_course(
     hsct_interval = planned_hsct_interval(p, strategy, draws)
     response = plan_response(p, strategy, attributes, draws, hsct_interval)
     graft = plan_transplant(p, strategy, draws)
+    decision = plan_transplant_decision(p, strategy, attributes, draws, response, hsct_interval)
     return Plan(
         strategy=strategy, attributes=attributes, cart_source=source,
         before=plan_before_infusion(p, strategy, attributes, draws, source, once),
         toxicity=toxicity,
         response=response,
-        decision=plan_transplant_decision(p, strategy, attributes, draws, response, hsct_interval),
+        decision=decision,
         transplant=graft,
-        after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, once),
+        after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, decision, once),
         care=plan_care(p, strategy, draws, toxicity, once),
     )
 

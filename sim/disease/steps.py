@@ -633,7 +633,7 @@ class AfterTransplant:
 
 def plan_after_transplant(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, graft: Transplant,
-    response: Response, once: Once = _call,
+    response: Response, decision: TransplantDecision, once: Once = _call,
 ) -> AfterTransplant:
     """Relapse after HSCT, non-relapse death and the late effects of transplant.
 
@@ -642,7 +642,8 @@ def plan_after_transplant(
     the platform's CD7-negative share; without one (autologous recovery, graft failure), the rate and
     timing of the remission without transplant. Non-relapse death: the platform's rate for ages 18-45,
     by the age hazard ratios. Late effects: :func:`survival.late_effects_death_days`, with the chronic
-    GVHD multiplier. Salvage: the strategy's treatment of a relapse after HSCT and whether it works.
+    GVHD multiplier, for the transplant candidates (``inf`` for the others, who are never transplanted).
+    Salvage: the strategy's treatment of a relapse after HSCT and whether it works.
 
     Parameters
     ----------
@@ -650,6 +651,8 @@ def plan_after_transplant(
         Its chimerism decides the relapse risk; chronic GVHD raises the late mortality.
     response : Response
         The MRD status, and the relapse of the remission without a graft.
+    decision : TransplantDecision
+        Who may be transplanted (the late effects of the others are never needed).
 
     Other parameters are as for :func:`plan_before_infusion`.
     """
@@ -662,30 +665,28 @@ def plan_after_transplant(
                                salvage_response=np.zeros(n, bool), survival_after_hsct_relapse=response.survival_after_hsct_relapse,
                                **shares)
     names = strategy.transplant_parameters
-    late: np.ndarray = once(survival.late_effects_death_days, draws["u_late_effects"], attributes.age, p["background_gompertz_rate_at_40"],
-                p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], 1.0)
-    # with chronic GVHD the excess hazard is raised: computed for those patients only (elementwise, so the same days)
-    late_effects = late.copy()
-    late_effects[graft.cgvhd] = survival.late_effects_death_days(
-        draws["u_late_effects"][graft.cgvhd], attributes.age[graft.cgvhd], p["background_gompertz_rate_at_40"],
-        p["background_gompertz_slope"], p["late_relative_mortality_2y"], p["late_relative_mortality_15y"], p["late_mortality_cgvhd_rr"])
     salvaged: np.ndarray = once(survival.survival_with_disease, draws.weibull("u_post_relapse", p["disease_survival_shape"]),
                                 p["salvage_response_survival_median_days"], p["disease_survival_shape"])
     patients = (
         attributes.marrow_blasts, attributes.age, response.mrd_positive, response.relapse_probability, graft.full_donor,
         draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), draws.weibull("u_relapse_post_time", p["relapse_time_shape"]),
         draws["u_nrm"], draws["u_nrm_time"], draws["u_salvage"], salvaged, response.survival_after_hsct_relapse,
+        decision.candidate, graft.cgvhd, draws["u_late_effects"],
     )
     values = (
         p[names.relapse], p["relapse_high_blasts_multiplier"], p["relapse_mrd_positive_hr"], p[names.relapse_cd7_negative_share],
         response.relapse_cd7_share, strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive,
         weibull_scale(p["relapse_post_hsct_median_days"], 1.0), weibull_scale(response.relapse_median_days, p["relapse_time_shape"]),
         p["nrm_age_rr_child"], p["nrm_age_rr_older"], p[names.nrm], p["nrm_median_days"],
-        p["salvage_dli_response"], p["salvage_second_cart_response"],
+        p["salvage_dli_response"], p["salvage_second_cart_response"], p["background_gompertz_rate_at_40"],
+        p["background_gompertz_slope"], p["late_mortality_cgvhd_rr"],
     )
-    out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n))
-    _after_transplant_patients(patients, tuple(float(v) for v in values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
-    nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse = out
+    late_effects_tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
+                               p["background_gompertz_slope"])
+    out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n), np.empty(n))
+    _after_transplant_patients(patients, tuple(float(v) for v in values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse],
+                               late_effects_tables, out)
+    nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse, late_effects = out
     return AfterTransplant(
         nrm_after_hsct=nrm, nrm_cause_draw=draws["u_nrm_cause"], relapse_after_hsct=relapse_days,
         relapse_cd7_negative=relapse_cd7_negative, late_effects_death_after_hsct=late_effects, salvage_response=salvage,
@@ -694,17 +695,20 @@ def plan_after_transplant(
 
 
 @njit(cache=True, error_model="numpy")
-def _after_transplant_patients(patients, values, salvage_code, out):  # noqa: PLR0914 - the step's inputs, named
-    """Relapse, non-relapse death and salvage after HSCT, one patient after another (:func:`plan_after_transplant`).
+def _after_transplant_patients(patients, values, salvage_code, late_effects_tables, out):  # noqa: PLR0914 - the step's inputs
+    """Relapse, non-relapse death, salvage and late effects after HSCT, one patient after another
+    (:func:`plan_after_transplant`).
 
     ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_after_transplant` builds them; ``out`` receives the days and flags of :class:`AfterTransplant`.
+    :func:`plan_after_transplant` builds them, ``late_effects_tables`` those of :func:`survival.late_effects_tables`;
+    ``out`` receives the days and flags of :class:`AfterTransplant`.
     """
     (blasts, age, mrd_positive, own_relapse_probability, full_donor, u_relapse, w_graft, w_own, u_nrm, u_nrm_time,
-     u_salvage, salvaged_survival, relapse_survival) = patients
+     u_salvage, salvaged_survival, relapse_survival, candidate, cgvhd, u_late_effects) = patients
     (p_relapse, high_blasts_multiplier, mrd_positive_hr, graft_cd7_share, own_cd7_share, multiplier, to_positive,
-     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart) = values
-    nrm_out, relapse_out, negative_out, salvage_out, survival_out = out
+     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart, hazard_at_40, gompertz_slope,
+     cgvhd_rr) = values
+    nrm_out, relapse_out, negative_out, salvage_out, survival_out, late_effects_out = out
     for i in range(age.shape[0]):
         if full_donor[i]:  # the platform's relapse risk, at the post-HSCT timing
             p_graft = min(p_relapse * (high_blasts_multiplier if blasts[i] > HIGH_BLASTS_PERCENT else 1.0), 1.0)
@@ -723,6 +727,9 @@ def _after_transplant_patients(patients, values, salvage_code, out):  # noqa: PL
         survival_out[i] = salvaged_survival[i] if salvage else relapse_survival[i]
         age_rr = rr_child if age[i] < ADULT_AGE_YEARS else rr_older if age[i] >= OLDER_AGE_YEARS else 1.0
         nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], survival.with_hazard_ratio(p_nrm, age_rr), nrm_median)
+        # late effects, raised by chronic GVHD, for those who may be transplanted
+        late_effects_out[i] = survival.late_effects_day(u_late_effects[i], age[i], cgvhd_rr if cgvhd[i] else 1.0, hazard_at_40,
+                                                        gompertz_slope, late_effects_tables) if candidate[i] else math.inf
 
 
 # --- hospital care --------------------------------------------------------------------------

@@ -112,8 +112,9 @@ def late_effects_death_days(
     From :data:`LATE_EFFECTS_FROM_YEARS` after HSCT the hazard is ``multiplier * (RM(t) - 1) * h(age + t)``,
     with ``h`` the Gompertz background hazard and the relative mortality ``RM`` falling log-linearly, year
     by year, from ``relative_start`` to ``relative_end`` at :data:`LATE_EFFECTS_TO_YEARS`, constant after.
-    The cumulative hazard is integrated exactly on each year and inverted at ``-log(1 - u)``. Age is taken
-    at enrolment (the weeks to HSCT are ignored: under 1% of the hazard).
+    The cumulative hazard is integrated exactly on each year (:func:`late_effects_tables`) and inverted at
+    ``-log(1 - u)`` (:func:`late_effects_day`). Age is taken at enrolment (the weeks to HSCT are ignored:
+    under 1% of the hazard).
 
     Parameters
     ----------
@@ -133,41 +134,63 @@ def late_effects_death_days(
     ndarray
         Days from HSCT (``inf`` where the excess hazard is 0).
     """
-    # The cumulative excess hazard is scale_i x G(t), with G the same for every patient, so each patient
-    # needs G(t) = -log(1 - u) / scale_i: G is tabulated at the year boundaries and inverted in closed form.
+    tables = late_effects_tables(relative_start, relative_end, slope)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    n = u.shape[0]
+    return _late_effects_days(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
+                              np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
+                              float(hazard_at_40), float(slope), tables)
+
+
+def late_effects_tables(relative_start: float, relative_end: float, slope: float) -> tuple[np.ndarray, ...]:
+    """The cumulative excess hazard of late effects per unit of a patient's scale, at the year boundaries.
+
+    The cumulative excess hazard of :func:`late_effects_death_days` is ``scale_i x G(t)``, with ``G`` the same
+    for every patient, so each patient needs ``G(t) = -log(1 - u) / scale_i``: ``G`` is tabulated at the year
+    boundaries from :data:`LATE_EFFECTS_FROM_YEARS` and inverted in closed form within a year.
+
+    Returns
+    -------
+    before, excess, grown, starts : ndarray
+        ``G`` at the start of each year (the last year runs on), the excess relative mortality of each year,
+        ``exp(slope x start)`` (the start itself for a slope of 0) and the start of each year, years after HSCT.
+    """
     starts = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
     fraction = (starts - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
     excess = np.maximum(np.exp(np.log(relative_start) + fraction * (np.log(relative_end) - np.log(relative_start))) - 1.0, 0.0)
     grown = np.exp(slope * starts) if slope != 0.0 else starts  # the primitive of exp(slope t), up to 1/slope
     per_year = excess[:-1] * ((grown[1:] - grown[:-1]) / slope if slope != 0.0 else np.diff(starts))
-    before = np.concatenate(([0.0], np.cumsum(per_year)))  # G at the start of each year (the last year runs on)
-    u = np.ascontiguousarray(u, dtype=np.float64)
-    n = u.shape[0]
-    days = np.empty(n)
-    _late_effects_days(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
-                       np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
-                       float(hazard_at_40), float(slope), before, excess, grown, starts, days)
-    return days
+    before = np.concatenate(([0.0], np.cumsum(per_year)))
+    return before, excess, grown, starts
 
 
 @njit(cache=True, error_model="numpy")
-def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, before, excess, grown, starts, out):
-    """The inversion of :func:`late_effects_death_days`, one patient after another (``before``, ``excess``,
-    ``grown``, ``starts``: its tables at the year boundaries; days into ``out``)."""
-    last = before.shape[0] - 1
+def late_effects_day(u: float, age_years: float, multiplier: float, hazard_at_40: float, slope: float,
+                     tables: tuple[np.ndarray, ...]) -> float:
+    """Days from HSCT to a late-effects death of one patient (:func:`late_effects_death_days`), by inverting the
+    cumulative excess hazard tabulated by :func:`late_effects_tables`; ``inf`` where it never comes."""
+    before, excess, grown, starts = tables
+    scale = hazard_at_40 * math.exp(slope * (age_years - 40.0)) * multiplier
+    needed = -math.log1p(-u) / scale
+    segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), before.shape[0] - 1)
+    rate = excess[segment]
+    years = math.inf
+    if rate > 0.0 and math.isfinite(needed):
+        remaining = needed - before[segment]
+        if slope != 0.0:
+            years = math.log(grown[segment] + slope * remaining / rate) / slope
+        else:
+            years = starts[segment] + remaining / rate
+    return years * DAYS_PER_YEAR
+
+
+@njit(cache=True, error_model="numpy")
+def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, tables):
+    """:func:`late_effects_day` of one patient after another."""
+    days = np.empty(u.shape[0])
     for i in range(u.shape[0]):
-        scale = hazard_at_40 * math.exp(slope * (age_years[i] - 40.0)) * multiplier[i]
-        needed = -math.log1p(-u[i]) / scale
-        segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), last)
-        rate = excess[segment]
-        years = math.inf
-        if rate > 0.0 and math.isfinite(needed):
-            remaining = needed - before[segment]
-            if slope != 0.0:
-                years = math.log(grown[segment] + slope * remaining / rate) / slope
-            else:
-                years = starts[segment] + remaining / rate
-        out[i] = years * DAYS_PER_YEAR
+        days[i] = late_effects_day(u[i], age_years[i], multiplier[i], hazard_at_40, slope, tables)
+    return days
 
 
 @vectorize(cache=True)

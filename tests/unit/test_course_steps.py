@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from sim.disease import cart, steps
+from sim.disease import cart, steps, survival
 from sim.disease import transplant as transplant_rules
 from sim.disease.course import plan_course, resolve_course, unqueued_services
 from sim.disease.draws import DRAW_NAMES, PatientDraws, weibull_score
@@ -154,11 +154,29 @@ def test_relapse_after_transplant_without_a_graft_is_relapse_without_consolidati
     draws = HandDraws(2, u_chimerism=[1e-9, 1 - 1e-9])  # full donor; graft failure
     graft = steps.plan_transplant(p, HAPLO, draws)
     response = steps.plan_response(p, HAPLO, patients(2), draws, np.full(2, 25.0))
-    after = steps.plan_after_transplant(p, HAPLO, patients(2), draws, graft, response)
+    decision = steps.TransplantDecision(candidate=np.ones(2, dtype=bool), interval=np.full(2, 25.0))
+    after = steps.plan_after_transplant(p, HAPLO, patients(2), draws, graft, response, decision)
     assert after.relapse_after_hsct[0] == NEVER
     assert after.relapse_after_hsct[1] == pytest.approx(p["relapse_no_consolidation_median_days"])  # Weibull median at u = 0.5
-    never = steps.plan_after_transplant(p, CART_ALONE, patients(2), draws, graft, response)
+    never = steps.plan_after_transplant(p, CART_ALONE, patients(2), draws, graft, response, decision)
     assert np.isinf(never.relapse_after_hsct).all() and np.isinf(never.nrm_after_hsct).all()
+
+
+def test_late_effects_are_drawn_for_transplant_candidates_raised_by_chronic_gvhd(params):
+    """Candidates get survival.late_effects_death_days (with the chronic GVHD multiplier where the graft gives chronic
+    GVHD); a patient who is never a candidate is never transplanted and gets none."""
+    draws = HandDraws(3, u_chimerism=[1e-9] * 3, u_cgvhd=[1e-9, 1 - 1e-9, 1e-9], u_late_effects=[0.3] * 3)
+    graft = steps.plan_transplant(params, HAPLO, draws)
+    assert graft.cgvhd.tolist() == [True, False, True]
+    response = steps.plan_response(params, HAPLO, patients(3), draws, np.full(3, 25.0))
+    decision = steps.TransplantDecision(candidate=np.array([True, True, False]), interval=np.full(3, 25.0))
+    after = steps.plan_after_transplant(params, HAPLO, patients(3), draws, graft, response, decision)
+    expected = survival.late_effects_death_days(
+        np.full(2, 0.3), np.full(2, 40.0), params["background_gompertz_rate_at_40"], params["background_gompertz_slope"],
+        params["late_relative_mortality_2y"], params["late_relative_mortality_15y"], np.array([params["late_mortality_cgvhd_rr"], 1.0]))
+    np.testing.assert_array_equal(after.late_effects_death_after_hsct[:2], expected)
+    assert after.late_effects_death_after_hsct[0] < after.late_effects_death_after_hsct[1] and np.isfinite(expected).all()
+    assert after.late_effects_death_after_hsct[2] == NEVER
 
 
 def test_high_blasts_raise_relapse_after_a_graft(params):
@@ -167,7 +185,8 @@ def test_high_blasts_raise_relapse_after_a_graft(params):
     draws = HandDraws(2, u_chimerism=[1e-9] * 2, u_relapse_post=[u_relapse] * 2)
     attributes = patients(2, marrow_blasts=[5.0, 50.0])
     response = steps.plan_response(p, HAPLO, attributes, draws, np.full(2, 25.0))
-    after = steps.plan_after_transplant(p, HAPLO, attributes, draws, steps.plan_transplant(p, HAPLO, draws), response)
+    decision = steps.TransplantDecision(candidate=np.ones(2, dtype=bool), interval=np.full(2, 25.0))
+    after = steps.plan_after_transplant(p, HAPLO, attributes, draws, steps.plan_transplant(p, HAPLO, draws), response, decision)
     np.testing.assert_array_equal(np.isfinite(after.relapse_after_hsct), [False, True])
 
 
