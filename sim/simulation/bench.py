@@ -337,16 +337,13 @@ def format_report(result: dict) -> str:
     ]
     economic = result.get("economic_psa")
     if economic is not None:
-        scaled = (f"measured {economic['measured_draws']} draws in {economic['measured_seconds']} s and scaled, the fixed "
-                  "costs too" if economic["measured_draws"] != economic["draws"] else "measured")
         lines.append(f"cd7sim psa base ({economic['draws']:,} draws x {economic['patients']:,} patients x 4 strategies with "
-                     f"costs and QALYs, whole command, {economic['workers']} cores): {result['economic_psa_seconds']} s ({scaled})")
+                     f"costs and QALYs, whole command, {economic['workers']} cores): {result['economic_psa_seconds']} s "
+                     f"({_how_measured(economic)})")
     calibration = result.get("calibration")
     if calibration is not None:
-        scaled = (f"measured {calibration['measured_draws']:,} draws in {calibration['measured_seconds']} s and scaled, the "
-                  "fixed costs too" if calibration["measured_draws"] != calibration["draws"] else "measured")
         lines.append(f"cd7sim calibrate ({calibration['draws']:,} draws, default budget, whole command, {calibration['workers']} "
-                     f"cores): {result['calibration_seconds']} s ({scaled})")
+                     f"cores): {result['calibration_seconds']} s ({_how_measured(calibration)})")
     table, whole = result["table_seconds_1m"], find_median(result, "cohort", 1_000_000)
     lines.append(f"patients table, 1M patients x 4 strategies (cohort): built in {table:.2f} s of {whole:.2f} s "
                  f"({100 * table / whole:.0f}%)")
@@ -357,6 +354,13 @@ def format_report(result: dict) -> str:
     width = max(len(target) for target, _, _ in rows)
     lines += ["", "targets:", *(f"  {target:<{width}}  {value:>12}  {verdict}" for target, value, verdict in rows)]
     return "\n".join(lines)
+
+
+def _how_measured(command: dict) -> str:
+    """``measured``, or how a whole command measured at fewer draws was scaled to its ``draws``."""
+    if command["measured_draws"] == command["draws"]:
+        return "measured"
+    return f"measured {command['measured_draws']:,} draws in {command['measured_seconds']} s and scaled, the fixed costs too"
 
 
 def check_bench_json(path: Path) -> None:
