@@ -709,6 +709,9 @@ def _after_transplant_patients(patients, values, salvage_code, late_effects_tabl
      graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart, hazard_at_40, gompertz_slope,
      cgvhd_rr) = values
     nrm_out, relapse_out, negative_out, salvage_out, survival_out, late_effects_out = out
+    # the non-relapse mortality of each age band (under 18, 18-45, 46 and over), by its hazard ratio
+    p_nrm_child, p_nrm_adult, p_nrm_older = (survival.with_hazard_ratio(p_nrm, rr_child), survival.with_hazard_ratio(p_nrm, 1.0),
+                                             survival.with_hazard_ratio(p_nrm, rr_older))
     for i in range(age.shape[0]):
         if full_donor[i]:  # the platform's relapse risk, at the post-HSCT timing
             p_graft = min(p_relapse * (high_blasts_multiplier if blasts[i] > HIGH_BLASTS_PERCENT else 1.0), 1.0)
@@ -725,8 +728,8 @@ def _after_transplant_patients(patients, values, salvage_code, late_effects_tabl
         negative_out[i] = cd7_negative = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
         salvage_out[i] = salvage = survival.salvage_works(u_salvage[i], cd7_negative, salvage_code, p_dli, p_second_cart)
         survival_out[i] = salvaged_survival[i] if salvage else relapse_survival[i]
-        age_rr = rr_child if age[i] < ADULT_AGE_YEARS else rr_older if age[i] >= OLDER_AGE_YEARS else 1.0
-        nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], survival.with_hazard_ratio(p_nrm, age_rr), nrm_median)
+        p_nrm_age = p_nrm_child if age[i] < ADULT_AGE_YEARS else p_nrm_older if age[i] >= OLDER_AGE_YEARS else p_nrm_adult
+        nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], p_nrm_age, nrm_median)
         # late effects, raised by chronic GVHD, for those who may be transplanted
         late_effects_out[i] = survival.late_effects_day(u_late_effects[i], age[i], cgvhd_rr if cgvhd[i] else 1.0, hazard_at_40,
                                                         gompertz_slope, late_effects_tables) if candidate[i] else math.inf
