@@ -1,4 +1,4 @@
-"""Vectorised cohort engine: the same plan, resolved for everyone at once with no queues."""
+"""Cohort engine: the same plan, resolved for everyone at once with no queues (compiled passes over all patients)."""
 
 from __future__ import annotations
 
