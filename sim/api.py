@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from sim.disease.compiled import compiled_logic_cached
 from sim.economics.evaluation import Evaluation, evaluate
 from sim.economics.value_models import patient_values
 from sim.inputs.codes import DAYS_PER_YEAR, SUBGROUPS
@@ -69,9 +70,11 @@ if TYPE_CHECKING:
     from sim.calibration.studies import Target
 
 ENGINES: tuple[str, ...] = ("des", "cohort")
-"""``des``: the SimPy discrete-event engine, with queues; ``cohort``: vectorised, unlimited capacity only."""
+"""``des``: the SimPy discrete-event engine, with queues; ``cohort``: compiled passes over all patients, unlimited
+capacity only."""
 
 __all__ = ["ENGINES", "Lesson", "ParameterSet", "Run", "Scenario", "Strategy", "builtin_scenarios", "builtin_strategies", "check",
+           "compiled_logic_cached",
            "large_figures", "leave_one_out", "lessons", "load", "load_validation_cohort", "posterior_runs", "read_validation_posterior",
            "run", "scenario_yaml", "uncertainty_band", "uncertainty_figure", "validate", "validated", "value_model", "with_cost_setting"]
 

@@ -241,7 +241,18 @@ def bench_command(args: argparse.Namespace) -> int:
 def _progress_bar(total: int, what: str, unit: str = "block"):
     from tqdm import tqdm
 
+    _say_if_compiling()
     return tqdm(total=total, desc=what, unit=unit, file=sys.stderr, mininterval=1.0)
+
+
+def _say_if_compiling() -> None:
+    """Before the first simulation of a checkout or installation, say on stderr that the clinical logic is being
+    compiled (the pause that follows is not a hang)."""
+    from sim import api
+
+    if not api.compiled_logic_cached():
+        print("cd7sim: first run here: compiling the clinical logic (about ten seconds, once; later runs load it)",
+              file=sys.stderr, flush=True)
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
@@ -448,6 +459,7 @@ def run_command(args: argparse.Namespace) -> int:
     out = check_output_folder(_out_dir(args, RESULTS_DIR / scenario.name), protected=protected)
     print(f"cd7sim {__version__}: scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
           f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
+    _say_if_compiling()
     run = api.run(scenario, engine=args.engine, workers=args.workers, scheduler=args.scheduler)
     out_dir = run.save(out, protected)
     print()

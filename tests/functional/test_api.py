@@ -27,7 +27,7 @@ def python_blocks(text: str) -> list[str]:
 
 def test_the_library_page_runs_as_written(tmp_path):
     blocks = python_blocks(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     previous = Path.cwd()
     os.chdir(tmp_path)
     printed = io.StringIO()
@@ -47,6 +47,8 @@ def test_the_library_page_runs_as_written(tmp_path):
     assert "patients: got 0;" in text
     assert "cart_bridge_allo" in text and "OS 1y" in text
     assert "T-LBL" in text and "age (years)" in text and "15–39" in text
+    assert text.count("OS 1y") == 3  # the headlines of the second and last blocks, and the subgroup table
+    assert "compiles the model" not in text
 
 
 def test_a_run_holds_the_contract_tables_and_returns_figures():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -210,3 +211,22 @@ def test_validate_without_a_posterior_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err.startswith("cd7sim: error: --posterior: got '") and "run `cd7sim calibrate` first" in err
+
+
+@pytest.mark.slow
+def test_the_first_run_of_an_installation_says_it_compiles_and_later_runs_load(tmp_path):
+    """With an empty compiled cache (NUMBA_CACHE_DIR, as in a fresh installation) the first run says on stderr that it
+    compiles the clinical logic, and writes the cache; the next run loads it without a word, with the same table."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "compiled")}
+
+    def run(folder: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sim.cli", "run", "base", "--patients", "60", "--engine", "cohort",
+                               "--out", str(tmp_path / folder)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+
+    first, second = run("first"), run("second")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "compiling the clinical logic" in first.stderr
+    assert "compiling" not in second.stderr
+    assert any((tmp_path / "compiled").rglob("*.nbi"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "first" / "patients.parquet"),
+                                  pd.read_parquet(tmp_path / "second" / "patients.parquet"))
