@@ -251,6 +251,17 @@ def _survival_text(run: api.Run) -> str:
 
 
 def _run(scenario: api.Scenario, key: str, economics: bool) -> api.Run:
+    """The run of ``scenario``; on the first run of an installation, a note that the model is being compiled."""
+    compiling = None if api.compiled_logic_cached() else st.info(
+        "First run of this installation: compiling the model (about ten seconds, once; later runs load it)…")
+    try:
+        return _simulated(scenario, key, economics)
+    finally:
+        if compiling is not None:
+            compiling.empty()
+
+
+def _simulated(scenario: api.Scenario, key: str, economics: bool) -> api.Run:
     engine = engine_for(scenario)
     if engine == "cohort":
         return _simulate(key, scenario, engine, economics)
