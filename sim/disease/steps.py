@@ -7,7 +7,7 @@ numpy arrays (one value per patient) or of constants: what the step decided, bef
 :class:`sim.disease.course.Plan`. A step takes the patients through its rules one after another, in
 pathway order, in one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's
 arrays); the rules are compiled scalar ufuncs. The rules that use numpy's exp and log (the LogNormal
-manufacturing time and HSCT interval, drop-out, background death, the Weibull scores of the draws) stay
+manufacturing time and HSCT interval, the drop-out median, background death, the Weibull scores of the draws) stay
 numpy computations whose arrays the kernels take: the compiled functions differ from numpy's in the last bit.
 
 =======================  ================================  ===========================
