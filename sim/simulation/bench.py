@@ -58,8 +58,8 @@ class BenchPlan:
     sizes: tuple[tuple[Measured, int, int], ...]
     psa_sets: int
     command_repeats: int
-    economic_psa_draws: int
-    calibration_budget: tuple[str, ...]
+    economic_psa_draws: tuple[int, ...]
+    calibration_budgets: tuple[tuple[str, ...], ...]
 
 
 Measured = Literal["des", "cohort", "reference"]
@@ -69,10 +69,11 @@ REFERENCE_PATIENTS = 10_000
 
 FULL = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 3), ("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5),
                         ("cohort", 100_000, 5), ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5,
-                economic_psa_draws=ECONOMIC_PSA_DRAWS, calibration_budget=())
+                economic_psa_draws=(ECONOMIC_PSA_DRAWS,), calibration_budgets=((),))
 QUICK = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 1), ("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3),
                          ("cohort", 100_000, 3), ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3,
-                 economic_psa_draws=50, calibration_budget=("--prior-draws", "1000", "--stages", "1", "--stage-draws", "1000"))
+                 economic_psa_draws=(20, 60), calibration_budgets=(("--prior-draws", "500", "--stages", "1", "--stage-draws", "500"),
+                                                                  ("--prior-draws", "1500", "--stages", "1", "--stage-draws", "1500")))
 
 DEFAULT_COMMAND: tuple[str, ...] = ("run", "base")
 """The command users wait for most: the base-case comparison as the README's quick start runs it."""
@@ -219,6 +220,30 @@ def calibration_draws(budget: Sequence[str]) -> int:
     return given["--prior-draws"] + given["--stages"] * given["--stage-draws"]
 
 
+def seconds_at(points: Sequence[tuple[int, float]], draws: int) -> float:
+    """A whole command's seconds at ``draws`` from its measurements ``(draws, seconds)``: the measurement itself
+    when it was made at ``draws``, otherwise the straight line through the smallest and the largest measurement
+    (fixed costs once, the rest per draw).
+
+    Raises
+    ------
+    ValueError
+        For one measurement at other than ``draws`` (a line needs two).
+    """
+    if len(points) == 1 and points[0][0] == draws:
+        return points[0][1]
+    (low_draws, low), (high_draws, high) = min(points), max(points)
+    if high_draws == low_draws:
+        raise ValueError("extrapolating a command's time needs measurements at two numbers of draws")
+    per_draw = (high - low) / (high_draws - low_draws)
+    return low + per_draw * (draws - low_draws)
+
+
+def measured_points(points: Sequence[tuple[int, float]]) -> dict[str, list]:
+    """The draws and seconds of a command's measurements, for the JSON file."""
+    return {"measured_draws": [draws for draws, _ in points], "measured_seconds": [round(seconds, 2) for _, seconds in points]}
+
+
 def target_records(result: dict) -> list[dict]:
     """Each target of :data:`TARGETS` measured in ``result``, for the JSON file: its key, what it measures,
     direction, bound, the value measured and whether it is met."""
@@ -257,14 +282,18 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
     progress(f"  PSA workload: {plan.psa_sets} parameter sets x {PSA_PATIENTS:,} patients, cohort engine, all cores ...")
     psa_seconds, workers = psa_workload(plan.psa_sets, scenario_path)
     scale = PSA_SETS / plan.psa_sets
-    progress(f"  cd7sim psa base: {plan.economic_psa_draws:,} draws x {ECONOMIC_PSA_PATIENTS:,} patients, whole command, all cores ...")
-    economic_psa = command_seconds(("psa", "base", "--draws", str(plan.economic_psa_draws), "--patients",
-                                    str(ECONOMIC_PSA_PATIENTS), "--out", "psa"), 1)[0]
+    economic_psa = []
+    for psa_draws in plan.economic_psa_draws:
+        progress(f"  cd7sim psa base: {psa_draws:,} draws x {ECONOMIC_PSA_PATIENTS:,} patients, whole command, all cores ...")
+        economic_psa.append((psa_draws, command_seconds(("psa", "base", "--draws", str(psa_draws), "--patients",
+                                                         str(ECONOMIC_PSA_PATIENTS), "--out", "psa"), 1)[0]))
     progress(f"  cd7sim {' '.join(DEFAULT_COMMAND)}, whole command x {plan.command_repeats} ...")
     command = command_seconds(DEFAULT_COMMAND, plan.command_repeats)
-    draws = calibration_draws(plan.calibration_budget)
-    progress(f"  cd7sim calibrate: {draws:,} parameter draws, whole command, all cores ...")
-    calibration = command_seconds(("calibrate", *plan.calibration_budget, "--out", "calibration"), 1)[0]
+    calibration = []
+    for budget in plan.calibration_budgets:
+        draws = calibration_draws(budget)
+        progress(f"  cd7sim calibrate: {draws:,} parameter draws, whole command, all cores ...")
+        calibration.append((draws, command_seconds(("calibrate", *budget, "--out", "calibration"), 1)[0]))
 
     def find(engine: str, patients: int) -> Measurement:
         return next(m for m in measurements if m.engine == engine and m.patients == patients)
@@ -291,12 +320,11 @@ def run_benchmark(quick: bool = False, scenario_path: Path = BASE_SCENARIO, prog
             "measured_parameter_sets": plan.psa_sets, "measured_seconds": round(psa_seconds, 2),
             "scaled": scale != 1.0,
         },
-        "economic_psa_seconds": round(economic_psa * ECONOMIC_PSA_DRAWS / plan.economic_psa_draws, 1),
+        "economic_psa_seconds": round(seconds_at(economic_psa, ECONOMIC_PSA_DRAWS), 1),
         "economic_psa": {"draws": ECONOMIC_PSA_DRAWS, "patients": ECONOMIC_PSA_PATIENTS, "workers": local_cores(),
-                         "measured_draws": plan.economic_psa_draws, "measured_seconds": round(economic_psa, 2)},
-        "calibration_seconds": round(calibration * DEFAULT_CALIBRATION_DRAWS / draws, 1),
-        "calibration": {"draws": DEFAULT_CALIBRATION_DRAWS, "workers": local_cores(), "measured_draws": draws,
-                        "measured_seconds": round(calibration, 2)},
+                         **measured_points(economic_psa)},
+        "calibration_seconds": round(seconds_at(calibration, DEFAULT_CALIBRATION_DRAWS), 1),
+        "calibration": {"draws": DEFAULT_CALIBRATION_DRAWS, "workers": local_cores(), **measured_points(calibration)},
         "peak_memory_mb_1m": cohort.peak_memory_mb,
         "table_seconds_1m": round(statistics.median(cohort.table_seconds), 3),
         "run_base_median_seconds": round(statistics.median(command), 2),
@@ -357,10 +385,12 @@ def format_report(result: dict) -> str:
 
 
 def _how_measured(command: dict) -> str:
-    """``measured``, or how a whole command measured at fewer draws was scaled to its ``draws``."""
-    if command["measured_draws"] == command["draws"]:
+    """``measured``, or from which measurements at fewer draws a whole command's time at its ``draws`` was extrapolated."""
+    if command["measured_draws"] == [command["draws"]]:
         return "measured"
-    return f"measured {command['measured_draws']:,} draws in {command['measured_seconds']} s and scaled, the fixed costs too"
+    points = " and ".join(f"{draws:,} draws in {seconds} s" for draws, seconds in zip(command["measured_draws"],
+                                                                                      command["measured_seconds"], strict=True))
+    return f"measured {points}, extrapolated along the line through them"
 
 
 def check_bench_json(path: Path) -> None:

@@ -14,6 +14,7 @@ from sim.simulation.bench import (
     command_seconds,
     format_report,
     measure,
+    seconds_at,
     target_records,
     target_rows,
     write_json,
@@ -50,11 +51,12 @@ def test_report_and_json_keys(tmp_path):
                          "measured_seconds": 1.0, "scaled": True},
         "peak_memory_mb_1m": 1500.0, "measurements": [reference, measurement, million], "table_seconds_1m": 1.0,
         "run_base_median_seconds": 2.5, "run_base_seconds": {"min": 2.1, "median": 2.5, "max": 3.0, "repeats": 3},
-        "calibration_seconds": 105.0, "calibration": {"draws": 35_000, "workers": 2, "measured_draws": 2000,
-                                                      "measured_seconds": 6.0},
+        "calibration_seconds": 146.0, "calibration": {"draws": 35_000, "workers": 2, "measured_draws": [1000, 3000],
+                                                      "measured_seconds": [10.0, 18.0]},
     }
     text = format_report(result)
-    assert "cd7sim calibrate (35,000 draws, default budget, whole command, 2 cores): 105.0 s (measured 2,000 draws in 6.0 s" in text
+    assert ("cd7sim calibrate (35,000 draws, default budget, whole command, 2 cores): 146.0 s (measured 1,000 draws in 10.0 s and "
+            "3,000 draws in 18.0 s, extrapolated along the line through them)") in text
     assert "scaled x20" in text and "400" in text
     assert "median 2.5 s (min 2.1, max 3.0)" in text
     assert "built in 1.00 s of 4.00 s (25%)" in text
@@ -70,11 +72,21 @@ def test_report_and_json_keys(tmp_path):
     assert not verdicts["calibration_seconds"]
 
 
-def test_the_calibration_is_timed_at_the_default_budget_or_scaled_from_a_smaller_one():
+def test_the_calibration_is_timed_at_the_default_budget_or_at_two_smaller_ones():
     """The full benchmark runs the default budget (5,000 prior draws + 10 stages x 3,000: 35,000 draws simulated);
-    the quick one a budget of 1,000 + 1 x 1,000 draws."""
+    the quick one budgets of 500 + 1 x 500 and 1,500 + 1 x 1,500 draws."""
     assert calibration_draws(()) == 35_000
-    assert calibration_draws(QUICK.calibration_budget) == 2000
+    assert [calibration_draws(budget) for budget in QUICK.calibration_budgets] == [1000, 3000]
+
+
+def test_a_command_time_is_extrapolated_along_the_line_through_two_measurements():
+    """10 s at 1,000 draws and 18 s at 3,000: 6 s of fixed costs and 4 ms a draw, so 146 s at 35,000 (not the
+    350 s of scaling the first measurement, fixed costs and all)."""
+    assert seconds_at([(1000, 10.0), (3000, 18.0)], 35_000) == pytest.approx(146.0)
+    assert seconds_at([(3000, 18.0), (1000, 10.0)], 1000) == pytest.approx(10.0)
+    assert seconds_at([(35_000, 130.0)], 35_000) == 130.0
+    with pytest.raises(ValueError, match="two numbers of draws"):
+        seconds_at([(1000, 10.0)], 35_000)
 
 
 def test_each_target_is_met_or_missed_by_its_bound():
