@@ -12,7 +12,7 @@ import numpy as np
 from numba import vectorize
 
 from sim.disease.draws import category, lognormal_time
-from sim.disease.survival import cd7_negative_part, cd7_positive_part
+from sim.disease.survival import split_by_cd7
 from sim.inputs.codes import RESPONSES
 
 RESPONSE_CR_MRD_NEG, RESPONSE_CR_MRD_POS, RESPONSE_NONE, RESPONSE_NOT_ASSESSED = (
@@ -136,12 +136,11 @@ def cd7_negative_escape(
     """Whether a patient does not respond through CD7-negative escape (a compiled ufunc).
 
     Non-response (probability ``1 - p_cr``) splits into CD7-positive resistance, first on the draw
-    scale, then CD7-negative escape (:func:`sim.disease.survival.cd7_positive_part` and
-    :func:`~sim.disease.survival.cd7_negative_part`; the parameters are as for :func:`response`).
+    scale, then CD7-negative escape (:func:`sim.disease.survival.split_by_cd7`; the parameters are as for
+    :func:`response`).
     """
-    p_none = 1.0 - p_cr
-    p_resistant = cd7_positive_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
-    p_escape = cd7_negative_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    p_resistant, p_escape = split_by_cd7(1.0 - p_cr, cd7_negative_share_of_nonresponse, cd7_negative_multiplier,
+                                         prevented_to_positive)
     return not u_response < p_resistant and u_response < p_resistant + p_escape
 
 
@@ -169,16 +168,15 @@ def response(
         Probability that a CR is MRD-negative.
     prevented_to_positive : float
         Share of the escapes a multiplier below 1 prevents that become CD7-positive resistance instead
-        (:func:`sim.disease.survival.cd7_positive_part`).
+        (:func:`sim.disease.survival.split_by_cd7`).
 
     Returns
     -------
     int8
         ``RESPONSE_CR_MRD_NEG``, ``RESPONSE_CR_MRD_POS`` or ``RESPONSE_NONE``.
     """
-    p_none = 1.0 - p_cr
-    p_resistant = cd7_positive_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
-    p_escape = cd7_negative_part(p_none, cd7_negative_share_of_nonresponse, cd7_negative_multiplier, prevented_to_positive)
+    p_resistant, p_escape = split_by_cd7(1.0 - p_cr, cd7_negative_share_of_nonresponse, cd7_negative_multiplier,
+                                         prevented_to_positive)
     if u_response < p_resistant or u_response < p_resistant + p_escape:
         return np.int8(RESPONSE_NONE)
     return np.int8(RESPONSE_CR_MRD_NEG if u_mrd < p_mrd_negative_given_cr else RESPONSE_CR_MRD_POS)

@@ -6,7 +6,7 @@ numpy arrays (one value per patient) or of constants: what the step decided, bef
 :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
 :class:`sim.disease.course.Plan`. A step takes the patients through its rules one after another, in
 pathway order, in one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's
-arrays); the rules are compiled scalar ufuncs. The rules that use numpy's exp and log (the LogNormal
+arrays); the rules are compiled scalar functions, most of them ufuncs too. The rules that use numpy's exp and log (the LogNormal
 manufacturing time and HSCT interval, the drop-out median, background death, the Weibull scores of the draws) stay
 numpy computations whose arrays the kernels take: the compiled functions differ from numpy's in the last bit.
 
@@ -446,8 +446,7 @@ def _response_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the
         response_out[i] = assessed = timing.minimum(assessment_days, hsct_interval[i])
         # relapse from remission without transplant, counted from the assessment
         probability_out[i] = p_relapse = p_relapse_mrd_positive if code == cart.RESPONSE_CR_MRD_POS else p_relapse_mrd_negative
-        positive = survival.cd7_positive_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
-        negative = survival.cd7_negative_part(p_relapse, relapse_cd7_share, multiplier, to_positive)
+        positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
         relapse_out[i] = assessed + survival.relapse_day(u_relapse[i], w_relapse[i], positive, negative, relapse_scale)
         negative_out[i] = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
         # survival with disease: refractory, after a relapse without, and after a relapse after transplant
@@ -717,12 +716,10 @@ def _after_transplant_patients(patients, values, salvage_code, late_effects_tabl
             p_graft = min(p_relapse * (high_blasts_multiplier if blasts[i] > HIGH_BLASTS_PERCENT else 1.0), 1.0)
             if mrd_positive[i]:
                 p_graft = survival.with_hazard_ratio(p_graft, mrd_positive_hr)
-            positive = survival.cd7_positive_part(p_graft, graft_cd7_share, multiplier, to_positive)
-            negative = survival.cd7_negative_part(p_graft, graft_cd7_share, multiplier, to_positive)
+            positive, negative = survival.split_by_cd7(p_graft, graft_cd7_share, multiplier, to_positive)
             w, scale = w_graft[i], graft_scale
         else:  # no donor graft: the remission's own relapse risk and timing
-            positive = survival.cd7_positive_part(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
-            negative = survival.cd7_negative_part(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
+            positive, negative = survival.split_by_cd7(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
             w, scale = w_own[i], own_scale
         relapse_out[i] = survival.relapse_day(u_relapse[i], w, positive, negative, scale)
         negative_out[i] = cd7_negative = survival.relapses_cd7_negative(u_relapse[i], positive, negative)

@@ -57,15 +57,17 @@ def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: flo
     return gompertz_time(u, hazard_now, slope) * DAYS_PER_YEAR
 
 
-@vectorize(cache=True)
-def cd7_positive_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
-    """The CD7-positive part of an event probability (non-response, or relapse; a compiled ufunc).
+@njit(cache=True, error_model="numpy")
+def split_by_cd7(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float,
+                 prevented_to_positive: float) -> tuple[float, float]:
+    """Split an event probability (non-response, or relapse) into its CD7-positive and CD7-negative parts
+    (compiled, for one patient).
 
-    The event splits into a CD7-positive and a CD7-negative part (:func:`cd7_negative_part`); the
-    CD7-negative part is scaled by ``cd7_negative_multiplier``. When the multiplier is below 1 (a product
+    The CD7-negative part is scaled by ``cd7_negative_multiplier``. When the multiplier is below 1 (a product
     that prevents CD7-negative escape, e.g. a dual-target CAR-T), the prevented escapes do not all become
     cures: a share ``prevented_to_positive`` of them becomes a CD7-positive event instead (the leukaemia
-    finds another way); the rest are prevented. The total is capped at 1.
+    finds another way); the rest are prevented. The CD7-positive part is capped at 1 and the CD7-negative
+    part at what the positive part leaves of 1.
 
     Parameters
     ----------
@@ -77,17 +79,14 @@ def cd7_positive_part(p_event: float, cd7_negative_share: float, cd7_negative_mu
         Multiplier on the CD7-negative part.
     prevented_to_positive : float
         Share of the prevented CD7-negative events that become CD7-positive.
+
+    Returns
+    -------
+    p_positive, p_negative : float
     """
     prevented = p_event * cd7_negative_share * max(1.0 - cd7_negative_multiplier, 0.0)
-    return min(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
-
-
-@vectorize(cache=True)
-def cd7_negative_part(p_event: float, cd7_negative_share: float, cd7_negative_multiplier: float, prevented_to_positive: float) -> float:
-    """The CD7-negative part of an event probability, at most what the CD7-positive part
-    (:func:`cd7_positive_part`, the same parameters) leaves of 1 (a compiled ufunc)."""
-    positive = cd7_positive_part(p_event, cd7_negative_share, cd7_negative_multiplier, prevented_to_positive)
-    return min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
+    positive = min(p_event * (1.0 - cd7_negative_share) + prevented_to_positive * prevented, 1.0)
+    return positive, min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
 
 
 @vectorize(cache=True)

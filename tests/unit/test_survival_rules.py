@@ -42,7 +42,7 @@ def test_older_patients_die_sooner_with_the_same_draw():
 
 def test_cd7_parts_keep_the_total_and_cap_at_one():
     def parts(p, share, multiplier, to_positive=0.0):
-        return survival.cd7_positive_part(p, share, multiplier, to_positive), survival.cd7_negative_part(p, share, multiplier, to_positive)
+        return survival.split_by_cd7(p, share, multiplier, to_positive)
 
     pos, neg = parts(0.8, 0.5, 1.0)
     assert pos + neg == pytest.approx(0.8)
