@@ -524,6 +524,7 @@ def check_command(args: argparse.Namespace) -> int:
     scenario = _load_for_run(args)
     print(f"cd7sim {__version__}: checking scenario '{scenario.name}', {len(scenario.strategies)} strategies, "
           f"{_cohort_text(scenario)} x {scenario.replications} replication(s), engine {args.engine}, seed {scenario.seed}")
+    _say_if_compiling()
     with tqdm(total=scenario.replications + len(RULES), desc="simulating and checking", unit="step", file=sys.stderr,
               delay=CHECK_PROGRESS_DELAY_SECONDS, leave=False) as bar:
         run = api.run(scenario, engine=args.engine, workers=args.workers, on_done=bar.update, economics=False)

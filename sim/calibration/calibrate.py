@@ -53,7 +53,7 @@ from sim.calibration.heterogeneity import (
 )
 from sim.calibration.studies import StudyCohort, Target, expected_probabilities
 from sim.inputs.errors import InputError
-from sim.inputs.limits import MAX_CALIBRATION_DRAWS
+from sim.inputs.limits import MAX_CALIBRATION_DRAWS, simulated_draws
 from sim.inputs.parameters import DEFAULT_PARAMETERS_PATH, DEFAULT_POSTERIOR_PATH, Distribution, FixedDist, ParameterSet
 from sim.inputs.paths import TARGETS_PATH
 from sim.inputs.posterior import Posterior, Stamp
@@ -409,7 +409,7 @@ def check_budget(prior_draws: int, stages: int, stage_draws: int, posterior_draw
         raise InputError("--prior-draws", prior_draws, most)
     if posterior_draws > MAX_CALIBRATION_DRAWS:
         raise InputError("--posterior-draws", posterior_draws, most)
-    simulated = prior_draws + stages * stage_draws
+    simulated = simulated_draws(prior_draws, stages, stage_draws)
     if simulated > MAX_CALIBRATION_DRAWS:
         raise InputError("--prior-draws + --stages x --stage-draws", simulated,
                          f"{most} (draws simulated in all; each takes about 10 ms on one core)")

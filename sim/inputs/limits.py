@@ -41,5 +41,12 @@ hours of computing on a few cores and about 2 GiB."""
 DEFAULT_PRIOR_DRAWS, DEFAULT_STAGES, DEFAULT_STAGE_DRAWS, DEFAULT_POSTERIOR_DRAWS = 5000, 10, 3000, 1000
 """The committed calibration's budget, :data:`DEFAULT_CALIBRATION_DRAWS` simulated draws (kept with the bounds, in a
 light module, so that the command line can show them without importing scipy and the benchmark can time them)."""
-DEFAULT_CALIBRATION_DRAWS = DEFAULT_PRIOR_DRAWS + DEFAULT_STAGES * DEFAULT_STAGE_DRAWS
+
+
+def simulated_draws(prior_draws: int, stages: int, stage_draws: int) -> int:
+    """Parameter draws a calibration simulates: its prior draws, then ``stage_draws`` at each adaptive stage."""
+    return prior_draws + stages * stage_draws
+
+
+DEFAULT_CALIBRATION_DRAWS = simulated_draws(DEFAULT_PRIOR_DRAWS, DEFAULT_STAGES, DEFAULT_STAGE_DRAWS)
 """Parameter draws the default calibration simulates (35,000)."""

@@ -37,7 +37,7 @@ import numpy as np
 from sim import __version__
 from sim.engines.reference import simulate_reference
 from sim.inputs.errors import InputError
-from sim.inputs.limits import DEFAULT_CALIBRATION_DRAWS
+from sim.inputs.limits import DEFAULT_CALIBRATION_DRAWS, simulated_draws
 from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.io.files import atomic_path, real_path
@@ -217,7 +217,7 @@ def calibration_draws(budget: Sequence[str]) -> int:
     given = dict(zip(budget[::2], (int(value) for value in budget[1::2]), strict=True))
     if not given:
         return DEFAULT_CALIBRATION_DRAWS
-    return given["--prior-draws"] + given["--stages"] * given["--stage-draws"]
+    return simulated_draws(given["--prior-draws"], given["--stages"], given["--stage-draws"])
 
 
 def seconds_at(points: Sequence[tuple[int, float]], draws: int) -> float:
