@@ -58,6 +58,11 @@ Once = Callable[..., Any]
 """``once(rule, *args)``: ``rule(*args)``, possibly remembered for the same patients and arguments."""
 
 
+def _floats(values: tuple[Any, ...]) -> tuple[float, ...]:
+    """A step's parameter values as the tuple of floats its compiled pass takes (one type, whatever the values came as)."""
+    return tuple(float(value) for value in values)
+
+
 def _call(rule: Callable[..., Any], *args: Any) -> Any:
     """``rule(*args)``: the default ``once`` (nothing remembered)."""
     return rule(*args)
@@ -163,7 +168,7 @@ def plan_before_infusion(
     values = (p["universal_product_days"], p["apheresis_delay_days"], p["lymphodepletion_days"], p["chemo_start_days"],
               p["manufacturing_failure"])
     out = (np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n), np.empty(n, bool))
-    _before_infusion_patients((source, manufacturing, draws["u_manufacturing_failure"]), tuple(float(v) for v in values), uses_cart, out)
+    _before_infusion_patients((source, manufacturing, draws["u_manufacturing_failure"]), _floats(values), uses_cart, out)
     needs_slot, request_day, slot_days, release_to_infusion, failed = out
     return BeforeInfusion(
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days, release_to_infusion_days=release_to_infusion,
@@ -269,7 +274,7 @@ def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, sour
     )
     out = (np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n, np.int8),
            np.empty(n, bool), np.empty(n))
-    _toxicity_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    _toxicity_patients(patients, _floats(values), uses_cart, out)
     crs, icans, infected, infection_day, early_death, early_cause, car_t_gvhd, late_death = out
     return Toxicity(
         crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
@@ -410,7 +415,7 @@ def plan_response(
     n = attributes.n
     out = (np.empty(n), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n),
            np.empty(n))
-    _response_patients(patients, tuple(float(v) for v in values), uses_cart, out)
+    _response_patients(patients, _floats(values), uses_cart, out)
     (response_after, code, escape, relapse_after, relapse_negative, p_relapse, refractory_survival, relapse_survival,
      hsct_relapse_survival) = out
     return Response(
@@ -561,7 +566,7 @@ def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) ->
         p[names.agvhd2plus], p[names.agvhd3plus_given_2plus], p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"], p[names.cgvhd],
     )
     out = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8), np.empty(n, bool))
-    _transplant_patients(patients, tuple(float(v) for v in values), out)
+    _transplant_patients(patients, _floats(values), out)
     chimerism, graft_failure_death, agvhd, cgvhd = out
     return Transplant(
         chimerism=chimerism, graft_failure_death_after_hsct=graft_failure_death,
@@ -683,7 +688,7 @@ def plan_after_transplant(
     late_effects_tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
                                p["background_gompertz_slope"])
     out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n), np.empty(n))
-    _after_transplant_patients(patients, tuple(float(v) for v in values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse],
+    _after_transplant_patients(patients, _floats(values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse],
                                late_effects_tables, out)
     nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse, late_effects = out
     return AfterTransplant(
@@ -781,7 +786,7 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
     patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion)
     values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"])
     out = (np.empty(n), np.empty(n), np.empty(n, np.int8))
-    _care_patients(patients, tuple(float(v) for v in values), out)
+    _care_patients(patients, _floats(values), out)
     cart_stay, icu_need, icu_cause = out
     return Care(
         needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
