@@ -58,6 +58,7 @@ from sim.report.teaching_plots import (
     swimmer_text,
 )
 from sim.report.text import format_economics, format_headline, format_resources, format_subgroups
+from sim.simulation.allocator import tune_memory
 from sim.simulation.memory import check_run_size
 from sim.simulation.parallel import Progress, make_executor
 from sim.simulation.results import Results
@@ -76,7 +77,8 @@ capacity only."""
 __all__ = ["ENGINES", "Lesson", "ParameterSet", "Run", "Scenario", "Strategy", "builtin_scenarios", "builtin_strategies", "check",
            "compiled_logic_cached",
            "large_figures", "leave_one_out", "lessons", "load", "load_validation_cohort", "posterior_runs", "read_validation_posterior",
-           "run", "scenario_yaml", "uncertainty_band", "uncertainty_figure", "validate", "validated", "value_model", "with_cost_setting"]
+           "run", "scenario_yaml", "tune_memory", "uncertainty_band", "uncertainty_figure", "validate", "validated", "value_model",
+           "with_cost_setting"]
 
 
 def load(scenario: str | Path | Scenario, *, patients: int | None = None, replications: int | None = None,

@@ -29,6 +29,7 @@ from sim.calibration import (
 )
 from sim.inputs.codes import SUBGROUPS
 from sim.inputs.errors import InputError
+from sim.simulation.allocator import tune_memory
 
 RESULTS_DIR = Path("results")
 """Where outputs go by default, relative to the current folder."""
@@ -1070,6 +1071,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fails (after its table).
     """
     _COMMAND_STARTED[:] = [-1.0 if argv is None else time.perf_counter()]
+    tune_memory()
     previous_handler = signal.getsignal(signal.SIGTERM)
     in_main_thread = _main_thread()
     previous_unraisable_hook = sys.unraisablehook

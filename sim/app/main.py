@@ -397,6 +397,7 @@ def _lesson_card(name: str) -> None:
 def main() -> None:
     """The page: lesson, headline table, the chosen view, downloads."""
     started = time.perf_counter()
+    api.tune_memory()
     st.set_page_config(page_title="cd7sim teaching app", layout="wide")
     st.markdown(LARGE_TEXT_CSS, unsafe_allow_html=True)
     if "base" not in state:

@@ -41,6 +41,7 @@ from sim.inputs.limits import DEFAULT_CALIBRATION_DRAWS, simulated_draws
 from sim.inputs.paths import SCENARIOS_DIR
 from sim.inputs.scenario import Scenario, load_scenario
 from sim.io.files import atomic_path, real_path
+from sim.simulation.allocator import tune_memory
 from sim.simulation.parallel import LocalExecutor, local_cores
 from sim.simulation.runner import simulate, simulate_parameter_sets
 
@@ -68,7 +69,7 @@ REFERENCE_PATIENTS = 10_000
 """Cohort size of the reference model's measurement, and of the SimPy engine's it is compared with."""
 
 FULL = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 3), ("des", 10_000, 5), ("des", 100_000, 3), ("cohort", 10_000, 5),
-                        ("cohort", 100_000, 5), ("cohort", 1_000_000, 3)), psa_sets=PSA_SETS, command_repeats=5,
+                        ("cohort", 100_000, 5), ("cohort", 1_000_000, 5)), psa_sets=PSA_SETS, command_repeats=5,
                 economic_psa_draws=(ECONOMIC_PSA_DRAWS,), calibration_budgets=((),))
 QUICK = BenchPlan(sizes=(("reference", REFERENCE_PATIENTS, 1), ("des", 10_000, 3), ("des", 100_000, 1), ("cohort", 10_000, 3),
                          ("cohort", 100_000, 3), ("cohort", 1_000_000, 1)), psa_sets=50, command_repeats=3,
@@ -148,6 +149,7 @@ def _measure(task: tuple[str, Measured, int, int]) -> tuple[list[float], float, 
     """In a fresh process: simulate the scenario ``repeats`` times; times, peak MB, strategies, and the
     time of building the patients table in each repeat (0 for the reference model)."""
     scenario_path, engine, patients, repeats = task
+    tune_memory()  # as in the command line's processes
     scenario = load_scenario(scenario_path)
     scenario = scenario.model_copy(update={"patients": patients, "replications": 1})
     if engine != "cohort":

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar, overload
 import numpy as np
 
 from sim.inputs.errors import InputError
+from sim.simulation.allocator import tune_memory
 
 T = TypeVar("T")
 
@@ -69,7 +70,7 @@ class LocalExecutor:
             on_result: OnResult = None) -> list[T]:
         if len(tasks) <= 1 or self.workers <= 1:
             return SerialExecutor().map(function, tasks, on_done, on_result)
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), initializer=tune_memory) as pool:
             return _collect(pool.map(function, tasks), on_done, on_result)
 
 
