@@ -242,7 +242,7 @@ def plan_course(
         decision=decision,
         transplant=graft,
         after_transplant=plan_after_transplant(p, strategy, attributes, draws, graft, response, decision, once),
-        care=plan_care(p, strategy, draws, toxicity, once),
+        care=plan_care(p, strategy, draws, toxicity),
     )
 
 

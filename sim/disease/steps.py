@@ -675,22 +675,25 @@ def plan_after_transplant(
         attributes.marrow_blasts, attributes.age, response.mrd_positive, response.relapse_probability, graft.full_donor,
         draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), draws.weibull("u_relapse_post_time", p["relapse_time_shape"]),
         draws["u_nrm"], draws["u_nrm_time"], draws["u_salvage"], salvaged, response.survival_after_hsct_relapse,
-        decision.candidate, graft.cgvhd, draws["u_late_effects"],
     )
     values = (
         p[names.relapse], p["relapse_high_blasts_multiplier"], p["relapse_mrd_positive_hr"], p[names.relapse_cd7_negative_share],
         response.relapse_cd7_share, strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive,
         weibull_scale(p["relapse_post_hsct_median_days"], 1.0), weibull_scale(response.relapse_median_days, p["relapse_time_shape"]),
         p["nrm_age_rr_child"], p["nrm_age_rr_older"], p[names.nrm], p["nrm_median_days"],
-        p["salvage_dli_response"], p["salvage_second_cart_response"], p["background_gompertz_rate_at_40"],
-        p["background_gompertz_slope"], p["late_mortality_cgvhd_rr"],
+        p["salvage_dli_response"], p["salvage_second_cart_response"],
     )
     late_effects_tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
                                p["background_gompertz_slope"])
-    out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n), np.empty(n))
-    _after_transplant_patients(patients, _floats(values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse],
-                               late_effects_tables, out)
-    nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse, late_effects = out
+    out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n))
+    _after_transplant_patients(patients, _floats(values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
+    nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse = out
+    # late effects, raised by chronic GVHD, for those who may be transplanted (a multiplier of 0: never)
+    late_effects = np.empty(n)
+    survival.late_effects_days_into(draws["u_late_effects"], attributes.age,
+                                    np.where(decision.candidate, np.where(graft.cgvhd, p["late_mortality_cgvhd_rr"], 1.0), 0.0),
+                                    float(p["background_gompertz_rate_at_40"]), float(p["background_gompertz_slope"]),
+                                    late_effects_tables, late_effects)
     return AfterTransplant(
         nrm_after_hsct=nrm, nrm_cause_draw=draws["u_nrm_cause"], relapse_after_hsct=relapse_days,
         relapse_cd7_negative=relapse_cd7_negative, late_effects_death_after_hsct=late_effects, salvage_response=salvage,
@@ -699,20 +702,18 @@ def plan_after_transplant(
 
 
 @njit(cache=True, error_model="numpy")
-def _after_transplant_patients(patients, values, salvage_code, late_effects_tables, out):  # noqa: PLR0914 - the step's inputs
-    """Relapse, non-relapse death, salvage and late effects after HSCT, one patient after another
-    (:func:`plan_after_transplant`).
+def _after_transplant_patients(patients, values, salvage_code, out):  # noqa: PLR0914 - the step's inputs
+    """Relapse, non-relapse death and salvage after HSCT, one patient after another (:func:`plan_after_transplant`).
 
     ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_after_transplant` builds them, ``late_effects_tables`` those of :func:`survival.late_effects_tables`;
-    ``out`` receives the days and flags of :class:`AfterTransplant`.
+    :func:`plan_after_transplant` builds them; ``out`` receives the days and flags of :class:`AfterTransplant`
+    but the late effects.
     """
     (blasts, age, mrd_positive, own_relapse_probability, full_donor, u_relapse, w_graft, w_own, u_nrm, u_nrm_time,
-     u_salvage, salvaged_survival, relapse_survival, candidate, cgvhd, u_late_effects) = patients
+     u_salvage, salvaged_survival, relapse_survival) = patients
     (p_relapse, high_blasts_multiplier, mrd_positive_hr, graft_cd7_share, own_cd7_share, multiplier, to_positive,
-     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart, hazard_at_40, gompertz_slope,
-     cgvhd_rr) = values
-    nrm_out, relapse_out, negative_out, salvage_out, survival_out, late_effects_out = out
+     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart) = values
+    nrm_out, relapse_out, negative_out, salvage_out, survival_out = out
     # the non-relapse mortality of each age band (under 18, 18-45, 46 and over), by its hazard ratio
     p_nrm_child, p_nrm_adult, p_nrm_older = (survival.with_hazard_ratio(p_nrm, rr_child), survival.with_hazard_ratio(p_nrm, 1.0),
                                              survival.with_hazard_ratio(p_nrm, rr_older))
@@ -732,9 +733,6 @@ def _after_transplant_patients(patients, values, salvage_code, late_effects_tabl
         survival_out[i] = salvaged_survival[i] if salvage else relapse_survival[i]
         p_nrm_age = p_nrm_child if age[i] < ADULT_AGE_YEARS else p_nrm_older if age[i] >= OLDER_AGE_YEARS else p_nrm_adult
         nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], p_nrm_age, nrm_median)
-        # late effects, raised by chronic GVHD, for those who may be transplanted
-        late_effects_out[i] = survival.late_effects_day(u_late_effects[i], age[i], cgvhd_rr if cgvhd[i] else 1.0, hazard_at_40,
-                                                        gompertz_slope, late_effects_tables) if candidate[i] else math.inf
 
 
 # --- hospital care --------------------------------------------------------------------------
@@ -756,8 +754,10 @@ class Care:
         What it is (``DEATH_CODE`` of ``crs``, ``icans`` or ``infection``).
     icu_stay_days : float
         Days an ICU bed is held.
-    icu_wait_death_after_request : ndarray
-        Latent days from asking for an ICU bed to death while still waiting.
+    icu_wait_death_draw : ndarray
+        The uniform draw ``u_icu_wait_death`` of each patient.
+    icu_wait_death_hazard_per_day : float
+        Hazard of death while waiting for an ICU bed, per day.
     hsct_stay_days : float
         Days a transplant bed is held.
     """
@@ -767,11 +767,18 @@ class Care:
     icu_need_after_infusion: np.ndarray
     icu_cause: np.ndarray
     icu_stay_days: float
-    icu_wait_death_after_request: np.ndarray
+    icu_wait_death_draw: np.ndarray
+    icu_wait_death_hazard_per_day: float
     hsct_stay_days: float
 
+    @cached_property
+    def icu_wait_death_after_request(self) -> np.ndarray:
+        """Latent days from asking for an ICU bed to death while still waiting: computed when an engine with
+        ICU queues asks (a logarithm per patient that the cohort engine never needs)."""
+        return _icu_wait_death_patients(self.icu_wait_death_draw, self.icu_wait_death_hazard_per_day)
 
-def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity, once: Once = _call) -> Care:
+
+def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity: Toxicity) -> Care:
     """CAR-T bed stays by toxicity grade, and the ICU need: the first of severe CRS, severe ICANS and
     severe infection.
 
@@ -791,8 +798,7 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
     return Care(
         needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
         icu_need_after_infusion=icu_need, icu_cause=icu_cause, icu_stay_days=p["icu_stay_days"],
-        # the same for every strategy, and a logarithm per patient: computed once
-        icu_wait_death_after_request=once(_icu_wait_death_patients, draws["u_icu_wait_death"], float(p["icu_wait_death_hazard_per_day"])),
+        icu_wait_death_draw=draws["u_icu_wait_death"], icu_wait_death_hazard_per_day=float(p["icu_wait_death_hazard_per_day"]),
         hsct_stay_days=p["hsct_stay_days"],
     )
 

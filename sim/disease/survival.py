@@ -112,7 +112,7 @@ def late_effects_death_days(
     with ``h`` the Gompertz background hazard and the relative mortality ``RM`` falling log-linearly, year
     by year, from ``relative_start`` to ``relative_end`` at :data:`LATE_EFFECTS_TO_YEARS`, constant after.
     The cumulative hazard is integrated exactly on each year (:func:`late_effects_tables`) and inverted at
-    ``-log(1 - u)`` (:func:`late_effects_day`). Age is taken at enrolment (the weeks to HSCT are ignored:
+    ``-log(1 - u)`` (:func:`late_effects_days_into`). Age is taken at enrolment (the weeks to HSCT are ignored:
     under 1% of the hazard).
 
     Parameters
@@ -136,9 +136,11 @@ def late_effects_death_days(
     tables = late_effects_tables(relative_start, relative_end, slope)
     u = np.ascontiguousarray(u, dtype=np.float64)
     n = u.shape[0]
-    return _late_effects_days(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
-                              np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
-                              float(hazard_at_40), float(slope), tables)
+    days = np.empty(n)
+    late_effects_days_into(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
+                           np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
+                           float(hazard_at_40), float(slope), tables, days)
+    return days
 
 
 def late_effects_tables(relative_start: float, relative_end: float, slope: float) -> tuple[np.ndarray, ...]:
@@ -164,32 +166,29 @@ def late_effects_tables(relative_start: float, relative_end: float, slope: float
 
 
 @njit(cache=True, error_model="numpy")
-def late_effects_day(u: float, age_years: float, multiplier: float, hazard_at_40: float, slope: float,
-                     tables: tuple[np.ndarray, ...]) -> float:
-    """Days from HSCT to a late-effects death of one patient (:func:`late_effects_death_days`), by inverting the
-    cumulative excess hazard tabulated by :func:`late_effects_tables`; ``inf`` where it never comes."""
+def late_effects_days_into(u, age_years, multiplier, hazard_at_40, slope, tables, out):
+    """Days from HSCT to a late-effects death of one patient after another (:func:`late_effects_death_days`), by
+    inverting the cumulative excess hazard tabulated by :func:`late_effects_tables`, into ``out``; ``inf`` where
+    it never comes, and for a ``multiplier`` of 0 (a patient who is never transplanted).
+
+    One loop with the tables at hand: a per-patient function taking the tables' arrays would pay for their
+    reference counts on every call (twice this loop's time).
+    """
     before, excess, grown, starts = tables
-    scale = hazard_at_40 * math.exp(slope * (age_years - 40.0)) * multiplier
-    needed = -math.log1p(-u) / scale
-    segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), before.shape[0] - 1)
-    rate = excess[segment]
-    years = math.inf
-    if rate > 0.0 and math.isfinite(needed):
-        remaining = needed - before[segment]
-        if slope != 0.0:
-            years = math.log(grown[segment] + slope * remaining / rate) / slope
-        else:
-            years = starts[segment] + remaining / rate
-    return years * DAYS_PER_YEAR
-
-
-@njit(cache=True, error_model="numpy")
-def _late_effects_days(u, age_years, multiplier, hazard_at_40, slope, tables):
-    """:func:`late_effects_day` of one patient after another."""
-    days = np.empty(u.shape[0])
     for i in range(u.shape[0]):
-        days[i] = late_effects_day(u[i], age_years[i], multiplier[i], hazard_at_40, slope, tables)
-    return days
+        years = math.inf
+        if multiplier[i] > 0.0:
+            scale = hazard_at_40 * math.exp(slope * (age_years[i] - 40.0)) * multiplier[i]
+            needed = -math.log1p(-u[i]) / scale
+            segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), before.shape[0] - 1)
+            rate = excess[segment]
+            if rate > 0.0 and math.isfinite(needed):
+                remaining = needed - before[segment]
+                if slope != 0.0:
+                    years = math.log(grown[segment] + slope * remaining / rate) / slope
+                else:
+                    years = starts[segment] + remaining / rate
+        out[i] = years * DAYS_PER_YEAR
 
 
 @vectorize(cache=True)
