@@ -27,7 +27,7 @@ from sim.calibration import (
     LOO_STAGE_DRAWS,
     LOO_STAGES,
 )
-from sim.inputs.codes import SUBGROUPS
+from sim.inputs.codes import COMPARED_OUTCOMES, SUBGROUPS
 from sim.inputs.errors import InputError
 from sim.simulation.allocator import tune_memory
 
@@ -760,9 +760,7 @@ def _input_names(option: str, count: int | None = None):
 
 def _comparison_options(parser: argparse.ArgumentParser) -> None:
     """The outcome dsa and gsa compare, and its willingness to pay."""
-    from sim.uncertainty.dsa import OUTCOMES
-
-    parser.add_argument("--outcome", choices=OUTCOMES, default="nmb", help="the outcome compared")
+    parser.add_argument("--outcome", choices=COMPARED_OUTCOMES, default="nmb", help="the outcome compared")
     parser.add_argument("--wtp", type=_wtp_values, metavar="V",
                         help="willingness to pay for nmb, currency per QALY (default: the scenario's lowest threshold)")
 

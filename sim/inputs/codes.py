@@ -91,6 +91,12 @@ manufacturing failed, the salvage treatment of a relapse after HSCT and whether 
 event has none."""
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "metric", "estimate", "lower", "upper")
+OUTCOME_METRICS: tuple[str, ...] = ("os_1y", "os_2y", "itt_os_2y", "hsct_rate", "cr_rate")
+"""Clinical outcomes of each PSA draw and strategy (fractions 0–1, as in ``summary.csv``)."""
+VALUE_COLUMNS: dict[str, str] = {"cost": "cost_total", "qalys": "qalys", "life_years": "life_years"}
+"""The PSA table's economic columns and the per-patient values they average."""
+COMPARED_OUTCOMES: tuple[str, ...] = ("nmb", *VALUE_COLUMNS, *OUTCOME_METRICS)
+"""Outcomes a DSA or GSA can compare; ``nmb`` is λ·QALYs − cost at the willingness to pay λ."""
 
 SUBGROUPS: tuple[str, ...] = ("disease", "age_band", "status", "blasts")
 """Subgroup dimensions (the ``subgroup`` column of ``subgroups.csv``, ``cd7sim run --by``): disease,

@@ -16,7 +16,7 @@ OUTCOME_LABELS: dict[str, str] = {
     "nmb": "net monetary benefit", "cost": "cost", "qalys": "QALYs", "life_years": "life-years", "os_1y": "1-year OS",
     "os_2y": "2-year OS", "itt_os_2y": "2-year OS from enrolment", "hsct_rate": "HSCT rate", "cr_rate": "CR rate",
 }
-"""Words for each outcome of `sim.uncertainty.dsa.OUTCOMES`."""
+"""Words for each outcome of `sim.inputs.codes.COMPARED_OUTCOMES`."""
 
 
 def outcome_unit(outcome: str, currency: str) -> str:

@@ -25,18 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.inputs.codes import COMPARED_OUTCOMES, OUTCOME_METRICS, VALUE_COLUMNS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.validation import key_list
 from sim.inputs.values import ValueSet
 from sim.simulation.parallel import Executor, SerialExecutor
-from sim.uncertainty.psa import OUTCOME_METRICS, VALUE_COLUMNS, PsaPlan, strategy_outcomes
+from sim.uncertainty.psa import PsaPlan, strategy_outcomes
 
 BOUNDS: tuple[float, float] = (0.025, 0.975)
 """The quantiles of the one-way range."""
-OUTCOMES: tuple[str, ...] = ("nmb", *VALUE_COLUMNS, *OUTCOME_METRICS)
-"""Outcomes a DSA can report; ``nmb`` is λ·QALYs − cost at the willingness to pay λ."""
-HIGHER_IS_BETTER: dict[str, bool] = {**dict.fromkeys(OUTCOMES, True), "cost": False}
+HIGHER_IS_BETTER: dict[str, bool] = {**dict.fromkeys(COMPARED_OUTCOMES, True), "cost": False}
 """Whether a higher value of the outcome is better (costs: lower is better)."""
 TWO_WAY_STEPS = 5
 """Grid points along each input of a two-way analysis."""
@@ -136,7 +135,7 @@ class Comparison:
     ----------
     best, runner_up : str
     outcome : str
-        One of :data:`OUTCOMES`.
+        One of ``sim.inputs.codes.COMPARED_OUTCOMES``.
     wtp : float
         Willingness to pay for ``nmb`` (currency per QALY).
     """
@@ -160,8 +159,8 @@ def check_comparison(plan: PsaPlan, outcome: str) -> None:
     InputError
         For an unknown outcome, or a scenario with a single strategy (nothing to decide between).
     """
-    if outcome not in OUTCOMES:
-        raise InputError("--outcome", outcome, f"one of {key_list(OUTCOMES)} is required")
+    if outcome not in COMPARED_OUTCOMES:
+        raise InputError("--outcome", outcome, f"one of {key_list(COMPARED_OUTCOMES)} is required")
     if len(plan.scenario.strategies) < 2:
         raise InputError("strategies", len(plan.scenario.strategies), "at least two strategies are required to compare")
 
@@ -188,7 +187,7 @@ def one_way(plan: PsaPlan, outcome: str, wtp: float, executor: Executor | None =
     plan : PsaPlan
         The scenario, its patients and the inputs (see `sim.uncertainty.psa.psa_plan`).
     outcome : str
-        One of :data:`OUTCOMES`.
+        One of ``sim.inputs.codes.COMPARED_OUTCOMES``.
     wtp : float
         Willingness to pay for ``nmb`` (currency per QALY).
     executor : Executor, optional

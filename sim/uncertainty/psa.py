@@ -35,6 +35,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.economics.value_models import patient_values
+from sim.inputs.codes import OUTCOME_METRICS, VALUE_COLUMNS
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import FixedDist, ParameterSet
 from sim.inputs.posterior import POSTERIOR_BOOKKEEPING, Posterior
@@ -47,10 +48,6 @@ from sim.simulation.runner import simulate
 
 BLOCK_DRAWS = 10
 """Draws per block: the unit of work of a worker and of a resumed run."""
-OUTCOME_METRICS: tuple[str, ...] = ("os_1y", "os_2y", "itt_os_2y", "hsct_rate", "cr_rate")
-"""Clinical outcomes of each draw and strategy (fractions 0–1, as in ``summary.csv``)."""
-VALUE_COLUMNS: dict[str, str] = {"cost": "cost_total", "qalys": "qalys", "life_years": "life_years"}
-"""The PSA table's economic columns and the per-patient values they average."""
 PSA_COLUMNS: tuple[str, ...] = ("draw", "strategy", *VALUE_COLUMNS, *OUTCOME_METRICS)
 """Columns of ``psa.parquet``."""
 _STREAM = 0x505341  # "PSA": keeps the PSA's generators apart from the patients' draws of the same seed
