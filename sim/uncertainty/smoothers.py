@@ -440,9 +440,11 @@ def residual_pattern(points: np.ndarray, residuals: np.ndarray, rng: np.random.G
         _, neighbours = spatial.cKDTree(x).query(x, k=2)
         first, second = np.arange(r.size), neighbours[:, 1]
 
-    def index(values: np.ndarray) -> float:
-        return float(np.mean((values[first] - values[second]) ** 2) / (2.0 * variance))
+    def index(values: np.ndarray) -> np.ndarray:
+        """The index of each row of ``values`` (residuals in the draws' order)."""
+        return np.mean((values[..., first] - values[..., second]) ** 2, axis=-1) / (2.0 * variance)
 
-    observed = index(r)
-    permuted = np.array([index(rng.permutation(r)) for _ in range(PATTERN_PERMUTATIONS)])
+    observed = float(index(r))
+    # every permutation at once: the same permutations, in the same order, as one rng.permutation(r) after another
+    permuted = index(rng.permuted(np.broadcast_to(r, (PATTERN_PERMUTATIONS, r.size)), axis=1))
     return Pattern(observed, float((1 + np.sum(permuted <= observed)) / (PATTERN_PERMUTATIONS + 1)))
