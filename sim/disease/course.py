@@ -341,18 +341,25 @@ class Course:
     All days count from enrolment; ``NaN`` where the event did not happen (or fell after the
     end of follow-up). Days that only the event log uses are computed on demand by
     :meth:`log_days`, so runs without an event log do not pay for them. ``resource_use`` holds
-    each patient's requests for the scarce resources (the engine's, or derived when nobody queued).
+    each patient's requests for the scarce resources (the engine's, or derived on demand when nobody queued);
+    ``unqueued_waits`` the waiting columns of a course in which nobody queued (``None`` otherwise).
     """
 
     columns: dict[str, np.ndarray]
     plan: Plan
     services: Services
-    resource_use: ResourceUse
     latent_death_day: np.ndarray
     early_death_first: np.ndarray
     car_t_gvhd_day: np.ndarray
     agvhd_day: np.ndarray
     cgvhd_day: np.ndarray
+    unqueued_waits: dict[str, np.ndarray] | None = None
+
+    @cached_property
+    def resource_use(self) -> ResourceUse:
+        """When each patient asked for each resource, was served and let it go: the engine's records, or those
+        of :func:`unqueued_resource_use` when nobody queued."""
+        return self.services.resource_use or unqueued_resource_use(self.plan, self.services)
 
     def log_days(self) -> dict[str, np.ndarray]:
         """Days of the events that appear only in the event log.
@@ -402,6 +409,8 @@ class Course:
             ``waiting_exit`` (codes into ``WAITING_FOR`` and ``WAITING_EXITS``; 0 unless the patient
             left the pathway from a queue by the end of follow-up).
         """
+        if self.unqueued_waits is not None:
+            return self.unqueued_waits
         use, last_day = self.resource_use, self.columns["last_day"]
         columns = {}
         for resource in RESOURCES:
@@ -441,21 +450,48 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
     """Resource records when nobody waits: each request served on the day it is made (one compiled pass,
     :func:`_unqueued_resource_patients`)."""
     n = plan.attributes.n
-    days = (days_of(services.manufacturing_start, n), days_of(services.infusion_day, n), days_of(services.hsct_day, n))
-    care = plan.care
-    values = (float(care.needs_cart_bed), float(care.icu_stay_days), float(care.hsct_stay_days))
-    out = tuple(np.empty(n) for _ in range(6))
-    _unqueued_resource_patients(_patient_arrays(plan), days, values, out)
-    aphereses, cart_bed, icu, manufacturing_end, cart_bed_end, icu_end = out
+    days = _service_days(services, n)
+    out = tuple(np.empty(n) for _ in range(7))
+    _unqueued_resource_patients(_patient_arrays(plan), days, _care_values(plan), out)
+    aphereses, manufacturing_end, cart_bed, cart_bed_end, icu, icu_end, transplant_end = out
     hsct_day, never = days[2], np.full(n, np.nan)
-    transplant_end = np.empty(n)
-    _transplant_bed_end(_patient_arrays(plan), days, values, transplant_end)
     requests = {"apheresis": aphereses, "manufacturing": aphereses, "cart_bed": cart_bed, "icu_bed": icu,
                 "transplant_bed": hsct_day, "donor_search": never}
     ends = {"apheresis": aphereses, "manufacturing": manufacturing_end, "cart_bed": cart_bed_end, "icu_bed": icu_end,
             "transplant_bed": transplant_end, "donor_search": never}
     none = np.zeros(n, dtype=np.int8)
     return ResourceUse(request=requests, start=requests, end=ends, left_queue=none, left_reason=none)
+
+
+def unqueued_table_columns(plan: Plan, services: Services, last_day: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The hospital-day and the waiting columns of a course in which nobody waited, in one compiled pass
+    (:func:`_unqueued_table_patients`): the numbers :func:`stay_days` and :meth:`Course.wait_columns` give from
+    :func:`unqueued_resource_use`, without building the records.
+
+    Returns
+    -------
+    hospital, waits : dict of ndarray
+        ``cart_stay_days``, ``icu_days``, ``hsct_stay_days`` (days), and ``wait_<resource>_days`` (0 where the
+        patient asked by ``last_day``, ``NaN`` otherwise), ``waiting_for`` and ``waiting_exit`` (all 0).
+    """
+    n = plan.attributes.n
+    hospital = {name: np.empty(n) for name in ("cart_stay_days", "icu_days", "hsct_stay_days")}
+    waits = {f"wait_{resource}_days": np.empty(n) for resource in RESOURCES}
+    _unqueued_table_patients(_patient_arrays(plan), _service_days(services, n), _care_values(plan), days_of(last_day, n),
+                             (*hospital.values(), *waits.values()))
+    none = np.zeros(n, dtype=np.int8)
+    return hospital, {**waits, "waiting_for": none, "waiting_exit": none}
+
+
+def _service_days(services: Services, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Manufacturing start, infusion and HSCT days, in the form the compiled passes take."""
+    return days_of(services.manufacturing_start, n), days_of(services.infusion_day, n), days_of(services.hsct_day, n)
+
+
+def _care_values(plan: Plan) -> tuple[float, float, float]:
+    """Whether the strategy uses a CAR-T bed, and the ICU and transplant stays (days)."""
+    care = plan.care
+    return float(care.needs_cart_bed), float(care.icu_stay_days), float(care.hsct_stay_days)
 
 
 def _patient_arrays(plan: Plan) -> tuple[np.ndarray, ...]:
@@ -494,37 +530,59 @@ def _unqueued_patients(patients, values, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _unqueued_resource_patients(patients, days, values, out):
-    """Requests and ends of apheresis, manufacturing, the CAR-T bed and the ICU bed of each patient when
-    nobody waits (:func:`unqueued_resource_use`)."""
-    (_request_day, _exit_day, slot_days, _release_days, _failed, needs_slot, background, early_death, icu_need, post_hsct_death,
-     _interval, _candidate, _pre_hsct_exit_after, cart_stay, _relapse_after_hsct) = patients
-    manufacturing_start, infusion_day, hsct_day = days
-    needs_cart_bed, icu_stay, _hsct_stay = values
-    aphereses_out, cart_bed_out, icu_out, manufacturing_end_out, cart_bed_end_out, icu_end_out = out
-    for i in range(infusion_day.shape[0]):
-        t0, hsct = infusion_day[i], hsct_day[i]
-        aphereses = manufacturing_start[i] if needs_slot[i] else math.nan
-        cart_bed = t0 if needs_cart_bed else math.nan
-        icu = timing.icu_request_day(icu_need[i], early_death[i], background[i], post_hsct_death[i], t0, hsct)
-        death = timing.infused_death_day(early_death[i], background[i], post_hsct_death[i], t0, hsct if hsct <= icu else math.nan)
-        aphereses_out[i], cart_bed_out[i], icu_out[i] = aphereses, cart_bed, icu
-        manufacturing_end_out[i] = aphereses + slot_days[i]
-        cart_bed_end_out[i] = cart_bed + timing.cart_bed_days(cart_stay[i], early_death[i], background[i], cart_bed)
-        icu_end_out[i] = icu + timing.icu_bed_days(icu_stay, death, icu)
+def _unqueued_holds(t0, hsct, needs_slot, manufacturing_start, slot_days, cart_stay, background, early_death, icu_need,
+                    post_hsct_death, relapse_after_hsct, needs_cart_bed, icu_stay, hsct_stay):
+    """Apheresis and the end of manufacturing, the CAR-T bed, the ICU bed and their ends, and the end of the transplant
+    bed of one patient when nobody waits (days from enrolment; ``NaN`` where the patient never asks)."""
+    aphereses = manufacturing_start if needs_slot else math.nan
+    cart_bed = t0 if needs_cart_bed else math.nan
+    icu = timing.icu_request_day(icu_need, early_death, background, post_hsct_death, t0, hsct)
+    death = timing.infused_death_day(early_death, background, post_hsct_death, t0, hsct if hsct <= icu else math.nan)
+    toxicity_death = timing.before_relapse(t0 + early_death, hsct + relapse_after_hsct)
+    return (aphereses, aphereses + slot_days, cart_bed, cart_bed + timing.cart_bed_days(cart_stay, early_death, background, cart_bed),
+            icu, icu + timing.icu_bed_days(icu_stay, death, icu),
+            hsct + timing.transplant_bed_days(hsct_stay, post_hsct_death, background, hsct, toxicity_death))
 
 
 @njit(cache=True, error_model="numpy")
-def _transplant_bed_end(patients, days, values, out):
-    """Day each transplanted patient lets the transplant bed go when nobody waits (:func:`unqueued_resource_use`)."""
-    (_request_day, _exit_day, _slot_days, _release_days, _failed, _needs_slot, background, early_death, _icu_need, post_hsct_death,
-     _interval, _candidate, _pre_hsct_exit_after, _cart_stay, relapse_after_hsct) = patients
-    _manufacturing_start, infusion_day, hsct_day = days
-    _needs_cart_bed, _icu_stay, hsct_stay = values
+def _unqueued_resource_patients(patients, days, values, out):
+    """Requests and ends of apheresis, manufacturing, the CAR-T, ICU and transplant beds of each patient when
+    nobody waits (:func:`unqueued_resource_use`)."""
+    (_request_day, _exit_day, slot_days, _release_days, _failed, needs_slot, background, early_death, icu_need, post_hsct_death,
+     _interval, _candidate, _pre_hsct_exit_after, cart_stay, relapse_after_hsct) = patients
+    manufacturing_start, infusion_day, hsct_day = days
+    needs_cart_bed, icu_stay, hsct_stay = values
+    aphereses_out, manufacturing_end_out, cart_bed_out, cart_bed_end_out, icu_out, icu_end_out, transplant_end_out = out
     for i in range(infusion_day.shape[0]):
-        hsct = hsct_day[i]
-        toxicity_death = timing.before_relapse(infusion_day[i] + early_death[i], hsct + relapse_after_hsct[i])
-        out[i] = hsct + timing.transplant_bed_days(hsct_stay, post_hsct_death[i], background[i], hsct, toxicity_death)
+        (aphereses_out[i], manufacturing_end_out[i], cart_bed_out[i], cart_bed_end_out[i], icu_out[i], icu_end_out[i],
+         transplant_end_out[i]) = _unqueued_holds(
+            infusion_day[i], hsct_day[i], needs_slot[i], manufacturing_start[i], slot_days[i], cart_stay[i], background[i],
+            early_death[i], icu_need[i], post_hsct_death[i], relapse_after_hsct[i], needs_cart_bed, icu_stay, hsct_stay)
+
+
+@njit(cache=True, error_model="numpy")
+def _unqueued_table_patients(patients, days, values, last_day, out):
+    """Hospital days and waits of each patient when nobody waits (:func:`unqueued_table_columns`): each request
+    served on asking, so a wait is 0 days where the patient asked by the last day."""
+    (_request_day, _exit_day, slot_days, _release_days, _failed, needs_slot, background, early_death, icu_need, post_hsct_death,
+     _interval, _candidate, _pre_hsct_exit_after, cart_stay, relapse_after_hsct) = patients
+    manufacturing_start, infusion_day, hsct_day = days
+    needs_cart_bed, icu_stay, hsct_stay = values
+    cart_out, icu_days_out, hsct_out, apheresis_out, manufacturing_out, cart_bed_out, icu_bed_out, transplant_bed_out, donor_out = out
+    for i in range(infusion_day.shape[0]):
+        hsct, last = hsct_day[i], last_day[i]
+        aphereses, _manufacturing_end, cart_bed, cart_bed_end, icu, icu_end, transplant_end = _unqueued_holds(
+            infusion_day[i], hsct, needs_slot[i], manufacturing_start[i], slot_days[i], cart_stay[i], background[i],
+            early_death[i], icu_need[i], post_hsct_death[i], relapse_after_hsct[i], needs_cart_bed, icu_stay, hsct_stay)
+        cart_out[i] = timing.held(cart_bed, cart_bed_end, last)
+        icu_days = timing.held(icu, icu_end, last)
+        icu_days_out[i] = 0.0 if math.isnan(icu_days) else icu_days
+        hsct_out[i] = timing.held(hsct, transplant_end, last)
+        apheresis_out[i] = manufacturing_out[i] = 0.0 if aphereses <= last else math.nan
+        cart_bed_out[i] = 0.0 if cart_bed <= last else math.nan
+        icu_bed_out[i] = 0.0 if icu <= last else math.nan
+        transplant_bed_out[i] = 0.0 if hsct <= last else math.nan
+        donor_out[i] = math.nan  # no donor search when nobody waits
 
 
 def outcome_columns(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> dict[str, np.ndarray]:
@@ -549,19 +607,25 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     """
     settled = settle(plan, services, horizon_days)
     first = settled.first
-    use = services.resource_use or unqueued_resource_use(plan, services)
     columns = settled.columns
     last_day, transplanted = columns["last_day"], columns["hsct"]
+    waits = None
+    if services.resource_use is None:  # nobody queued: the hospital days and waits in one pass
+        hospital, waits = unqueued_table_columns(plan, services, last_day)
+    else:
+        use = services.resource_use
+        icu_days = stay_days(use, "icu_bed", last_day)
+        hospital = {"cart_stay_days": stay_days(use, "cart_bed", last_day), "icu_days": np.where(np.isnan(icu_days), 0.0, icu_days),
+                    "hsct_stay_days": stay_days(use, "transplant_bed", last_day)}
     columns = {
         **{name: values for name, values in columns.items() if name not in ("last_day", "chimerism", "cart_source")},
         "death_cause": settled.death_cause,
         **{name: columns[name] for name in ("last_day", "chimerism", "cart_source")},
-        "cart_stay_days": stay_days(use, "cart_bed", last_day),
-        "icu_days": np.nan_to_num(stay_days(use, "icu_bed", last_day), nan=0.0),
-        "hsct_stay_days": stay_days(use, "transplant_bed", last_day),
+        **hospital,
     }
     return Course(
-        columns=columns, plan=plan, services=services, resource_use=use, latent_death_day=settled.death_day,
+        columns=columns, plan=plan, services=services, latent_death_day=settled.death_day,
         early_death_first=first == RISK_CODE["early_toxicity"], car_t_gvhd_day=settled.car_t_gvhd_day,
         agvhd_day=np.where(transplanted, settled.agvhd_day, np.nan), cgvhd_day=np.where(transplanted, settled.cgvhd_day, np.nan),
+        unqueued_waits=waits,
     )

@@ -124,10 +124,16 @@ def post_hsct_death_after_hsct(nrm_after_hsct: np.ndarray, graft_failure_death_a
 
 
 @njit(cache=True, error_model="numpy")
+def held(start_day: float, end_day: float, last_day: float) -> float:
+    """Days one patient held a resource from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the end of
+    follow-up); ``NaN`` where the hold did not begin before ``last_day``."""
+    return minimum(end_day, last_day) - start_day if start_day < last_day else math.nan
+
+
+@njit(cache=True, error_model="numpy")
 def held_days(start_day: np.ndarray, end_day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
-    """Days each patient held a resource from ``start_day`` to ``end_day``, cut at ``last_day`` (death or the
-    end of follow-up); ``NaN`` where the hold did not begin before ``last_day``."""
+    """:func:`held` of one patient after another."""
     days = np.empty(start_day.shape[0])
     for i in range(days.shape[0]):
-        days[i] = minimum(end_day[i], last_day[i]) - start_day[i] if start_day[i] < last_day[i] else math.nan
+        days[i] = held(start_day[i], end_day[i], last_day[i])
     return days
