@@ -15,7 +15,7 @@ The pathway is computed in two steps so that both engines share every line of cl
 
 Between the two, an engine decides the waits with the helpers of :mod:`sim.disease.timing` (ready
 day, exits, ICU requests, bed holds: compiled, called by the SimPy engine patient by patient and by
-the no-queue passes :func:`unqueued_services` and :func:`unqueued_resource_use`). Waiting
+the no-queue passes :func:`unqueued_services`, :func:`unqueued_table_columns` and :func:`unqueued_resource_use`). Waiting
 lengthens exposure to the latent times already drawn; it never redraws them (DESIGN.md section 4).
 
 What a new pathway step touches, and nothing else:
