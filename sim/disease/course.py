@@ -341,8 +341,7 @@ class Course:
     All days count from enrolment; ``NaN`` where the event did not happen (or fell after the
     end of follow-up). Days that only the event log uses are computed on demand by
     :meth:`log_days`, so runs without an event log do not pay for them. ``resource_use`` holds
-    each patient's requests for the scarce resources (the engine's, or derived on demand when nobody queued);
-    ``unqueued_waits`` the waiting columns of a course in which nobody queued (``None`` otherwise).
+    each patient's requests for the scarce resources (the engine's, or derived on demand when nobody queued).
     """
 
     columns: dict[str, np.ndarray]
@@ -353,7 +352,6 @@ class Course:
     car_t_gvhd_day: np.ndarray
     agvhd_day: np.ndarray
     cgvhd_day: np.ndarray
-    unqueued_waits: dict[str, np.ndarray] | None = None
 
     @cached_property
     def resource_use(self) -> ResourceUse:
@@ -398,37 +396,33 @@ class Course:
             "transplant_discharge": discharge_day(self.resource_use, "transplant_bed", last_day),
         }
 
-    def wait_columns(self) -> dict[str, np.ndarray]:
-        """The patients-table columns on waiting, observed up to each patient's last day.
 
-        Returns
-        -------
-        dict
-            ``wait_<resource>_days`` (days from asking to service, or to leaving the queue, cut at
-            the end of follow-up; ``NaN`` if the patient did not ask by then), ``waiting_for`` and
-            ``waiting_exit`` (codes into ``WAITING_FOR`` and ``WAITING_EXITS``; 0 unless the patient
-            left the pathway from a queue by the end of follow-up).
-        """
-        if self.unqueued_waits is not None:
-            return self.unqueued_waits
-        use, last_day = self.resource_use, self.columns["last_day"]
-        columns = {}
-        for resource in RESOURCES:
-            request = use.request[resource]
-            if use.start[resource] is request:  # served on asking (no queue): a wait of 0 days
-                columns[f"wait_{resource}_days"] = np.where(request <= last_day, 0.0, np.nan)
-                continue
-            waited_until = np.where(np.isnan(use.start[resource]), use.end[resource], use.start[resource])
-            columns[f"wait_{resource}_days"] = np.where(request <= last_day, np.minimum(waited_until, last_day) - request, np.nan)
-        if not use.left_queue.any():  # nobody left the pathway from a queue
-            columns["waiting_for"], columns["waiting_exit"] = np.zeros(last_day.shape, np.int8), np.zeros(last_day.shape, np.int8)
-            return columns
-        left_in_time = np.zeros(last_day.shape, dtype=bool)
-        for code, resource in enumerate(WAITING_FOR[1:], start=1):
-            left_in_time |= (use.left_queue == code) & (use.end[resource] <= last_day)
-        columns["waiting_for"] = np.where(left_in_time, use.left_queue, 0).astype(np.int8)
-        columns["waiting_exit"] = np.where(left_in_time, use.left_reason, 0).astype(np.int8)
+def wait_columns(use: ResourceUse, last_day: np.ndarray) -> dict[str, np.ndarray]:
+    """The patients-table columns on waiting from the resource records ``use``, observed up to each patient's
+    ``last_day`` (:func:`unqueued_table_columns` gives the same numbers for a course in which nobody queued).
+
+    Returns
+    -------
+    dict
+        ``wait_<resource>_days`` (days from asking to service, or to leaving the queue, cut at
+        the end of follow-up; ``NaN`` if the patient did not ask by then), ``waiting_for`` and
+        ``waiting_exit`` (codes into ``WAITING_FOR`` and ``WAITING_EXITS``; 0 unless the patient
+        left the pathway from a queue by the end of follow-up).
+    """
+    columns = {}
+    for resource in RESOURCES:
+        request = use.request[resource]
+        waited_until = np.where(np.isnan(use.start[resource]), use.end[resource], use.start[resource])
+        columns[f"wait_{resource}_days"] = np.where(request <= last_day, np.minimum(waited_until, last_day) - request, np.nan)
+    if not use.left_queue.any():  # nobody left the pathway from a queue
+        columns["waiting_for"], columns["waiting_exit"] = np.zeros(last_day.shape, np.int8), np.zeros(last_day.shape, np.int8)
         return columns
+    left_in_time = np.zeros(last_day.shape, dtype=bool)
+    for code, resource in enumerate(WAITING_FOR[1:], start=1):
+        left_in_time |= (use.left_queue == code) & (use.end[resource] <= last_day)
+    columns["waiting_for"] = np.where(left_in_time, use.left_queue, 0).astype(np.int8)
+    columns["waiting_exit"] = np.where(left_in_time, use.left_reason, 0).astype(np.int8)
+    return columns
 
 
 def _observed(day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
@@ -465,7 +459,7 @@ def unqueued_resource_use(plan: Plan, services: Services) -> ResourceUse:
 
 def unqueued_table_columns(plan: Plan, services: Services, last_day: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The hospital-day and the waiting columns of a course in which nobody waited, in one compiled pass
-    (:func:`_unqueued_table_patients`): the numbers :func:`stay_days` and :meth:`Course.wait_columns` give from
+    (:func:`_unqueued_table_patients`): the numbers :func:`stay_days` and :func:`wait_columns` give from
     :func:`unqueued_resource_use`, without building the records.
 
     Returns
@@ -609,7 +603,6 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
     first = settled.first
     columns = settled.columns
     last_day, transplanted = columns["last_day"], columns["hsct"]
-    waits = None
     if services.resource_use is None:  # nobody queued: the hospital days and waits in one pass
         hospital, waits = unqueued_table_columns(plan, services, last_day)
     else:
@@ -617,15 +610,16 @@ def resolve_course(plan: Plan, services: Services, horizon_days: float | np.ndar
         icu_days = stay_days(use, "icu_bed", last_day)
         hospital = {"cart_stay_days": stay_days(use, "cart_bed", last_day), "icu_days": np.where(np.isnan(icu_days), 0.0, icu_days),
                     "hsct_stay_days": stay_days(use, "transplant_bed", last_day)}
+        waits = wait_columns(use, last_day)
     columns = {
         **{name: values for name, values in columns.items() if name not in ("last_day", "chimerism", "cart_source")},
         "death_cause": settled.death_cause,
         **{name: columns[name] for name in ("last_day", "chimerism", "cart_source")},
         **hospital,
+        **waits,
     }
     return Course(
         columns=columns, plan=plan, services=services, latent_death_day=settled.death_day,
         early_death_first=first == RISK_CODE["early_toxicity"], car_t_gvhd_day=settled.car_t_gvhd_day,
         agvhd_day=np.where(transplanted, settled.agvhd_day, np.nan), cgvhd_day=np.where(transplanted, settled.cgvhd_day, np.nan),
-        unqueued_waits=waits,
     )

@@ -189,7 +189,7 @@ class _Tables:
 
     def add(self, index: int, part: slice, attributes: PatientAttributes, plan: Plan, course: Course) -> None:
         """The ``index``-th strategy's course of the patients ``part``."""
-        self.table.put(index, part, attributes, {**course.columns, **course.wait_columns()})
+        self.table.put(index, part, attributes, course.columns)
         if self.with_events:
             name = self.names[index]
             self.events[name].append(events_frame(self.scenario.name, self.replication, plan, course, self.all_names, part.start))

@@ -57,7 +57,7 @@ class PatientsTable:
 
     def put(self, strategy: int, part: slice, attributes: PatientAttributes, columns: dict[str, np.ndarray]) -> None:
         """Copy the resolved course columns of the patients ``part`` under the ``strategy``-th strategy
-        (with the waiting columns of :meth:`sim.disease.course.Course.wait_columns`), and their attributes."""
+        (hospital days and waits included), and their attributes."""
         rows = slice(strategy * self.n + part.start, strategy * self.n + part.stop)
         own = {name: getattr(attributes, name) for name in ("disease", "age", *ATTRIBUTE_COLUMNS) if name != "cart_source"}
         for name, values in (*columns.items(), *own.items()):

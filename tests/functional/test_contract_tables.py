@@ -38,7 +38,7 @@ def test_apheresis_is_dated_on_the_granted_appointment(regional):
     apheresis = events[events.event == "apheresis"]
     patient = apheresis.patient_id.to_numpy()
     granted = course.resource_use.start["apheresis"]
-    wait = course.wait_columns()["wait_apheresis_days"]
+    wait = course.columns["wait_apheresis_days"]
     assert (wait[patient] > 0).sum() > 50
     np.testing.assert_array_equal(apheresis.day.to_numpy(), granted[patient])
     assert (apheresis.day.to_numpy() >= plan.request_day[patient] + wait[patient] - 1e-9).all()

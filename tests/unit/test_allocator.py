@@ -42,6 +42,7 @@ def test_numpy_stops_asking_for_huge_pages_here_and_in_started_processes(monkeyp
     from numpy._core import multiarray
 
     monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    original = multiarray._set_madvise_hugepage(True)  # this process's setting, put back at the end
     try:
         assert tune_memory()["huge_pages"] is False
         assert multiarray._set_madvise_hugepage(False) is False  # returns the setting it replaces
@@ -49,7 +50,7 @@ def test_numpy_stops_asking_for_huge_pages_here_and_in_started_processes(monkeyp
                                  capture_output=True, text=True, check=True, env=dict(os.environ))
         assert started.stdout.strip() == "False"  # numpy read NUMPY_MADVISE_HUGEPAGE=0 at import
     finally:
-        multiarray._set_madvise_hugepage(True)
+        multiarray._set_madvise_hugepage(original)
 
 
 @pytest.mark.skipif(not GLIBC, reason="the heap policy is glibc's")
