@@ -28,15 +28,19 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sim.disease import one_pass
 from sim.disease.course import outcome_columns, plan_course
 from sim.disease.draws import PatientDraws, uniform_stream
 from sim.disease.patients import PatientAttributes, build_cohort
+from sim.disease.steps import product_source
 from sim.engines.cohort import simulate_services
 from sim.inputs.errors import MISSING, InputError, unreadable
 from sim.inputs.parameters import ParameterSet
@@ -69,6 +73,7 @@ from sim.outcomes.endpoints import (
 )
 from sim.outcomes.estimators import cumulative_incidence, incidence_at_batch, kaplan_meier, survival_at_batch
 
+_T = TypeVar("_T")
 STUDIES_DIR = SCENARIOS_DIR / "studies"
 """The shipped study replays (one ``NAME.yaml`` per study)."""
 
@@ -442,14 +447,24 @@ class StudyCohort:
         assert scenario.study is not None, "a study replay has a study section (load_studies)"
         if scenario.parameters:
             params = params.with_overrides(scenario.parameters)
-        plan = plan_course(params, scenario.strategies[0], self.attributes, self.draws)
-        columns = outcome_columns(plan, simulate_services(plan, scenario.capacity), scenario.horizon_days)
+        strategy = scenario.strategies[0]
+        if one_pass.covers(strategy) and not scenario.capacity.limited():  # the same columns, in one compiled pass
+            columns = one_pass.outcome_columns(params, strategy, self.attributes, self.draws, scenario.horizon_days, self.source)
+        else:
+            plan = plan_course(params, strategy, self.attributes, self.draws)
+            columns = outcome_columns(plan, simulate_services(plan, scenario.capacity), scenario.horizon_days)
         columns.update({name: getattr(self.attributes, name) for name in SUBGROUP_ATTRIBUTES})
         if scenario.study.population == "infused":
             columns["selected"] = infused(columns)
         else:
             columns["selected"] = _transplanted_in_cr(columns)
         return columns
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        """The CAR-T product each simulated patient gets under the study's strategy (:func:`product_source`: it does
+        not depend on the parameters, so a replay works it out once)."""
+        return product_source(self.scenario.strategies[0], self.attributes)
 
     def follow_up_end(self, columns: Columns) -> np.ndarray:
         """Day (from enrolment) on which each patient's follow-up ends: uniform in the study's window
@@ -566,9 +581,9 @@ def expected_probabilities(columns: Columns, targets: Sequence[Target]) -> np.nd
     numpy.ndarray
         One probability per target, in order (NaN where the population is empty).
     """
-    memo: dict[tuple, np.ndarray] = {}
+    memo: dict[tuple, Any] = {}
 
-    def once(key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    def once(key: tuple, compute: Callable[[], _T]) -> _T:
         if key not in memo:
             memo[key] = compute()
         return memo[key]
@@ -593,7 +608,8 @@ def expected_probabilities(columns: Columns, targets: Sequence[Target]) -> np.nd
             flags = PROPORTIONS[target.metric](columns, target)
             probabilities[k] = np.count_nonzero(flags & population) / size
             continue
-        within = once(("within", endpoint.origin, endpoint.events, target.days), lambda: endpoint.within(columns, target.days))
+        elapsed = once(("elapsed", endpoint.origin, endpoint.events), lambda: endpoint.elapsed(columns))
+        within = endpoint.within(columns, target.days, elapsed)
         share = np.count_nonzero(within & population) / size
         probabilities[k] = share if target.metric in INCIDENCES or target.metric in EVENT_BY_TIME else 1.0 - share
     return probabilities

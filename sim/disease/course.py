@@ -502,25 +502,35 @@ def _patient_arrays(plan: Plan) -> tuple[np.ndarray, ...]:
     )
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def unqueued_patient(request_day, exit_day, slot_days, release_days, failed, background, early_death, icu_need, interval,
+                     candidate, pre_hsct_exit_after, icu_stay):
+    """Manufacturing start, infusion and HSCT days of one patient when nobody waits (:func:`unqueued_services`;
+    ``NaN`` where they did not happen). The transplant's own risks do not come into it: only ICU stays begun before
+    the transplant delay it, so the patient is not yet transplanted (``NaN``) when the ICU need is asked about."""
+    start = request_day if request_day < exit_day else math.nan
+    t0 = timing.ready_day(start, slot_days, release_days)
+    t0 = t0 if not failed and t0 < exit_day else math.nan
+    # only ICU stays begun before the planned day delay the transplant
+    icu = timing.icu_request_day(icu_need, early_death, background, math.inf, t0, math.nan)
+    death = timing.infused_death_day(early_death, background, math.inf, t0, math.nan)
+    icu_end = icu + timing.icu_bed_days(icu_stay, death, icu)
+    planned = timing.hsct_ready_day(t0 + interval, icu, icu_end)
+    hsct_exit = timing.pre_hsct_exit_day(t0, pre_hsct_exit_after, background)
+    return start, t0, planned if candidate and planned < hsct_exit else math.nan
+
+
 @njit(cache=True, error_model="numpy")
 def _unqueued_patients(patients, values, out):
-    """Manufacturing start, infusion and HSCT days of each patient when nobody waits (:func:`unqueued_services`)."""
-    (request_day, exit_day, slot_days, release_days, failed, _needs_slot, background, early_death, icu_need, post_hsct_death,
+    """:func:`unqueued_patient` of one patient after another (:func:`unqueued_services`)."""
+    (request_day, exit_day, slot_days, release_days, failed, _needs_slot, background, early_death, icu_need, _post_hsct_death,
      interval, candidate, pre_hsct_exit_after, _cart_stay, _relapse_after_hsct) = patients
     (icu_stay,) = values
     start_out, infusion_out, hsct_out = out
     for i in range(request_day.shape[0]):
-        start = request_day[i] if request_day[i] < exit_day[i] else math.nan
-        t0 = timing.ready_day(start, slot_days[i], release_days[i])
-        t0 = t0 if not failed[i] and t0 < exit_day[i] else math.nan
-        # only ICU stays begun before the planned day delay the transplant
-        icu = timing.icu_request_day(icu_need[i], early_death[i], background[i], post_hsct_death[i], t0, math.nan)
-        death = timing.infused_death_day(early_death[i], background[i], post_hsct_death[i], t0, math.nan)
-        icu_end = icu + timing.icu_bed_days(icu_stay, death, icu)
-        planned = timing.hsct_ready_day(t0 + interval[i], icu, icu_end)
-        hsct_exit = timing.pre_hsct_exit_day(t0, pre_hsct_exit_after[i], background[i])
-        start_out[i], infusion_out[i] = start, t0
-        hsct_out[i] = planned if candidate[i] and planned < hsct_exit else math.nan
+        start_out[i], infusion_out[i], hsct_out[i] = unqueued_patient(
+            request_day[i], exit_day[i], slot_days[i], release_days[i], failed[i], background[i], early_death[i], icu_need[i],
+            interval[i], candidate[i], pre_hsct_exit_after[i], icu_stay)
 
 
 @njit(cache=True, error_model="numpy")

@@ -55,9 +55,119 @@ def _observed(day: float, last_day: float) -> float:
     return day if day <= last_day else math.nan
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def settle_patient(before, toxicity, response, after, graft, causes, services, horizon):  # noqa: PLR0914, PLR0915 - the course
+    """Settle one patient: the endpoint columns (:data:`COLUMNS` order), then the latent death day, first risk,
+    severe GVHD, the CAR-T, acute and chronic GVHD days observed and the cause of death (the order of
+    :class:`Settled`'s arrays).
+
+    The arguments are the patient's values of the arrays :func:`settle` gathers, by step, in its order, and the end
+    of follow-up; a few tuples rather than forty values, so that the call can be inlined.
+    """
+    slot_days, failed, exit_day, dropout_day, background_day = before
+    early_after, late_after, car_t_gvhd, car_t_gvhd_after, crs_grade, icans_grade = toxicity
+    response_after, response_code, relapse_after, relapse_negative_pre, refractory_survival, relapse_survival = response
+    relapse_after_hsct, relapse_negative_post, hsct_relapse_survival, nrm_after_hsct, late_effects_after = after
+    graft_failure_after, agvhd_grade, agvhd_after, cgvhd, cgvhd_after, chimerism = graft
+    early_cause, late_cause_draw, nrm_cause_draw, icu_cause, gvhd_share, infection_share = causes
+    manufacturing_start, infusion_day, hsct_day, icu_wait_death_day = services
+    release_day = manufacturing_start + slot_days
+    t0, hsct = infusion_day, hsct_day
+    infused, transplanted = not math.isnan(t0), not math.isnan(hsct)
+
+    # the response assessment, if the patient lives to it
+    assessment_day = t0 + response_after
+    assessed = (infused and early_after > response_after and background_day > assessment_day
+                and not icu_wait_death_day <= assessment_day)
+    response = response_code if assessed else RESPONSE_NOT_ASSESSED
+    response_day = assessment_day if assessed else math.nan
+    in_cr = assessed and response_code != RESPONSE_NONE
+
+    # living with untreated disease from: a failed manufacturing (at release: not a progression, but no
+    # CAR-T), a drop-out (progression before infusion), or primary non-response (at the assessment)
+    untreated_day = math.nan
+    if not infused:
+        untreated_day = release_day if failed and release_day < exit_day else dropout_day
+    if assessed and not in_cr:
+        untreated_day = response_day
+
+    if transplanted:
+        relapse_day, relapse_negative = hsct + relapse_after_hsct, relapse_negative_post
+        relapse_death = relapse_day + hsct_relapse_survival
+    else:
+        relapse_day = t0 + relapse_after if in_cr else math.inf
+        relapse_negative = relapse_negative_pre
+        relapse_death = relapse_day + relapse_survival
+
+    # the competing risks of death: the first wins (the earlier risk on ties); after a relapse, death
+    # is from the disease, so every other risk but age counts only before it
+    late_day = t0 + late_after
+    risks = (
+        untreated_day + refractory_survival,
+        relapse_death,
+        # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
+        before_relapse(t0 + early_after, relapse_day),
+        # prolonged cytopenia or late infection without transplant: a transplant before it takes over
+        before_relapse(math.inf if hsct <= late_day else late_day, relapse_day),
+        before_relapse(hsct + nrm_after_hsct, relapse_day),
+        before_relapse(hsct + graft_failure_after, relapse_day),
+        before_relapse(hsct + late_effects_after, relapse_day),
+        background_day,
+        before_relapse(icu_wait_death_day, relapse_day),
+    )
+    death_day, first = math.inf, 0
+    for risk in range(len(risks)):
+        if risks[risk] < death_day:
+            death_day, first = risks[risk], risk
+
+    # GVHD starts only alive and in remission
+    gvhd_until = minimum(death_day, relapse_day)
+    agvhd_day = hsct + agvhd_after
+    agvhd_day = agvhd_day if transplanted and agvhd_grade > 0 and agvhd_day < gvhd_until else math.nan
+    cgvhd_day = hsct + cgvhd_after
+    cgvhd_day = cgvhd_day if transplanted and cgvhd and cgvhd_day < gvhd_until else math.nan
+    severe_gvhd = (agvhd_grade >= 3 and agvhd_day < death_day) or cgvhd_day < death_day
+
+    # the cause of death: the first risk's own cause, or one drawn for the patient
+    cause = RISK_CAUSE[first]
+    if first == _EARLY:
+        cause = early_cause
+    elif first == _LATE:
+        cause = survival.non_relapse_cause(late_cause_draw, False, gvhd_share, infection_share)
+    elif first == _NON_RELAPSE:
+        cause = survival.non_relapse_cause(nrm_cause_draw, severe_gvhd, gvhd_share, infection_share)
+    elif first == _ICU_WAIT:
+        cause = icu_cause
+
+    # censoring: every event, the index treatment and its assessment too, is recorded only by the last day
+    died = death_day <= horizon
+    last_day = death_day if died else horizon
+    t0, response_day = _observed(t0, last_day), _observed(response_day, last_day)
+    infused = not math.isnan(t0)
+    relapse_day = _observed(relapse_day if relapse_day < death_day else math.nan, last_day)
+    hsct = _observed(hsct, last_day)
+    transplanted = not math.isnan(hsct)
+    car_t_gvhd_day = t0 + car_t_gvhd_after
+    car_t_gvhd_day = _observed(car_t_gvhd_day if infused and car_t_gvhd and car_t_gvhd_day < death_day else math.nan, last_day)
+    agvhd_day, cgvhd_day = _observed(agvhd_day, last_day), _observed(cgvhd_day, last_day)
+    grade = agvhd_grade if transplanted and not math.isnan(agvhd_day) else 0
+    if not math.isnan(car_t_gvhd_day) and grade < 2:
+        grade = 2
+
+    return (
+        # the endpoint columns, in COLUMNS order
+        infused, t0, crs_grade if infused else 0, icans_grade if infused else 0,
+        RESPONSE_NOT_ASSESSED if math.isnan(response_day) else response, response_day, transplanted, hsct, grade,
+        not math.isnan(cgvhd_day), not math.isnan(relapse_day), relapse_day, not math.isnan(relapse_day) and relapse_negative, died,
+        death_day if died else math.nan, last_day, chimerism if transplanted else CHIMERISM_NONE,
+        # the latent death day, first risk, severe GVHD, the GVHD days observed and the cause of death
+        death_day, first, severe_gvhd, car_t_gvhd_day, agvhd_day, cgvhd_day, cause if died else NO_DEATH,
+    )
+
+
 @njit(cache=True, error_model="numpy")
-def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - the course, read top to bottom
-    """Settle each patient ``i`` in turn: write its endpoint columns into ``out`` (arrays in
+def settle_patients(plan, services, horizon, out, latent):
+    """:func:`settle_patient` of one patient after another: its endpoint columns into ``out`` (arrays in
     :data:`COLUMNS` order) and its latent death day, first risk, GVHD days and cause of death into ``latent``.
 
     ``plan``, ``services`` and ``latent`` are tuples of arrays in the order of :func:`settle`.
@@ -71,104 +181,19 @@ def settle_patients(plan, services, horizon, out, latent):  # noqa: PLR0915 - th
     (o_infused, o_infusion_day, o_crs, o_icans, o_response, o_response_day, o_hsct, o_hsct_day, o_agvhd, o_cgvhd,
      o_relapse, o_relapse_day, o_relapse_negative, o_death, o_death_day, o_last_day, o_chimerism) = out
     l_death_day, l_first, l_severe_gvhd, l_car_t_gvhd_day, l_agvhd_day, l_cgvhd_day, l_cause = latent
-
     for i in range(horizon.shape[0]):
-        release_day = manufacturing_start[i] + slot_days[i]
-        t0, hsct = infusion_day[i], hsct_day[i]
-        infused, transplanted = not math.isnan(t0), not math.isnan(hsct)
-
-        # the response assessment, if the patient lives to it
-        assessment_day = t0 + response_after[i]
-        assessed = (infused and early_after[i] > response_after[i] and background_day[i] > assessment_day
-                    and not icu_wait_death_day[i] <= assessment_day)
-        response = response_code[i] if assessed else RESPONSE_NOT_ASSESSED
-        response_day = assessment_day if assessed else math.nan
-        in_cr = assessed and response_code[i] != RESPONSE_NONE
-
-        # living with untreated disease from: a failed manufacturing (at release: not a progression, but no
-        # CAR-T), a drop-out (progression before infusion), or primary non-response (at the assessment)
-        untreated_day = math.nan
-        if not infused:
-            untreated_day = release_day if failed[i] and release_day < exit_day[i] else dropout_day[i]
-        if assessed and not in_cr:
-            untreated_day = response_day
-
-        if transplanted:
-            relapse_day, relapse_negative = hsct + relapse_after_hsct[i], relapse_negative_post[i]
-            relapse_death = relapse_day + hsct_relapse_survival[i]
-        else:
-            relapse_day = t0 + relapse_after[i] if in_cr else math.inf
-            relapse_negative = relapse_negative_pre[i]
-            relapse_death = relapse_day + relapse_survival[i]
-
-        # the competing risks of death: the first wins (the earlier risk on ties); after a relapse, death
-        # is from the disease, so every other risk but age counts only before it
-        late_day = t0 + late_after[i]
-        risks = (
-            untreated_day + refractory_survival[i],
-            relapse_death,
-            # a fatal infection of the aplasia is not cancelled by an early transplant (engraftment ends the aplasia later)
-            before_relapse(t0 + early_after[i], relapse_day),
-            # prolonged cytopenia or late infection without transplant: a transplant before it takes over
-            before_relapse(math.inf if hsct <= late_day else late_day, relapse_day),
-            before_relapse(hsct + nrm_after_hsct[i], relapse_day),
-            before_relapse(hsct + graft_failure_after[i], relapse_day),
-            before_relapse(hsct + late_effects_after[i], relapse_day),
-            background_day[i],
-            before_relapse(icu_wait_death_day[i], relapse_day),
-        )
-        death_day, first = math.inf, 0
-        for risk in range(len(risks)):
-            if risks[risk] < death_day:
-                death_day, first = risks[risk], risk
-
-        # GVHD starts only alive and in remission
-        gvhd_until = minimum(death_day, relapse_day)
-        agvhd_day = hsct + agvhd_after[i]
-        agvhd_day = agvhd_day if transplanted and agvhd_grade[i] > 0 and agvhd_day < gvhd_until else math.nan
-        cgvhd_day = hsct + cgvhd_after[i]
-        cgvhd_day = cgvhd_day if transplanted and cgvhd[i] and cgvhd_day < gvhd_until else math.nan
-        severe_gvhd = (agvhd_grade[i] >= 3 and agvhd_day < death_day) or cgvhd_day < death_day
-
-        # the cause of death: the first risk's own cause, or one drawn for the patient
-        cause = RISK_CAUSE[first]
-        if first == _EARLY:
-            cause = early_cause[i]
-        elif first == _LATE:
-            cause = survival.non_relapse_cause(late_cause_draw[i], False, gvhd_share[i], infection_share[i])
-        elif first == _NON_RELAPSE:
-            cause = survival.non_relapse_cause(nrm_cause_draw[i], severe_gvhd, gvhd_share[i], infection_share[i])
-        elif first == _ICU_WAIT:
-            cause = icu_cause[i]
-
-        # censoring: every event, the index treatment and its assessment too, is recorded only by the last day
-        died = death_day <= horizon[i]
-        last_day = death_day if died else horizon[i]
-        t0, response_day = _observed(t0, last_day), _observed(response_day, last_day)
-        infused = not math.isnan(t0)
-        relapse_day = _observed(relapse_day if relapse_day < death_day else math.nan, last_day)
-        hsct = _observed(hsct, last_day)
-        transplanted = not math.isnan(hsct)
-        car_t_gvhd_day = t0 + car_t_gvhd_after[i]
-        car_t_gvhd_day = _observed(car_t_gvhd_day if infused and car_t_gvhd[i] and car_t_gvhd_day < death_day else math.nan, last_day)
-        agvhd_day, cgvhd_day = _observed(agvhd_day, last_day), _observed(cgvhd_day, last_day)
-        grade = agvhd_grade[i] if transplanted and not math.isnan(agvhd_day) else 0
-        if not math.isnan(car_t_gvhd_day) and grade < 2:
-            grade = 2
-
-        o_infused[i], o_infusion_day[i] = infused, t0
-        o_crs[i] = crs_grade[i] if infused else 0
-        o_icans[i] = icans_grade[i] if infused else 0
-        o_response[i], o_response_day[i] = (RESPONSE_NOT_ASSESSED if math.isnan(response_day) else response), response_day
-        o_hsct[i], o_hsct_day[i] = transplanted, hsct
-        o_agvhd[i], o_cgvhd[i] = grade, not math.isnan(cgvhd_day)
-        o_relapse[i], o_relapse_day[i] = not math.isnan(relapse_day), relapse_day
-        o_relapse_negative[i] = not math.isnan(relapse_day) and relapse_negative
-        o_death[i], o_death_day[i], o_last_day[i] = died, (death_day if died else math.nan), last_day
-        o_chimerism[i] = chimerism[i] if transplanted else CHIMERISM_NONE
-        l_death_day[i], l_first[i], l_severe_gvhd[i] = death_day, first, severe_gvhd
-        l_cause[i] = cause if died else NO_DEATH
-        l_car_t_gvhd_day[i], l_agvhd_day[i], l_cgvhd_day[i] = car_t_gvhd_day, agvhd_day, cgvhd_day
+        (o_infused[i], o_infusion_day[i], o_crs[i], o_icans[i], o_response[i], o_response_day[i], o_hsct[i], o_hsct_day[i],
+         o_agvhd[i], o_cgvhd[i], o_relapse[i], o_relapse_day[i], o_relapse_negative[i], o_death[i], o_death_day[i], o_last_day[i],
+         o_chimerism[i], l_death_day[i], l_first[i], l_severe_gvhd[i], l_car_t_gvhd_day[i], l_agvhd_day[i], l_cgvhd_day[i],
+         l_cause[i]) = settle_patient(
+            (slot_days[i], failed[i], exit_day[i], dropout_day[i], background_day[i]),
+            (early_after[i], late_after[i], car_t_gvhd[i], car_t_gvhd_after[i], crs_grade[i], icans_grade[i]),
+            (response_after[i], response_code[i], relapse_after[i], relapse_negative_pre[i], refractory_survival[i],
+             relapse_survival[i]),
+            (relapse_after_hsct[i], relapse_negative_post[i], hsct_relapse_survival[i], nrm_after_hsct[i], late_effects_after[i]),
+            (graft_failure_after[i], agvhd_grade[i], agvhd_after[i], cgvhd[i], cgvhd_after[i], chimerism[i]),
+            (early_cause[i], late_cause_draw[i], nrm_cause_draw[i], icu_cause[i], gvhd_share[i], infection_share[i]),
+            (manufacturing_start[i], infusion_day[i], hsct_day[i], icu_wait_death_day[i]), horizon[i])
 
 
 @dataclass(frozen=True)

@@ -162,44 +162,66 @@ def plan_before_infusion(
     """
     n = attributes.n
     uses_cart = strategy.index_therapy == "cart"
-    # the manufacturing time and the competing exits use numpy's exp and log: computed as arrays, once
-    manufacturing = (once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
-                          p["manufacturing_days_sigma"]) if uses_cart else np.zeros(n))
-    values = (p["universal_product_days"], p["apheresis_delay_days"], p["lymphodepletion_days"], p["chemo_start_days"],
-              p["manufacturing_failure"])
+    (manufacturing, u_failure), values, dropout_day, background_death_day = before_infusion_inputs(p, strategy, attributes, draws, once)
     out = (np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n), np.empty(n, bool))
-    _before_infusion_patients((source, manufacturing, draws["u_manufacturing_failure"]), _floats(values), uses_cart, out)
+    _before_infusion_patients((source, manufacturing, u_failure), values, uses_cart, out)
     needs_slot, request_day, slot_days, release_to_infusion, failed = out
     return BeforeInfusion(
         needs_slot=needs_slot, request_day=request_day, slot_days=slot_days, release_to_infusion_days=release_to_infusion,
-        manufacturing_failed=failed,
-        dropout_day=once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
-        background_death_day=once(survival.background_death_day, draws["u_background"], attributes.age,
-                                  p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]),
+        manufacturing_failed=failed, dropout_day=dropout_day, background_death_day=background_death_day,
     )
+
+
+def before_infusion_inputs(
+    p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, once: Once = _call,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, ...], np.ndarray, np.ndarray]:
+    """What the before-infusion step reads besides the product: the manufacturing days and failure draws of each
+    patient, the parameter values of :func:`before_infusion_patient`, and the latent drop-out and background death days
+    (days from enrolment). The manufacturing time and the competing exits use numpy's exp and log: computed as
+    arrays, once (parameters as for :func:`plan_before_infusion`)."""
+    uses_cart = strategy.index_therapy == "cart"
+    manufacturing = (once(cart.manufacturing_days, draws.normal("u_manufacturing_time"), p["manufacturing_days"],
+                          p["manufacturing_days_sigma"]) if uses_cart else np.zeros(attributes.n))
+    values = (p["universal_product_days"], p["apheresis_delay_days"], p["lymphodepletion_days"], p["chemo_start_days"],
+              p["manufacturing_failure"])
+    return (
+        (manufacturing, draws["u_manufacturing_failure"]), _floats(values),
+        once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
+        once(survival.background_death_day, draws.exponential("u_background"), attributes.age, p["background_gompertz_rate_at_40"],
+             p["background_gompertz_slope"]),
+    )
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def before_infusion_patient(source, manufacturing_days, u_failure, values, uses_cart):
+    """Apheresis, manufacturing and the way to infusion of one patient (:func:`plan_before_infusion`): whether a slot
+    is needed, the request day, the slot's days, the days from release to infusion, and whether manufacturing fails.
+
+    ``values`` are the parameter values in the order :func:`before_infusion_values` gives them.
+    """
+    universal_days, apheresis_days, lymphodepletion_days, chemo_start_days, p_failure = values
+    universal = source == UNIVERSAL
+    needs_slot = uses_cart and not universal  # apheresis and a manufacturing slot
+    if uses_cart:  # a universal product is available off the shelf
+        request, release = (universal_days if universal else apheresis_days), lymphodepletion_days
+    else:
+        request, release = chemo_start_days, 0.0
+    return (needs_slot, request, manufacturing_days if needs_slot else 0.0, release,
+            needs_slot and cart.manufacturing_failed(u_failure, p_failure))
 
 
 @njit(cache=True, error_model="numpy")
 def _before_infusion_patients(patients, values, uses_cart, out):
-    """Apheresis, manufacturing and the way to infusion, one patient after another (:func:`plan_before_infusion`).
+    """:func:`before_infusion_patient` of one patient after another (:func:`plan_before_infusion`).
 
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_before_infusion` builds them; ``out`` receives the flags and days of :class:`BeforeInfusion`.
+    ``patients`` are the per-patient arrays in the order :func:`plan_before_infusion` builds them; ``out`` receives
+    the flags and days of :class:`BeforeInfusion`.
     """
     source, manufacturing_days, u_failure = patients
-    universal_days, apheresis_days, lymphodepletion_days, chemo_start_days, p_failure = values
     needs_slot_out, request_out, slot_out, release_out, failed_out = out
     for i in range(source.shape[0]):
-        universal = source[i] == UNIVERSAL
-        needs_slot_out[i] = needs_slot = uses_cart and not universal  # apheresis and a manufacturing slot
-        if uses_cart:  # a universal product is available off the shelf
-            request_out[i] = universal_days if universal else apheresis_days
-            release_out[i] = lymphodepletion_days
-        else:
-            request_out[i] = chemo_start_days
-            release_out[i] = 0.0
-        slot_out[i] = manufacturing_days[i] if needs_slot else 0.0
-        failed_out[i] = needs_slot and cart.manufacturing_failed(u_failure[i], p_failure)
+        needs_slot_out[i], request_out[i], slot_out[i], release_out[i], failed_out[i] = before_infusion_patient(
+            source[i], manufacturing_days[i], u_failure[i], values, uses_cart)
 
 
 # --- 3-5. toxicity --------------------------------------------------------------------------
@@ -260,21 +282,10 @@ def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, sour
     (parameters as for :func:`plan_before_infusion`)."""
     n = source.shape[0]
     uses_cart = strategy.index_therapy == "cart"
-    patients = (
-        draws["u_crs_grade"], draws["u_icans_grade"], draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
-        draws["u_cart_gvhd"], source, draws["u_late_nrm"], draws["u_late_nrm_time"],
-    )
-    values = (
-        p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"], p["crs_grade4plus_given_3plus"],
-        p["crs_grade5_given_4plus"],
-        p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"],
-        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"], p["aplasia_window_days"],
-        p["crs_death_days"], p["icans_death_days"], p["cart_gvhd_donor_derived"],
-        p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"],
-    )
+    own, values = toxicity_inputs(p, strategy, draws)
     out = (np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n, np.int8),
            np.empty(n, bool), np.empty(n))
-    _toxicity_patients(patients, _floats(values), uses_cart, out)
+    _toxicity_patients((*own, source), values, uses_cart, out)
     crs, icans, infected, infection_day, early_death, early_cause, car_t_gvhd, late_death = out
     return Toxicity(
         crs_grade=crs, crs_onset_after_infusion=p["crs_onset_days"],
@@ -286,38 +297,69 @@ def plan_toxicity(p: ParameterSet, strategy: Strategy, draws: PatientDraws, sour
     )
 
 
+def toxicity_inputs(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The draws of each patient that :func:`toxicity_patient` reads, and its parameter values, in its order
+    (parameters as for :func:`plan_toxicity`)."""
+    uses_cart = strategy.index_therapy == "cart"
+    own = (
+        draws["u_crs_grade"], draws["u_icans_grade"], draws["u_infection"], draws["u_infection_death"], draws["u_infection_time"],
+        draws["u_cart_gvhd"], draws["u_late_nrm"], draws["u_late_nrm_time"],
+    )
+    values = (
+        p["crs_any"], p["crs_grade3plus_given_any"], p["crs_grade2_given_mild"], p["crs_grade4plus_given_3plus"],
+        p["crs_grade5_given_4plus"],
+        p["icans_any"], p["icans_grade3plus_given_any"], p["icans_grade5_given_3plus"],
+        p["severe_infection_cart" if uses_cart else "severe_infection_chemo"], p["infection_death_given_severe"], p["aplasia_window_days"],
+        p["crs_death_days"], p["icans_death_days"], p["cart_gvhd_donor_derived"],
+        p["late_nrm_no_hsct"], LATE_NRM_FROM_DAYS, p["late_nrm_no_hsct_median_days"],
+    )
+    return own, _floats(values)
+
+
 FATAL_GRADE = 5
 """The CRS or ICANS grade that kills."""
 
 
-@njit(cache=True, error_model="numpy")
-def _toxicity_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
-    """Toxicity, infection and the deaths they bring, one patient after another (:func:`plan_toxicity`).
+@njit(cache=True, error_model="numpy", inline="always")
+def toxicity_patient(u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, u_late, u_late_time, source,
+                     values, uses_cart):
+    """Toxicity, infection and the deaths they bring for one patient (:func:`plan_toxicity`): the CRS and ICANS grades,
+    severe infection and its day, the early death day and cause, CAR-T GVHD, and the late non-relapse death day.
 
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_toxicity` builds them; ``out`` receives the grades, days, causes and flags of :class:`Toxicity`.
+    ``values`` are the parameter values in the order :func:`toxicity_inputs` gives them.
     """
-    u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, source, u_late, u_late_time = patients
     (crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus, icans_any, icans_3plus, icans_5_given_3plus,
      p_infection, p_infection_death, window_days, crs_death_days, icans_death_days, p_cart_gvhd, p_late, late_from_days,
      late_median) = values
+    crs = icans = np.int8(0)  # no CAR-T toxicity under chemotherapy
+    if uses_cart:
+        crs = cart.crs_grade(u_crs, crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus)
+        icans = cart.icans_grade(u_icans, icans_any, icans_3plus, icans_5_given_3plus)
+    infected = cart.severe_infection(u_infection, p_infection)
+    day = cart.infection_day(u_infection_time, window_days)
+    # early death: the first of fatal CRS, fatal ICANS and fatal infection (in that order on ties)
+    early, cause = earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
+    early, cause = earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
+    early, cause = earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death, p_infection_death) else math.inf,
+                           _INFECTION)
+    gvhd = uses_cart and transplant.car_t_gvhd(u_cart_gvhd, p_cart_gvhd, source == DONOR_DERIVED)
+    return (crs, icans, infected, day, early, cause, gvhd,
+            survival.late_non_relapse_death(u_late, u_late_time, p_late, late_from_days, late_median))
+
+
+@njit(cache=True, error_model="numpy")
+def _toxicity_patients(patients, values, uses_cart, out):
+    """:func:`toxicity_patient` of one patient after another (:func:`plan_toxicity`).
+
+    ``patients`` are the per-patient arrays in the order :func:`plan_toxicity` builds them; ``out`` receives the
+    grades, days, causes and flags of :class:`Toxicity`.
+    """
+    u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, u_late, u_late_time, source = patients
     crs_out, icans_out, infected_out, infection_out, early_out, cause_out, gvhd_out, late_out = out
     for i in range(source.shape[0]):
-        crs = icans = np.int8(0)  # no CAR-T toxicity under chemotherapy
-        if uses_cart:
-            crs = cart.crs_grade(u_crs[i], crs_any, crs_3plus, crs_2_given_mild, crs_4plus_given_3plus, crs_5_given_4plus)
-            icans = cart.icans_grade(u_icans[i], icans_any, icans_3plus, icans_5_given_3plus)
-        crs_out[i], icans_out[i] = crs, icans
-        infected_out[i] = infected = cart.severe_infection(u_infection[i], p_infection)
-        infection_out[i] = day = cart.infection_day(u_infection_time[i], window_days)
-        # early death: the first of fatal CRS, fatal ICANS and fatal infection (in that order on ties)
-        early, cause = earlier(math.inf, 0, crs_death_days if crs == FATAL_GRADE else math.inf, _CRS)
-        early, cause = earlier(early, cause, icans_death_days if icans == FATAL_GRADE else math.inf, _ICANS)
-        early, cause = earlier(early, cause, day if cart.fatal_infection(infected, u_infection_death[i], p_infection_death) else math.inf,
-                                _INFECTION)
-        early_out[i], cause_out[i] = early, cause
-        gvhd_out[i] = uses_cart and transplant.car_t_gvhd(u_cart_gvhd[i], p_cart_gvhd, source[i] == DONOR_DERIVED)
-        late_out[i] = survival.late_non_relapse_death(u_late[i], u_late_time[i], p_late, late_from_days, late_median)
+        (crs_out[i], icans_out[i], infected_out[i], infection_out[i], early_out[i], cause_out[i], gvhd_out[i],
+         late_out[i]) = toxicity_patient(u_crs[i], u_icans[i], u_infection[i], u_infection_death[i], u_infection_time[i],
+                                         u_cart_gvhd[i], u_late[i], u_late_time[i], source[i], values, uses_cart)
 
 
 # --- 6, 9-10. response, relapse without transplant, survival with disease -------------------
@@ -392,30 +434,12 @@ def plan_response(
     Other parameters are as for :func:`plan_before_infusion`.
     """
     uses_cart = strategy.index_therapy == "cart"
-    if uses_cart:
-        escape_share, p_mrd_neg = p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]
-        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_cart"]
-        p_relapse_mrd_negative, relapse_median = p["relapse_no_consolidation"], p["relapse_no_consolidation_median_days"]
-    else:
-        escape_share, p_mrd_neg = 0.0, p["mrd_negative_given_cr_chemo"]
-        relapse_cd7_share = p["cd7_negative_share_of_relapse_after_chemo"]
-        p_relapse_mrd_negative, relapse_median = p["relapse_after_chemo_no_hsct"], p["relapse_after_chemo_no_hsct_median_days"]
-    shape, relapse_shape = p["disease_survival_shape"], p["relapse_time_shape"]
-    patients = (
-        attributes.disease, attributes.primary_refractory, draws["u_response"], draws["u_mrd"], hsct_interval, draws["u_relapse_pre"],
-        draws.weibull("u_relapse_pre_time", relapse_shape), draws.weibull("u_refractory", shape), draws.weibull("u_post_relapse", shape),
-    )
-    values = (
-        p["cr_cart_aml"], p["cr_cart_tcell"], p["cr_chemo"], p["cr_chemo_primary_refractory_multiplier"], escape_share,
-        strategy.cd7_negative_multiplier, p_mrd_neg, strategy.prevented_escape_to_cd7_positive, p["response_assessment_days"],
-        p_relapse_mrd_negative, p["relapse_mrd_positive_hr"], relapse_cd7_share,
-        weibull_scale(relapse_median, relapse_shape), weibull_scale(p["refractory_survival_median_days"], shape),
-        weibull_scale(p["post_relapse_median_days"], shape), weibull_scale(p["post_hsct_relapse_median_days"], shape),
-    )
+    own, values = response_inputs(p, strategy, draws)
+    _, relapse_median, relapse_cd7_share = relapse_without_transplant(p, uses_cart)
     n = attributes.n
     out = (np.empty(n), np.empty(n, np.int8), np.empty(n, bool), np.empty(n), np.empty(n, bool), np.empty(n), np.empty(n), np.empty(n),
            np.empty(n))
-    _response_patients(patients, _floats(values), uses_cart, out)
+    _response_patients((attributes.disease, attributes.primary_refractory, hsct_interval, *own), values, uses_cart, out)
     (response_after, code, escape, relapse_after, relapse_negative, p_relapse, refractory_survival, relapse_survival,
      hsct_relapse_survival) = out
     return Response(
@@ -427,37 +451,81 @@ def plan_response(
     )
 
 
-@njit(cache=True, error_model="numpy")
-def _response_patients(patients, values, uses_cart, out):  # noqa: PLR0914 - the step's inputs, named
-    """Response, relapse from remission and survival with disease, one patient after another (:func:`plan_response`).
+def relapse_without_transplant(p: ParameterSet, uses_cart: bool) -> tuple[float, float, float]:
+    """The probability of a relapse from an MRD-negative remission without transplant, the median days from the response
+    assessment to it, and the share of such relapses that are CD7-negative (before the strategy's multiplier), after
+    CAR-T (``uses_cart``) or chemotherapy."""
+    if uses_cart:
+        return (p["relapse_no_consolidation"], p["relapse_no_consolidation_median_days"],
+                p["cd7_negative_share_of_relapse_after_cart"])
+    return p["relapse_after_chemo_no_hsct"], p["relapse_after_chemo_no_hsct_median_days"], p["cd7_negative_share_of_relapse_after_chemo"]
 
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_response` builds them; ``out`` receives the days, codes, flags and probabilities of :class:`Response`.
+
+def response_inputs(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The draws and Weibull scores of each patient that :func:`response_patient` reads, and its parameter values, in
+    its order (parameters as for :func:`plan_response`)."""
+    uses_cart = strategy.index_therapy == "cart"
+    escape_share, p_mrd_neg = ((p["cd7_negative_share_of_nonresponse"], p["mrd_negative_given_cr"]) if uses_cart
+                               else (0.0, p["mrd_negative_given_cr_chemo"]))
+    p_relapse_mrd_negative, relapse_median, relapse_cd7_share = relapse_without_transplant(p, uses_cart)
+    shape, relapse_shape = p["disease_survival_shape"], p["relapse_time_shape"]
+    own = (
+        draws["u_response"], draws["u_mrd"], draws["u_relapse_pre"], draws.weibull("u_relapse_pre_time", relapse_shape),
+        draws.weibull("u_refractory", shape), draws.weibull("u_post_relapse", shape),
+    )
+    values = (
+        p["cr_cart_aml"], p["cr_cart_tcell"], p["cr_chemo"], p["cr_chemo_primary_refractory_multiplier"], escape_share,
+        strategy.cd7_negative_multiplier, p_mrd_neg, strategy.prevented_escape_to_cd7_positive, p["response_assessment_days"],
+        p_relapse_mrd_negative, survival.with_hazard_ratio(p_relapse_mrd_negative, p["relapse_mrd_positive_hr"]), relapse_cd7_share,
+        weibull_scale(relapse_median, relapse_shape), weibull_scale(p["refractory_survival_median_days"], shape),
+        weibull_scale(p["post_relapse_median_days"], shape), weibull_scale(p["post_hsct_relapse_median_days"], shape),
+    )
+    return own, _floats(values)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def response_patient(disease, primary_refractory, hsct_interval, u_response, u_mrd, u_relapse, w_relapse, w_refractory, w_post_relapse,
+                     values, uses_cart):
+    """Response, relapse from remission and survival with disease of one patient (:func:`plan_response`): the
+    assessment day, the response code, CD7-negative escape, the relapse day and whether it is CD7-negative, the
+    relapse probability, and survival with refractory disease, after a relapse and after a relapse after HSCT.
+
+    ``values`` are the parameter values in the order :func:`response_inputs` gives them.
     """
-    disease, primary_refractory, u_response, u_mrd, hsct_interval, u_relapse, w_relapse, w_refractory, w_post_relapse = patients
     (cr_cart_aml, cr_cart_tcell, cr_chemo, cr_chemo_refractory_multiplier, escape_share, multiplier, p_mrd_negative, to_positive,
-     assessment_days, p_relapse_mrd_negative, mrd_positive_hr, relapse_cd7_share, relapse_scale, refractory_scale,
+     assessment_days, p_relapse_mrd_negative, p_relapse_mrd_positive, relapse_cd7_share, relapse_scale, refractory_scale,
      post_relapse_scale, post_hsct_relapse_scale) = values
-    p_relapse_mrd_positive = survival.with_hazard_ratio(p_relapse_mrd_negative, mrd_positive_hr)
+    if uses_cart:  # the CR rate by disease
+        p_cr = cr_cart_aml if disease == AML else cr_cart_tcell
+    else:  # the CR rate of chemotherapy, lower in primary refractory disease
+        p_cr = cr_chemo * (cr_chemo_refractory_multiplier if primary_refractory else 1.0)
+    code = cart.response(u_response, u_mrd, p_cr, escape_share, multiplier, p_mrd_negative, to_positive)
+    escape = cart.cd7_negative_escape(u_response, p_cr, escape_share, multiplier, to_positive)
+    assessed = timing.minimum(assessment_days, hsct_interval)
+    # relapse from remission without transplant, counted from the assessment
+    p_relapse = p_relapse_mrd_positive if code == cart.RESPONSE_CR_MRD_POS else p_relapse_mrd_negative
+    positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
+    # survival with disease: refractory, after a relapse without, and after a relapse after transplant
+    return (assessed, code, escape, assessed + survival.relapse_day(u_relapse, w_relapse, positive, negative, relapse_scale),
+            survival.relapses_cd7_negative(u_relapse, positive, negative), p_relapse, refractory_scale * w_refractory,
+            post_relapse_scale * w_post_relapse, post_hsct_relapse_scale * w_post_relapse)
+
+
+@njit(cache=True, error_model="numpy")
+def _response_patients(patients, values, uses_cart, out):
+    """:func:`response_patient` of one patient after another (:func:`plan_response`).
+
+    ``patients`` are the per-patient arrays in the order :func:`plan_response` builds them; ``out`` receives the
+    days, codes, flags and probabilities of :class:`Response`.
+    """
+    disease, primary_refractory, hsct_interval, u_response, u_mrd, u_relapse, w_relapse, w_refractory, w_post_relapse = patients
     (response_out, code_out, escape_out, relapse_out, negative_out, probability_out, refractory_out, post_relapse_out,
      post_hsct_relapse_out) = out
     for i in range(disease.shape[0]):
-        if uses_cart:  # the CR rate by disease
-            p_cr = cr_cart_aml if disease[i] == AML else cr_cart_tcell
-        else:  # the CR rate of chemotherapy, lower in primary refractory disease
-            p_cr = cr_chemo * (cr_chemo_refractory_multiplier if primary_refractory[i] else 1.0)
-        code_out[i] = code = cart.response(u_response[i], u_mrd[i], p_cr, escape_share, multiplier, p_mrd_negative, to_positive)
-        escape_out[i] = cart.cd7_negative_escape(u_response[i], p_cr, escape_share, multiplier, to_positive)
-        response_out[i] = assessed = timing.minimum(assessment_days, hsct_interval[i])
-        # relapse from remission without transplant, counted from the assessment
-        probability_out[i] = p_relapse = p_relapse_mrd_positive if code == cart.RESPONSE_CR_MRD_POS else p_relapse_mrd_negative
-        positive, negative = survival.split_by_cd7(p_relapse, relapse_cd7_share, multiplier, to_positive)
-        relapse_out[i] = assessed + survival.relapse_day(u_relapse[i], w_relapse[i], positive, negative, relapse_scale)
-        negative_out[i] = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
-        # survival with disease: refractory, after a relapse without, and after a relapse after transplant
-        refractory_out[i] = refractory_scale * w_refractory[i]
-        post_relapse_out[i] = post_relapse_scale * w_post_relapse[i]
-        post_hsct_relapse_out[i] = post_hsct_relapse_scale * w_post_relapse[i]
+        (response_out[i], code_out[i], escape_out[i], relapse_out[i], negative_out[i], probability_out[i], refractory_out[i],
+         post_relapse_out[i], post_hsct_relapse_out[i]) = response_patient(
+            disease[i], primary_refractory[i], hsct_interval[i], u_response[i], u_mrd[i], u_relapse[i], w_relapse[i],
+            w_refractory[i], w_post_relapse[i], values, uses_cart)
 
 
 # --- 7. transplant decision -----------------------------------------------------------------
@@ -498,20 +566,35 @@ def plan_transplant_decision(
     (:func:`planned_hsct_interval`)."""
     if strategy.hsct_platform == "none":
         return TransplantDecision(candidate=np.zeros(attributes.n, dtype=bool), interval=hsct_interval)
-    uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else p[strategy.transplant_parameters.uptake]
-    offered = response.in_cr if strategy.hsct_for == "all_in_cr" else response.mrd_positive
-    candidate = _candidate_patients(offered, attributes.donor_available, attributes.prior_hsct, draws["u_hsct_fit"],
-                                    float(p["fit_after_prior_hsct"]), draws["u_hsct_uptake"], float(uptake))
+    own, values = decision_inputs(p, strategy, draws)
+    candidate = _candidate_patients((response.response_code, attributes.donor_available, attributes.prior_hsct, *own), values)
     return TransplantDecision(candidate=candidate, interval=hsct_interval)
 
 
+def decision_inputs(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The draws of each patient that :func:`candidate_patient` reads, and its values: whether every CR is offered
+    transplant (1; 0: MRD-positive CRs only), the probability of being fit after a prior HSCT, and the uptake
+    (parameters as for :func:`plan_transplant_decision`, a strategy with a transplant platform)."""
+    uptake = strategy.hsct_uptake if strategy.hsct_uptake is not None else p[strategy.transplant_parameters.uptake]
+    return (draws["u_hsct_fit"], draws["u_hsct_uptake"]), _floats((strategy.hsct_for == "all_in_cr", p["fit_after_prior_hsct"], uptake))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def candidate_patient(response_code, donor_available, prior_hsct, u_fit, u_uptake, values):
+    """:func:`transplant.hsct_candidate` of one patient, offered transplant in CR (or in MRD-positive CR for an
+    MRD-guided strategy); ``values`` as :func:`decision_inputs` gives them."""
+    all_in_cr, p_fit_after_prior_hsct, p_uptake = values
+    offered = response_code != cart.RESPONSE_NONE if all_in_cr else response_code == cart.RESPONSE_CR_MRD_POS
+    return transplant.hsct_candidate(offered, donor_available, prior_hsct, u_fit, p_fit_after_prior_hsct, u_uptake, p_uptake)
+
+
 @njit(cache=True, error_model="numpy")
-def _candidate_patients(offered, donor_available, prior_hsct, u_fit, p_fit_after_prior_hsct, u_uptake, p_uptake):
-    """:func:`transplant.hsct_candidate` of one patient after another (:func:`plan_transplant_decision`)."""
-    candidate = np.empty(offered.shape[0], dtype=np.bool_)
-    for i in range(offered.shape[0]):
-        candidate[i] = transplant.hsct_candidate(offered[i], donor_available[i], prior_hsct[i], u_fit[i], p_fit_after_prior_hsct,
-                                                 u_uptake[i], p_uptake)
+def _candidate_patients(patients, values):
+    """:func:`candidate_patient` of one patient after another (:func:`plan_transplant_decision`)."""
+    response_code, donor_available, prior_hsct, u_fit, u_uptake = patients
+    candidate = np.empty(response_code.shape[0], dtype=np.bool_)
+    for i in range(response_code.shape[0]):
+        candidate[i] = candidate_patient(response_code[i], donor_available[i], prior_hsct[i], u_fit[i], u_uptake[i], values)
     return candidate
 
 
@@ -559,14 +642,9 @@ def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) ->
         return Transplant(chimerism=np.zeros(n, np.int8), graft_failure_death_after_hsct=np.full(n, np.inf),
                           agvhd_grade=np.zeros(n, np.int8), agvhd_after_hsct=p["agvhd_onset_days"],
                           cgvhd=np.zeros(n, bool), cgvhd_after_hsct=p["cgvhd_onset_days"])
-    names = strategy.transplant_parameters
-    patients = (draws["u_chimerism"], draws["u_graft_failure_death"], draws["u_agvhd_grade"], draws["u_cgvhd"])
-    values = (
-        p[names.autologous_recovery], p[names.graft_failure], p["graft_failure_mortality"], p["graft_failure_death_days"],
-        p[names.agvhd2plus], p[names.agvhd3plus_given_2plus], p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"], p[names.cgvhd],
-    )
+    own, values = transplant_inputs(p, strategy, draws)
     out = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8), np.empty(n, bool))
-    _transplant_patients(patients, _floats(values), out)
+    _transplant_patients(own, values, out)
     chimerism, graft_failure_death, agvhd, cgvhd = out
     return Transplant(
         chimerism=chimerism, graft_failure_death_after_hsct=graft_failure_death,
@@ -574,26 +652,46 @@ def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) ->
     )
 
 
-@njit(cache=True, error_model="numpy")
-def _transplant_patients(patients, values, out):
-    """Engraftment, death from graft failure and GVHD, one patient after another (:func:`plan_transplant`).
+def transplant_inputs(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The draws of each patient that :func:`transplant_patient` reads, and its parameter values, in its order
+    (parameters as for :func:`plan_transplant`, a strategy with a transplant platform)."""
+    names = strategy.transplant_parameters
+    own = (draws["u_chimerism"], draws["u_graft_failure_death"], draws["u_agvhd_grade"], draws["u_cgvhd"])
+    values = (
+        p[names.autologous_recovery], p[names.graft_failure], p["graft_failure_mortality"], p["graft_failure_death_days"],
+        p[names.agvhd2plus], p[names.agvhd3plus_given_2plus], p["agvhd_grade1_given_below2"], p["agvhd_grade4_given_3plus"], p[names.cgvhd],
+    )
+    return own, _floats(values)
 
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_transplant` builds them; ``out`` receives the codes, days, grades and flags of :class:`Transplant`.
+
+@njit(cache=True, error_model="numpy", inline="always")
+def transplant_patient(u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd, values):
+    """Engraftment, death from graft failure and GVHD of one patient, should they be transplanted (:func:`plan_transplant`):
+    the chimerism code, the day of death from graft failure, the acute GVHD grade and chronic GVHD.
+
+    ``values`` are the parameter values in the order :func:`transplant_inputs` gives them.
     """
-    u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd = patients
     (p_autologous, p_graft_failure, graft_failure_mortality, graft_failure_death_days, p_agvhd2plus, p_agvhd3plus_given_2plus,
      p_agvhd1_given_below2, p_agvhd4_given_3plus, p_cgvhd) = values
+    chimerism = transplant.chimerism(u_chimerism, p_autologous, p_graft_failure)
+    fatal_failure = chimerism == transplant.CHIMERISM_GRAFT_FAILURE and u_graft_failure_death < graft_failure_mortality
+    # GVHD needs the donor's graft
+    full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
+    agvhd = transplant.acute_gvhd_grade(u_agvhd, p_agvhd2plus, p_agvhd3plus_given_2plus, p_agvhd1_given_below2,
+                                        p_agvhd4_given_3plus) if full_donor else 0
+    cgvhd = full_donor and transplant.chronic_gvhd(u_cgvhd, p_cgvhd)
+    return chimerism, graft_failure_death_days if fatal_failure else math.inf, agvhd, cgvhd
+
+
+@njit(cache=True, error_model="numpy")
+def _transplant_patients(patients, values, out):
+    """:func:`transplant_patient` of one patient after another (:func:`plan_transplant`); ``out`` receives the codes,
+    days, grades and flags of :class:`Transplant`."""
+    u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd = patients
     chimerism_out, graft_failure_out, agvhd_out, cgvhd_out = out
     for i in range(u_chimerism.shape[0]):
-        chimerism_out[i] = chimerism = transplant.chimerism(u_chimerism[i], p_autologous, p_graft_failure)
-        fatal_failure = chimerism == transplant.CHIMERISM_GRAFT_FAILURE and u_graft_failure_death[i] < graft_failure_mortality
-        graft_failure_out[i] = graft_failure_death_days if fatal_failure else math.inf
-        # GVHD needs the donor's graft
-        full_donor = chimerism == transplant.CHIMERISM_FULL_DONOR
-        agvhd_out[i] = transplant.acute_gvhd_grade(u_agvhd[i], p_agvhd2plus, p_agvhd3plus_given_2plus, p_agvhd1_given_below2,
-                                                   p_agvhd4_given_3plus) if full_donor else 0
-        cgvhd_out[i] = full_donor and transplant.chronic_gvhd(u_cgvhd[i], p_cgvhd)
+        chimerism_out[i], graft_failure_out[i], agvhd_out[i], cgvhd_out[i] = transplant_patient(
+            u_chimerism[i], u_graft_failure_death[i], u_agvhd[i], u_cgvhd[i], values)
 
 
 # --- 9. after transplant --------------------------------------------------------------------
@@ -668,32 +766,18 @@ def plan_after_transplant(
                                relapse_cd7_negative=np.zeros(n, bool), late_effects_death_after_hsct=never,
                                salvage_response=np.zeros(n, bool), survival_after_hsct_relapse=response.survival_after_hsct_relapse,
                                **shares)
-    names = strategy.transplant_parameters
-    salvaged: np.ndarray = once(survival.survival_with_disease, draws.weibull("u_post_relapse", p["disease_survival_shape"]),
-                                p["salvage_response_survival_median_days"], p["disease_survival_shape"])
-    patients = (
-        attributes.marrow_blasts, attributes.age, response.mrd_positive, response.relapse_probability, graft.full_donor,
-        draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0), draws.weibull("u_relapse_post_time", p["relapse_time_shape"]),
-        draws["u_nrm"], draws["u_nrm_time"], draws["u_salvage"], salvaged, response.survival_after_hsct_relapse,
-    )
-    values = (
-        p[names.relapse], p["relapse_high_blasts_multiplier"], p["relapse_mrd_positive_hr"], p[names.relapse_cd7_negative_share],
-        response.relapse_cd7_share, strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive,
-        weibull_scale(p["relapse_post_hsct_median_days"], 1.0), weibull_scale(response.relapse_median_days, p["relapse_time_shape"]),
-        p["nrm_age_rr_child"], p["nrm_age_rr_older"], p[names.nrm], p["nrm_median_days"],
-        p["salvage_dli_response"], p["salvage_second_cart_response"],
-    )
-    late_effects_tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
-                               p["background_gompertz_slope"])
+    own, values = after_transplant_inputs(p, strategy, draws, response.relapse_cd7_share, response.relapse_median_days, once)
     out = (np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n))
-    _after_transplant_patients(patients, _floats(values), survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
+    _after_transplant_patients((attributes.marrow_blasts, attributes.age, response.response_code, response.relapse_probability,
+                                graft.chimerism, response.survival_after_hsct_relapse, *own), values,
+                               survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
     nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse = out
     # late effects, raised by chronic GVHD, for those who may be transplanted (a multiplier of 0: never)
+    u_late_effects, late_values, tables = late_effects_inputs(p, draws, once)
     late_effects = np.empty(n)
-    survival.late_effects_days_into(draws["u_late_effects"], attributes.age,
-                                    np.where(decision.candidate, np.where(graft.cgvhd, p["late_mortality_cgvhd_rr"], 1.0), 0.0),
-                                    float(p["background_gompertz_rate_at_40"]), float(p["background_gompertz_slope"]),
-                                    late_effects_tables, late_effects)
+    survival.late_effects_days_into(u_late_effects, attributes.age,
+                                    np.where(decision.candidate, np.where(graft.cgvhd, late_values[0], 1.0), 0.0),
+                                    late_values[1], late_values[2], tables, late_effects)
     return AfterTransplant(
         nrm_after_hsct=nrm, nrm_cause_draw=draws["u_nrm_cause"], relapse_after_hsct=relapse_days,
         relapse_cd7_negative=relapse_cd7_negative, late_effects_death_after_hsct=late_effects, salvage_response=salvage,
@@ -701,38 +785,81 @@ def plan_after_transplant(
     )
 
 
-@njit(cache=True, error_model="numpy")
-def _after_transplant_patients(patients, values, salvage_code, out):  # noqa: PLR0914 - the step's inputs
-    """Relapse, non-relapse death and salvage after HSCT, one patient after another (:func:`plan_after_transplant`).
+def after_transplant_inputs(p: ParameterSet, strategy: Strategy, draws: PatientDraws, relapse_cd7_share: float,
+                            relapse_median_days: float, once: Once = _call) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The draws, Weibull scores and survival with a salvaged relapse of each patient that
+    :func:`after_transplant_patient` reads, and its parameter values, in its order (parameters as for
+    :func:`plan_after_transplant`, a strategy with a transplant platform; ``relapse_cd7_share`` and
+    ``relapse_median_days``: the remission's own relapse without a graft, :func:`relapse_without_transplant`)."""
+    names = strategy.transplant_parameters
+    salvaged: np.ndarray = once(survival.survival_with_disease, draws.weibull("u_post_relapse", p["disease_survival_shape"]),
+                                p["salvage_response_survival_median_days"], p["disease_survival_shape"])
+    own = (draws["u_relapse_post"], draws.weibull("u_relapse_post_time", 1.0),
+           draws.weibull("u_relapse_post_time", p["relapse_time_shape"]), draws["u_nrm"], draws["u_nrm_time"], draws["u_salvage"],
+           salvaged)
+    p_nrm, rr_child, rr_older = p[names.nrm], p["nrm_age_rr_child"], p["nrm_age_rr_older"]
+    values = (
+        p[names.relapse], p["relapse_high_blasts_multiplier"], p["relapse_mrd_positive_hr"], p[names.relapse_cd7_negative_share],
+        relapse_cd7_share, strategy.cd7_negative_multiplier, strategy.prevented_escape_to_cd7_positive,
+        weibull_scale(p["relapse_post_hsct_median_days"], 1.0), weibull_scale(relapse_median_days, p["relapse_time_shape"]),
+        # the non-relapse mortality of each age band (under 18, 18-45, 46 and over), by its hazard ratio
+        survival.with_hazard_ratio(p_nrm, rr_child), survival.with_hazard_ratio(p_nrm, 1.0), survival.with_hazard_ratio(p_nrm, rr_older),
+        p["nrm_median_days"], p["salvage_dli_response"], p["salvage_second_cart_response"],
+    )
+    return own, _floats(values)
 
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_after_transplant` builds them; ``out`` receives the days and flags of :class:`AfterTransplant`
-    but the late effects.
+
+def late_effects_inputs(p: ParameterSet, draws: PatientDraws, once: Once = _call,
+                        ) -> tuple[np.ndarray, tuple[float, float, float], tuple[np.ndarray, ...]]:
+    """The draws of the late effects of transplant, the chronic GVHD multiplier with the background hazard at 40 (per
+    year) and its slope, and the tables of :func:`survival.late_effects_tables`."""
+    tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
+                  p["background_gompertz_slope"])
+    values = _floats((p["late_mortality_cgvhd_rr"], p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]))
+    return draws["u_late_effects"], (values[0], values[1], values[2]), tables
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def after_transplant_patient(blasts, age, response_code, own_relapse_probability, chimerism, relapse_survival, u_relapse, w_graft,
+                             w_own, u_nrm, u_nrm_time, u_salvage, salvaged_survival, values, salvage_code):
+    """Relapse, non-relapse death and salvage of one patient after HSCT (:func:`plan_after_transplant`): the non-relapse
+    death day, the relapse day and whether it is CD7-negative, whether salvage works, and survival after that relapse.
+
+    ``values`` are the parameter values in the order :func:`after_transplant_inputs` gives them.
     """
-    (blasts, age, mrd_positive, own_relapse_probability, full_donor, u_relapse, w_graft, w_own, u_nrm, u_nrm_time,
-     u_salvage, salvaged_survival, relapse_survival) = patients
     (p_relapse, high_blasts_multiplier, mrd_positive_hr, graft_cd7_share, own_cd7_share, multiplier, to_positive,
-     graft_scale, own_scale, rr_child, rr_older, p_nrm, nrm_median, p_dli, p_second_cart) = values
+     graft_scale, own_scale, p_nrm_child, p_nrm_adult, p_nrm_older, nrm_median, p_dli, p_second_cart) = values
+    if chimerism == transplant.CHIMERISM_FULL_DONOR:  # the platform's relapse risk, at the post-HSCT timing
+        p_graft = min(p_relapse * (high_blasts_multiplier if blasts > HIGH_BLASTS_PERCENT else 1.0), 1.0)
+        if response_code == cart.RESPONSE_CR_MRD_POS:
+            p_graft = survival.with_hazard_ratio(p_graft, mrd_positive_hr)
+        positive, negative = survival.split_by_cd7(p_graft, graft_cd7_share, multiplier, to_positive)
+        w, scale = w_graft, graft_scale
+    else:  # no donor graft: the remission's own relapse risk and timing
+        positive, negative = survival.split_by_cd7(own_relapse_probability, own_cd7_share, multiplier, to_positive)
+        w, scale = w_own, own_scale
+    cd7_negative = survival.relapses_cd7_negative(u_relapse, positive, negative)
+    salvage = survival.salvage_works(u_salvage, cd7_negative, salvage_code, p_dli, p_second_cart)
+    p_nrm_age = p_nrm_child if age < ADULT_AGE_YEARS else p_nrm_older if age >= OLDER_AGE_YEARS else p_nrm_adult
+    return (survival.non_relapse_death(u_nrm, u_nrm_time, p_nrm_age, nrm_median),
+            survival.relapse_day(u_relapse, w, positive, negative, scale), cd7_negative, salvage,
+            salvaged_survival if salvage else relapse_survival)
+
+
+@njit(cache=True, error_model="numpy")
+def _after_transplant_patients(patients, values, salvage_code, out):
+    """:func:`after_transplant_patient` of one patient after another (:func:`plan_after_transplant`).
+
+    ``patients`` are the per-patient arrays in the order :func:`plan_after_transplant` builds them; ``out`` receives
+    the days and flags of :class:`AfterTransplant` but the late effects.
+    """
+    (blasts, age, response_code, own_relapse_probability, chimerism, relapse_survival, u_relapse, w_graft, w_own, u_nrm, u_nrm_time,
+     u_salvage, salvaged_survival) = patients
     nrm_out, relapse_out, negative_out, salvage_out, survival_out = out
-    # the non-relapse mortality of each age band (under 18, 18-45, 46 and over), by its hazard ratio
-    p_nrm_child, p_nrm_adult, p_nrm_older = (survival.with_hazard_ratio(p_nrm, rr_child), survival.with_hazard_ratio(p_nrm, 1.0),
-                                             survival.with_hazard_ratio(p_nrm, rr_older))
     for i in range(age.shape[0]):
-        if full_donor[i]:  # the platform's relapse risk, at the post-HSCT timing
-            p_graft = min(p_relapse * (high_blasts_multiplier if blasts[i] > HIGH_BLASTS_PERCENT else 1.0), 1.0)
-            if mrd_positive[i]:
-                p_graft = survival.with_hazard_ratio(p_graft, mrd_positive_hr)
-            positive, negative = survival.split_by_cd7(p_graft, graft_cd7_share, multiplier, to_positive)
-            w, scale = w_graft[i], graft_scale
-        else:  # no donor graft: the remission's own relapse risk and timing
-            positive, negative = survival.split_by_cd7(own_relapse_probability[i], own_cd7_share, multiplier, to_positive)
-            w, scale = w_own[i], own_scale
-        relapse_out[i] = survival.relapse_day(u_relapse[i], w, positive, negative, scale)
-        negative_out[i] = cd7_negative = survival.relapses_cd7_negative(u_relapse[i], positive, negative)
-        salvage_out[i] = salvage = survival.salvage_works(u_salvage[i], cd7_negative, salvage_code, p_dli, p_second_cart)
-        survival_out[i] = salvaged_survival[i] if salvage else relapse_survival[i]
-        p_nrm_age = p_nrm_child if age[i] < ADULT_AGE_YEARS else p_nrm_older if age[i] >= OLDER_AGE_YEARS else p_nrm_adult
-        nrm_out[i] = survival.non_relapse_death(u_nrm[i], u_nrm_time[i], p_nrm_age, nrm_median)
+        nrm_out[i], relapse_out[i], negative_out[i], salvage_out[i], survival_out[i] = after_transplant_patient(
+            blasts[i], age[i], response_code[i], own_relapse_probability[i], chimerism[i], relapse_survival[i], u_relapse[i],
+            w_graft[i], w_own[i], u_nrm[i], u_nrm_time[i], u_salvage[i], salvaged_survival[i], values, salvage_code)
 
 
 # --- hospital care --------------------------------------------------------------------------
@@ -791,9 +918,8 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
     """
     n = draws.n_patients
     patients = (toxicity.crs_grade, toxicity.icans_grade, toxicity.severe_infection, toxicity.infection_after_infusion)
-    values = (p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"])
     out = (np.empty(n), np.empty(n), np.empty(n, np.int8))
-    _care_patients(patients, _floats(values), out)
+    _care_patients(patients, care_values(p), out)
     cart_stay, icu_need, icu_cause = out
     return Care(
         needs_cart_bed=strategy.index_therapy == "cart", cart_stay_days=cart_stay,
@@ -803,23 +929,31 @@ def plan_care(p: ParameterSet, strategy: Strategy, draws: PatientDraws, toxicity
     )
 
 
+def care_values(p: ParameterSet) -> tuple[float, ...]:
+    """The parameter values of :func:`care_patient`, in its order."""
+    return _floats((p["crs_onset_days"], p["icans_onset_days"], p["cart_stay_days"], p["cart_stay_extra_days_per_grade"]))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def care_patient(crs, icans, infected, infection_day, values):
+    """Days a CAR-T bed is held, and the ICU need (day after infusion, cause) of one patient (:func:`plan_care`);
+    ``values`` as :func:`care_values` gives them."""
+    crs_onset, icans_onset, stay_days, extra_days_per_grade = values
+    # the ICU need: the first of severe CRS, severe ICANS and severe infection (in that order on ties)
+    need, cause = earlier(math.inf, 0, crs_onset if crs >= care.SEVERE_GRADE else math.inf, _CRS)
+    need, cause = earlier(need, cause, icans_onset if icans >= care.SEVERE_GRADE else math.inf, _ICANS)
+    need, cause = earlier(need, cause, infection_day if infected else math.inf, _INFECTION)
+    return care.cart_stay_days(crs, icans, stay_days, extra_days_per_grade), need, cause
+
+
 @njit(cache=True, error_model="numpy")
 def _care_patients(patients, values, out):
-    """Bed stays and the ICU need, one patient after another (:func:`plan_care`).
-
-    ``patients`` and ``values`` are the per-patient arrays and the parameter values in the order
-    :func:`plan_care` builds them; ``out`` receives the days and causes of :class:`Care`.
-    """
+    """:func:`care_patient` of one patient after another (:func:`plan_care`); ``out`` receives the days and causes of
+    :class:`Care`."""
     crs, icans, infected, infection_day = patients
-    crs_onset, icans_onset, stay_days, extra_days_per_grade = values
     stay_out, need_out, cause_out = out
     for i in range(crs.shape[0]):
-        stay_out[i] = care.cart_stay_days(crs[i], icans[i], stay_days, extra_days_per_grade)
-        # the ICU need: the first of severe CRS, severe ICANS and severe infection (in that order on ties)
-        need, cause = earlier(math.inf, 0, crs_onset if crs[i] >= care.SEVERE_GRADE else math.inf, _CRS)
-        need, cause = earlier(need, cause, icans_onset if icans[i] >= care.SEVERE_GRADE else math.inf, _ICANS)
-        need, cause = earlier(need, cause, infection_day[i] if infected[i] else math.inf, _INFECTION)
-        need_out[i], cause_out[i] = need, cause
+        stay_out[i], need_out[i], cause_out[i] = care_patient(crs[i], icans[i], infected[i], infection_day[i], values)
 
 
 @njit(cache=True, error_model="numpy")

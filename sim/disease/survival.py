@@ -8,6 +8,7 @@ event that never happens (for example the cured fraction of a mixture-cure model
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import njit, vectorize
@@ -39,13 +40,13 @@ def dropout_day(u: np.ndarray, p_by_60_days: float) -> np.ndarray:
     return exponential_times(u, float(median))
 
 
-def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: float, slope: float) -> np.ndarray:
+def background_death_day(e: np.ndarray, age_years: np.ndarray, hazard_at_40: float, slope: float) -> np.ndarray:
     """Latent day of death from background (non-disease) mortality, Gompertz by age.
 
     Parameters
     ----------
-    u : ndarray
-        Uniform draws ``u_background``.
+    e : ndarray
+        Standard exponential scores of the draws ``u_background`` (:meth:`sim.disease.draws.PatientDraws.exponential`).
     age_years : ndarray
         Age at enrolment, years.
     hazard_at_40 : float
@@ -54,7 +55,7 @@ def background_death_day(u: np.ndarray, age_years: np.ndarray, hazard_at_40: flo
         Gompertz slope, per year of age.
     """
     hazard_now = hazard_at_40 * np.exp(slope * (age_years - 40.0))
-    return gompertz_time(u, hazard_now, slope) * DAYS_PER_YEAR
+    return gompertz_time(e, hazard_now, slope) * DAYS_PER_YEAR
 
 
 @njit(cache=True, error_model="numpy")
@@ -89,10 +90,10 @@ def split_by_cd7(p_event: float, cd7_negative_share: float, cd7_negative_multipl
     return positive, min(p_event * cd7_negative_share * cd7_negative_multiplier, 1.0 - positive)
 
 
-@vectorize(cache=True)
+@njit(cache=True, error_model="numpy")
 def with_hazard_ratio(p_event: float, hazard_ratio: float) -> float:
     """The probability of an event under a hazard ratio (proportional hazards): ``1 - (1 - p)^HR``
-    (a compiled ufunc, for arrays or one patient)."""
+    (compiled, for one patient or one parameter value)."""
     return 1.0 - (1.0 - p_event) ** hazard_ratio
 
 
@@ -143,7 +144,8 @@ def late_effects_death_days(
     return days
 
 
-def late_effects_tables(relative_start: float, relative_end: float, slope: float) -> tuple[np.ndarray, ...]:
+@lru_cache(maxsize=16)
+def late_effects_tables(relative_start: float, relative_end: float, slope: float) -> tuple[tuple[float, ...], ...]:
     """The cumulative excess hazard of late effects per unit of a patient's scale, at the year boundaries.
 
     The cumulative excess hazard of :func:`late_effects_death_days` is ``scale_i x G(t)``, with ``G`` the same
@@ -152,9 +154,11 @@ def late_effects_tables(relative_start: float, relative_end: float, slope: float
 
     Returns
     -------
-    before, excess, grown, starts : ndarray
+    before, excess, grown, starts : tuple of float
         ``G`` at the start of each year (the last year runs on), the excess relative mortality of each year,
-        ``exp(slope x start)`` (the start itself for a slope of 0) and the start of each year, years after HSCT.
+        ``exp(slope x start)`` (the start itself for a slope of 0) and the start of each year, years after HSCT:
+        tuples of numbers, which a compiled pass reads without the reference counting of arrays. The tables of the
+        latest parameter values are kept: every study replay of a calibration draw asks for the same ones.
     """
     starts = np.arange(LATE_EFFECTS_FROM_YEARS, LATE_EFFECTS_TO_YEARS + 1.0)
     fraction = (starts - LATE_EFFECTS_FROM_YEARS) / (LATE_EFFECTS_TO_YEARS - LATE_EFFECTS_FROM_YEARS)
@@ -162,33 +166,40 @@ def late_effects_tables(relative_start: float, relative_end: float, slope: float
     grown = np.exp(slope * starts) if slope != 0.0 else starts  # the primitive of exp(slope t), up to 1/slope
     per_year = excess[:-1] * ((grown[1:] - grown[:-1]) / slope if slope != 0.0 else np.diff(starts))
     before = np.concatenate(([0.0], np.cumsum(per_year)))
-    return before, excess, grown, starts
+    return tuple(tuple(table.tolist()) for table in (before, excess, grown, starts))
 
 
 @njit(cache=True, error_model="numpy")
-def late_effects_days_into(u, age_years, multiplier, hazard_at_40, slope, tables, out):
-    """Days from HSCT to a late-effects death of one patient after another (:func:`late_effects_death_days`), by
-    inverting the cumulative excess hazard tabulated by :func:`late_effects_tables`, into ``out``; ``inf`` where
-    it never comes, and for a ``multiplier`` of 0 (a patient who is never transplanted).
-
-    One loop with the tables at hand: a per-patient function taking the tables' arrays would pay for their
-    reference counts on every call (twice this loop's time).
-    """
+def late_effects_day(u, age_years, multiplier, hazard_at_40, slope, tables):
+    """Days from HSCT to a late-effects death of one patient (:func:`late_effects_death_days`), by inverting the
+    cumulative excess hazard tabulated by :func:`late_effects_tables`; ``inf`` where it never comes, and for a
+    ``multiplier`` of 0 (a patient who is never transplanted)."""
     before, excess, grown, starts = tables
-    for i in range(u.shape[0]):
-        years = math.inf
-        if multiplier[i] > 0.0:
-            scale = hazard_at_40 * math.exp(slope * (age_years[i] - 40.0)) * multiplier[i]
-            needed = -math.log1p(-u[i]) / scale
-            segment = min(max(np.searchsorted(before, needed, side="right") - 1, 0), before.shape[0] - 1)
+    years = math.inf
+    if multiplier > 0.0:
+        scale = hazard_at_40 * math.exp(slope * (age_years - 40.0)) * multiplier
+        needed = -math.log1p(-u) / scale
+        if math.isfinite(needed):
+            # the last year whose start the cumulative hazard reaches (``before`` never decreases): most patients
+            # need more than the tables hold, and are in the last year, which runs on
+            segment = len(before) - 1
+            while segment > 0 and before[segment] > needed:
+                segment -= 1
             rate = excess[segment]
-            if rate > 0.0 and math.isfinite(needed):
+            if rate > 0.0:
                 remaining = needed - before[segment]
                 if slope != 0.0:
                     years = math.log(grown[segment] + slope * remaining / rate) / slope
                 else:
                     years = starts[segment] + remaining / rate
-        out[i] = years * DAYS_PER_YEAR
+    return years * DAYS_PER_YEAR
+
+
+@njit(cache=True, error_model="numpy")
+def late_effects_days_into(u, age_years, multiplier, hazard_at_40, slope, tables, out):
+    """:func:`late_effects_day` of one patient after another, into ``out``."""
+    for i in range(u.shape[0]):
+        out[i] = late_effects_day(u[i], age_years[i], multiplier[i], hazard_at_40, slope, tables)
 
 
 @vectorize(cache=True)

@@ -98,28 +98,41 @@ def transplant_bed_days(stay_days: float, death_after_hsct: float, background_da
     return minimum(minimum(minimum(stay_days, death_after_hsct), background_day - hsct_day), toxicity_death_day - hsct_day)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def pre_hsct_exit_after(early_death_after_infusion: float, late_death_after_infusion: float, relapse_after_infusion: float) -> float:
+    """Days after infusion at which a patient can no longer be transplanted (early death, a late non-relapse death,
+    relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
+    return minimum(minimum(early_death_after_infusion, late_death_after_infusion), relapse_after_infusion)
+
+
 @njit(cache=True, error_model="numpy")
 def pre_hsct_exit_after_infusion(early_death_after_infusion: np.ndarray, late_death_after_infusion: np.ndarray,
                                  relapse_after_infusion: np.ndarray) -> np.ndarray:
-    """Days after infusion at which each patient can no longer be transplanted (early death, a late
-    non-relapse death, relapse while waiting); background death is added by :func:`pre_hsct_exit_day`."""
+    """:func:`pre_hsct_exit_after` of each patient."""
     exit_days = np.empty(early_death_after_infusion.shape[0])
     for i in range(exit_days.shape[0]):
-        exit_days[i] = minimum(minimum(early_death_after_infusion[i], late_death_after_infusion[i]), relapse_after_infusion[i])
+        exit_days[i] = pre_hsct_exit_after(early_death_after_infusion[i], late_death_after_infusion[i], relapse_after_infusion[i])
     return exit_days
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def post_hsct_death_after(nrm_after_hsct: float, graft_failure_death_after_hsct: float, late_effects_death_after_hsct: float,
+                          relapse_after_hsct: float, survival_after_hsct_relapse: float) -> float:
+    """Days from HSCT to death from the transplant (only before a relapse) or from its relapse, for one patient
+    (background and the CAR-T aplasia's infections excluded)."""
+    non_relapse = minimum(minimum(nrm_after_hsct, graft_failure_death_after_hsct), late_effects_death_after_hsct)
+    return minimum(before_relapse(non_relapse, relapse_after_hsct), relapse_after_hsct + survival_after_hsct_relapse)
 
 
 @njit(cache=True, error_model="numpy")
 def post_hsct_death_after_hsct(nrm_after_hsct: np.ndarray, graft_failure_death_after_hsct: np.ndarray,
                                late_effects_death_after_hsct: np.ndarray, relapse_after_hsct: np.ndarray,
                                survival_after_hsct_relapse: np.ndarray) -> np.ndarray:
-    """Days from HSCT to death from the transplant (only before a relapse) or from its relapse, for each
-    patient (background and the CAR-T aplasia's infections excluded)."""
+    """:func:`post_hsct_death_after` of each patient."""
     death_days = np.empty(nrm_after_hsct.shape[0])
     for i in range(death_days.shape[0]):
-        non_relapse = minimum(minimum(nrm_after_hsct[i], graft_failure_death_after_hsct[i]), late_effects_death_after_hsct[i])
-        death_days[i] = minimum(before_relapse(non_relapse, relapse_after_hsct[i]),
-                                relapse_after_hsct[i] + survival_after_hsct_relapse[i])
+        death_days[i] = post_hsct_death_after(nrm_after_hsct[i], graft_failure_death_after_hsct[i], late_effects_death_after_hsct[i],
+                                              relapse_after_hsct[i], survival_after_hsct_relapse[i])
     return death_days
 
 

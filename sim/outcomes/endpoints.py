@@ -364,13 +364,20 @@ class TimeToEvent:
         seen = day <= end
         return Observed(np.where(seen, day, end) - origin, np.where(seen, cause, CENSORED).astype(np.int8))
 
-    def within(self, c: Columns, days: float) -> np.ndarray:
-        """Whether each patient had the endpoint's event within ``days`` (days) of the origin, under
-        complete follow-up (censored only at ``last_day``, where the columns end); False for patients
-        who never reached the origin."""
+    def elapsed(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+        """Days from the origin to the first event counted (``NaN`` if none, or if the origin was never reached),
+        and whether that event is the endpoint's own, under complete follow-up (censored only at ``last_day``,
+        where the columns end): what :meth:`within` compares with its days."""
         origin = self.origin_day(c)
         day, cause = self.events(c, origin)
-        return (day - origin <= days) & (cause == EVENT)
+        return day - origin, cause == EVENT
+
+    def within(self, c: Columns, days: float, elapsed: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Whether each patient had the endpoint's event within ``days`` (days) of the origin, under
+        complete follow-up (censored only at ``last_day``, where the columns end); False for patients
+        who never reached the origin. ``elapsed``: :meth:`elapsed`, if the caller has it already."""
+        since, event = self.elapsed(c) if elapsed is None else elapsed
+        return (since <= days) & event
 
 
 OS_FROM_ENROLMENT = TimeToEvent("enrolment", death)

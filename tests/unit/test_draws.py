@@ -9,6 +9,7 @@ from sim.disease.draws import (
     DRAW_NAMES,
     PatientDraws,
     categorical,
+    exponential_score,
     gompertz_time,
     weibull_score,
     weibull_time,
@@ -61,7 +62,7 @@ def test_categorical_inverse_cdf_with_shared_and_per_patient_probabilities():
 
 def test_weibull_median_and_gompertz_inverse():
     assert weibull_time(weibull_score(np.array([0.5]), 1.5), 53.0, 1.5)[0] == pytest.approx(53.0)
-    t = gompertz_time(np.array([0.3]), np.array([0.01]), 0.1)[0]
+    t = gompertz_time(exponential_score(np.array([0.3])), np.array([0.01]), 0.1)[0]
     cumulative_hazard = 0.01 / 0.1 * (np.exp(0.1 * t) - 1)
     assert -np.expm1(-cumulative_hazard) == pytest.approx(0.3)
 
@@ -80,8 +81,8 @@ def test_truncated_normal_matches_scipy():
 def test_gompertz_edge_cases_constant_and_zero_hazard():
     u = np.array([0.3, 0.9])
     with np.errstate(all="raise"):
-        constant = gompertz_time(u, np.array([0.02, 0.02]), 0.0)
-        never = gompertz_time(u, np.array([0.0, 0.0]), 0.1)
+        constant = gompertz_time(exponential_score(u), np.array([0.02, 0.02]), 0.0)
+        never = gompertz_time(exponential_score(u), np.array([0.0, 0.0]), 0.1)
     assert np.allclose(constant, -np.log1p(-u) / 0.02)
     assert np.isinf(never).all()
-    assert np.allclose(gompertz_time(u, np.array([0.02, 0.02]), 1e-9), constant, rtol=1e-6)
+    assert np.allclose(gompertz_time(exponential_score(u), np.array([0.02, 0.02]), 1e-9), constant, rtol=1e-6)

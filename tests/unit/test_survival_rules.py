@@ -7,7 +7,7 @@ import pytest
 from scipy.special import ndtri
 
 from sim.disease import survival
-from sim.disease.draws import weibull_scale, weibull_score
+from sim.disease.draws import exponential_score, weibull_scale, weibull_score
 from sim.inputs.codes import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
@@ -27,7 +27,7 @@ def test_dropout_edges():
 
 def test_background_death_matches_gompertz_survival():
     age = np.full(U.size, 60.0)
-    days = survival.background_death_day(U, age, 0.0012, 0.085)
+    days = survival.background_death_day(exponential_score(U), age, 0.0012, 0.085)
     h0 = 0.0012 * np.exp(0.085 * 20)
     for years in (1.0, 5.0, 20.0):
         expected = 1 - np.exp(-h0 / 0.085 * (np.exp(0.085 * years) - 1))
@@ -35,8 +35,8 @@ def test_background_death_matches_gompertz_survival():
 
 
 def test_older_patients_die_sooner_with_the_same_draw():
-    young = survival.background_death_day(U, np.full(U.size, 20.0), 0.0012, 0.085)
-    old = survival.background_death_day(U, np.full(U.size, 70.0), 0.0012, 0.085)
+    young = survival.background_death_day(exponential_score(U), np.full(U.size, 20.0), 0.0012, 0.085)
+    old = survival.background_death_day(exponential_score(U), np.full(U.size, 70.0), 0.0012, 0.085)
     assert np.all(old < young)
 
 

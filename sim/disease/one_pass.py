@@ -1,0 +1,188 @@
+"""The whole course of each patient in one compiled pass, when nobody waits: the endpoint columns a study replay reads.
+
+:func:`outcome_columns` gives the same columns, to the bit, as :func:`sim.disease.course.outcome_columns` of
+:func:`sim.disease.course.plan_course` and :func:`sim.disease.course.unqueued_services`: it calls the same per-patient
+rules (``*_patient`` of :mod:`sim.disease.steps`, :func:`sim.disease.course.unqueued_patient`,
+:func:`sim.disease.settlement.settle_patient`), in the pathway's order, for one patient after another, instead of
+one step for all patients after another. Nothing between the steps is written to memory, which is what the
+step-by-step passes spend most of their time on at the size of a study replay; the calibration replays every study
+for every parameter draw.
+
+The numpy parts of the rules (the LogNormal, Gompertz and drop-out times, the Weibull scores) are computed first, as
+the steps compute them, and read by the pass. A strategy without transplant takes the step-by-step path
+(:func:`covers`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim.disease import survival, timing
+from sim.disease.course import unqueued_patient
+from sim.disease.draws import PatientDraws
+from sim.disease.patients import PatientAttributes
+from sim.disease.settlement import _BOOLEAN, _CODES, COLUMNS, days_of, settle_patient
+from sim.disease.steps import (
+    after_transplant_inputs,
+    after_transplant_patient,
+    before_infusion_inputs,
+    before_infusion_patient,
+    candidate_patient,
+    care_patient,
+    care_values,
+    decision_inputs,
+    late_effects_inputs,
+    planned_hsct_interval,
+    product_source,
+    relapse_without_transplant,
+    response_inputs,
+    response_patient,
+    toxicity_inputs,
+    toxicity_patient,
+    transplant_inputs,
+    transplant_patient,
+)
+from sim.disease.transplant import CHIMERISM_NONE
+from sim.inputs.parameters import ParameterSet
+from sim.inputs.strategies import Strategy
+
+DRAWS = (
+    "u_manufacturing_failure",
+    "u_crs_grade", "u_icans_grade", "u_infection", "u_infection_death", "u_infection_time", "u_cart_gvhd", "u_late_nrm", "u_late_nrm_time",
+    "u_response", "u_mrd", "u_relapse_pre",
+    "u_hsct_fit", "u_hsct_uptake",
+    "u_chimerism", "u_graft_failure_death", "u_agvhd_grade", "u_cgvhd",
+    "u_relapse_post", "u_nrm", "u_nrm_time", "u_salvage", "u_late_effects", "u_nrm_cause",
+)
+"""The uniform draws the pass reads as they are, in the order of its rows (:meth:`PatientDraws.rows`): the draws of
+the steps' inputs (:func:`sim.disease.steps.before_infusion_inputs`, ``toxicity_inputs``, ``response_inputs``,
+``decision_inputs``, ``transplant_inputs``, ``after_transplant_inputs``, ``late_effects_inputs``) and the draw of a
+non-relapse cause of death."""
+
+
+def covers(strategy: Strategy) -> bool:
+    """Whether :func:`outcome_columns` takes ``strategy``: one with a transplant platform (the others have no
+    transplant steps to run, and take the step-by-step path)."""
+    return strategy.hsct_platform != "none"
+
+
+def outcome_columns(params: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws,
+                    horizon_days: float | np.ndarray, source: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The endpoint columns of every patient when nobody waits (those of :func:`sim.disease.course.outcome_columns`).
+
+    Parameters
+    ----------
+    params : ParameterSet
+        Parameter values.
+    strategy : Strategy
+        The strategy followed; one that :func:`covers`.
+    attributes : PatientAttributes
+        The patients.
+    draws : PatientDraws
+        Their uniform draws.
+    horizon_days : float or ndarray
+        End of follow-up from enrolment, days, for everyone or per patient.
+    source : ndarray of int8, optional
+        :func:`sim.disease.steps.product_source` of ``strategy`` and ``attributes``, if the caller keeps it (a study
+        replay does: it does not depend on the parameters).
+    """
+    assert covers(strategy), "a strategy without transplant takes the step-by-step path"
+    p, n = params, attributes.n
+    uses_cart = strategy.index_therapy == "cart"
+    source = product_source(strategy, attributes) if source is None else source
+    # what the steps compute from the parameters with numpy (the draws themselves are read from their rows, DRAWS)
+    (manufacturing, _), before_values, dropout_day, background_day = before_infusion_inputs(p, strategy, attributes, draws)
+    _, toxicity_values = toxicity_inputs(p, strategy, draws)
+    hsct_interval = planned_hsct_interval(p, strategy, draws)
+    response_own, response_values = response_inputs(p, strategy, draws)
+    _, decision_values = decision_inputs(p, strategy, draws)
+    _, transplant_values = transplant_inputs(p, strategy, draws)
+    _, relapse_median, relapse_cd7_share = relapse_without_transplant(p, uses_cart)
+    after_own, after_values = after_transplant_inputs(p, strategy, draws, relapse_cd7_share, relapse_median)
+    _, late_values, tables = late_effects_inputs(p, draws)
+    w_relapse_pre, w_refractory, w_post_relapse = response_own[3:]
+    _, w_graft, w_own, *_, salvaged = after_own
+    patients = (
+        attributes.disease, attributes.primary_refractory, attributes.donor_available, attributes.prior_hsct, attributes.age,
+        attributes.marrow_blasts, source, manufacturing, dropout_day, background_day, hsct_interval, w_relapse_pre, w_refractory,
+        w_post_relapse, w_graft, w_own, salvaged,
+    )
+    values = (before_values, toxicity_values, response_values, decision_values, transplant_values, after_values, late_values,
+              care_values(p))
+    settle_values = tuple(float(v) for v in (
+        p["cart_gvhd_onset_days"], p["agvhd_onset_days"], p["cgvhd_onset_days"], p["nrm_gvhd_share_if_gvhd"], p["nrm_infection_share"],
+        p["icu_stay_days"]))
+    out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
+    _course_patients(draws.rows(DRAWS), tuple(np.ascontiguousarray(a) for a in patients), values, settle_values, tables, uses_cart,
+                     survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], days_of(horizon_days, n), out)
+    columns = dict(zip(COLUMNS, out, strict=True))
+    columns["cart_source"] = source
+    return columns
+
+
+@njit(cache=True, error_model="numpy")
+def _course_patients(rows, patients, values, settle_values, tables, uses_cart, salvage_code, horizon, out):  # noqa: PLR0914 - the course
+    """The course of one patient after another, from enrolment to the end of follow-up, into ``out`` (the endpoint
+    columns, :data:`sim.disease.settlement.COLUMNS`): the steps' per-patient rules in the pathway's order, the days
+    of a course in which nobody waits, and the settling (``rows``: each patient's :data:`DRAWS`; the other arguments as
+    :func:`outcome_columns` builds them)."""
+    (disease, primary_refractory, donor_available, prior_hsct, age, blasts, source, manufacturing, dropout_day, background_day,
+     hsct_interval, w_relapse_pre, w_refractory, w_post_relapse, w_graft, w_own, salvaged) = patients
+    (before_values, toxicity_values, response_values, decision_values, transplant_values, after_values, late_values,
+     care_values_) = values
+    cgvhd_rr, hazard_at_40, slope = late_values
+    car_t_gvhd_after, agvhd_after, cgvhd_after, gvhd_share, infection_share, icu_stay = settle_values
+    for i in range(horizon.shape[0]):
+        # the patient's draws (DRAWS), from their row
+        (u_failure, u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, u_late, u_late_time, u_response,
+         u_mrd, u_relapse_pre, u_fit, u_uptake, u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd, u_relapse_post, u_nrm,
+         u_nrm_time, u_salvage, u_late_effects, u_nrm_cause) = (
+            rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4], rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8], rows[i, 9],
+            rows[i, 10], rows[i, 11], rows[i, 12], rows[i, 13], rows[i, 14], rows[i, 15], rows[i, 16], rows[i, 17], rows[i, 18],
+            rows[i, 19], rows[i, 20], rows[i, 21], rows[i, 22], rows[i, 23])
+        # 1-2. before infusion
+        _needs_slot, request_day, slot_days, release_days, failed = before_infusion_patient(
+            source[i], manufacturing[i], u_failure, before_values, uses_cart)
+        exit_day = timing.minimum(dropout_day[i], background_day[i])
+        # 3-5. toxicity
+        crs, icans, infected, infection_day, early, early_cause, car_t_gvhd, late = toxicity_patient(
+            u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, u_late,
+            u_late_time, source[i], toxicity_values, uses_cart)
+        # 6, 9-10. response, relapse without transplant, survival with disease
+        (response_after, code, _escape, relapse_after, relapse_negative_pre, p_relapse, refractory_survival, relapse_survival,
+         hsct_relapse_survival) = response_patient(
+            disease[i], primary_refractory[i], hsct_interval[i], u_response, u_mrd, u_relapse_pre, w_relapse_pre[i],
+            w_refractory[i], w_post_relapse[i], response_values, uses_cart)
+        # 7. transplant decision
+        candidate = candidate_patient(code, donor_available[i], prior_hsct[i], u_fit, u_uptake, decision_values)
+        # hospital care, and the days of a course in which nobody waits
+        _cart_stay, icu_need, icu_cause = care_patient(crs, icans, infected, infection_day, care_values_)
+        manufacturing_start, infusion_day, hsct_day = unqueued_patient(
+            request_day, exit_day, slot_days, release_days, failed, background_day[i], early, icu_need, hsct_interval[i], candidate,
+            timing.pre_hsct_exit_after(early, late, relapse_after), icu_stay)
+        # 8-9. the transplant and what follows it, for the patients transplanted (settling reads them for no one else)
+        chimerism, graft_failure_death, agvhd, cgvhd = CHIMERISM_NONE, math.inf, 0, False
+        nrm, relapse_after_hsct, relapse_negative_post, survival_after_hsct_relapse = math.inf, math.inf, False, math.inf
+        late_effects = math.inf
+        if not math.isnan(hsct_day):
+            chimerism, graft_failure_death, agvhd, cgvhd = transplant_patient(
+                u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd, transplant_values)
+            nrm, relapse_after_hsct, relapse_negative_post, _salvage, survival_after_hsct_relapse = after_transplant_patient(
+                blasts[i], age[i], code, p_relapse, chimerism, hsct_relapse_survival, u_relapse_post, w_graft[i], w_own[i],
+                u_nrm, u_nrm_time, u_salvage, salvaged[i], after_values, salvage_code)
+            late_effects = survival.late_effects_day(u_late_effects, age[i], cgvhd_rr if cgvhd else 1.0, hazard_at_40, slope,
+                                                     tables)
+        # settling: who was infused, responded, was transplanted, relapsed and died, by the end of follow-up
+        settled = settle_patient(
+            (slot_days, failed, exit_day, dropout_day[i], background_day[i]),
+            (early, late, car_t_gvhd, car_t_gvhd_after, crs, icans),
+            (response_after, code, relapse_after, relapse_negative_pre, refractory_survival, relapse_survival),
+            (relapse_after_hsct, relapse_negative_post, survival_after_hsct_relapse, nrm, late_effects),
+            (graft_failure_death, agvhd, agvhd_after, cgvhd, cgvhd_after, chimerism),
+            (early_cause, u_nrm_cause, u_nrm_cause, icu_cause, gvhd_share, infection_share),
+            (manufacturing_start, infusion_day, hsct_day, math.nan), horizon[i])
+        (out[0][i], out[1][i], out[2][i], out[3][i], out[4][i], out[5][i], out[6][i], out[7][i], out[8][i], out[9][i], out[10][i],
+         out[11][i], out[12][i], out[13][i], out[14][i], out[15][i], out[16][i]) = settled[:17]

@@ -1,0 +1,88 @@
+"""The whole course in one compiled pass (sim.disease.one_pass) gives the endpoint columns of the step-by-step passes
+to the bit: for every built-in strategy with a transplant, parameter sets drawn from the priors, per-patient ends of
+follow-up, and with the compiler switched off."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from sim.calibration.calibrate import _values, uncertain_parameters
+from sim.calibration.studies import StudyCohort, load_studies
+from sim.disease import one_pass
+from sim.disease.course import outcome_columns, plan_course, unqueued_services
+from sim.disease.draws import PatientDraws
+from sim.disease.patients import build_cohort
+from sim.inputs.strategies import BUILTIN_STRATEGIES
+
+TRANSPLANTING = [strategy for strategy in BUILTIN_STRATEGIES.values() if one_pass.covers(strategy)]
+
+
+def step_by_step(params, strategy, attributes, draws, horizon):
+    """The endpoint columns of the step-by-step passes (plan, no-queue services, settling)."""
+    plan = plan_course(params, strategy, attributes, draws)
+    return outcome_columns(plan, unqueued_services(plan), horizon)
+
+
+def assert_same_columns(expected, got, label):
+    assert set(expected) == set(got), label
+    for name, values in expected.items():
+        assert got[name].dtype == values.dtype, f"{label}: {name}"
+        np.testing.assert_array_equal(got[name], values, err_msg=f"{label}: {name}")
+
+
+def prior_draws(params, count, seed):
+    names = uncertain_parameters(params)
+    rows = _values(params, names, np.random.default_rng(seed).random((count, len(names))))
+    return [params.with_values(dict(zip(names, row.tolist()))) for row in rows]
+
+
+def test_every_transplanting_strategy_and_both_index_therapies_are_covered():
+    assert {strategy.index_therapy for strategy in TRANSPLANTING} == {"cart", "chemo"}
+    assert not all(one_pass.covers(strategy) for strategy in BUILTIN_STRATEGIES.values())  # CAR-T alone: step by step
+
+
+@pytest.mark.parametrize("strategy", TRANSPLANTING, ids=lambda strategy: strategy.name)
+def test_one_pass_gives_the_columns_of_the_steps(params, base_scenario, strategy):
+    draws = PatientDraws(11, 0, 3000)
+    attributes = build_cohort(base_scenario.case_mix, draws)
+    horizon = np.random.default_rng(3).uniform(30.0, 1500.0, attributes.n)  # per-patient ends of follow-up, days
+    for p in [params, *prior_draws(params, 4, seed=1)]:
+        expected = step_by_step(p, strategy, attributes, draws, horizon)
+        got = one_pass.outcome_columns(p, strategy, attributes, draws, horizon)
+        assert_same_columns(expected, got, strategy.name)
+        # not vacuous: patients are transplanted, relapse and die in these courses
+        assert expected["hsct"].sum() > 100 and expected["relapse"].sum() > 30 and expected["death"].sum() > 100
+
+
+def test_study_replays_take_the_one_pass_with_the_same_columns(params):
+    studies = load_studies(["cao2024_chemo", "hu2024", "xiao2025"])
+    for p in prior_draws(params, 3, seed=2):
+        for name, scenario in studies.items():
+            cohort = StudyCohort.draw(scenario, patients=1500)
+            overridden = p.with_overrides(scenario.parameters) if scenario.parameters else p
+            expected = step_by_step(overridden, scenario.strategies[0], cohort.attributes, cohort.draws, scenario.horizon_days)
+            columns = cohort.simulate(p)
+            assert_same_columns(expected, {column: columns[column] for column in expected}, name)
+
+
+PLAIN = textwrap.dedent("""
+    import pickle, sys
+    from sim.calibration.studies import StudyCohort, load_studies
+    from sim.inputs.parameters import load_parameters
+    scenario = load_studies(["hu2024"])["hu2024"]
+    sys.stdout.buffer.write(pickle.dumps(StudyCohort.draw(scenario, patients=300).simulate(load_parameters())))
+""")
+
+
+def test_the_plain_python_path_of_the_one_pass_gives_the_compiled_columns(params):
+    plain = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, check=True, env={**os.environ, "NUMBA_DISABLE_JIT": "1"})
+    columns = pickle.loads(plain.stdout)
+    compiled = StudyCohort.draw(load_studies(["hu2024"])["hu2024"], patients=300).simulate(params)
+    assert_same_columns(compiled, columns, "hu2024")
