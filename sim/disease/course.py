@@ -25,7 +25,8 @@ What a new pathway step touches, and nothing else:
   draw named in ``sim.disease.draws.DRAW_NAMES`` and its parameters in ``calibration/parameters.yaml``
   (a parameter that depends on the transplant platform: a field of
   ``sim.inputs.strategies.TransplantParameters``);
-- its step function and record in :mod:`sim.disease.steps`, a field of :class:`Plan` here and its
+- its step function and record in :mod:`sim.disease.steps` (its per-patient function, called by the
+  step's pass and by the one pass of :mod:`sim.disease.one_pass`), a field of :class:`Plan` here and its
   call in :func:`plan_course`; a new way to die is a named risk in :func:`resolve_course`, and a new
   event day is a column of :func:`resolve_course` or a day of :meth:`Course.log_days`;
 - its columns and events: ``sim.simulation.tables`` (event log rows) and ``sim.inputs.codes``

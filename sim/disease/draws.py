@@ -150,6 +150,14 @@ class PatientDraws(Mapping[str, np.ndarray]):
             self._scores[key] = np.ascontiguousarray(np.column_stack([self._draws[name] for name in names]))
         return self._scores[key]
 
+    def exponential_time_scores(self, name: str) -> np.ndarray:
+        """:func:`exponential_time_scores` of the draw ``name`` (computed once, then kept): a rule that turns the same
+        draw into exponential times with a new median for every parameter set scales them."""
+        key = f"{name} exponential time"
+        if key not in self._scores:
+            self._scores[key] = exponential_time_scores(self._draws[name])
+        return self._scores[key]
+
     def weibull(self, name: str, shape: float) -> np.ndarray:
         """Standard Weibull scores :func:`weibull_score` of the draw ``name`` for ``shape`` (computed once
         per shape, then kept: several rules turn one draw into times with different medians), from its
@@ -236,12 +244,14 @@ def exponential_time(u: float, median: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def exponential_times(u: np.ndarray, median: float) -> np.ndarray:
-    """:func:`exponential_time` of each draw of ``u`` (a compiled loop: no ufunc to build in each process)."""
-    days = np.empty(u.shape[0])
+def exponential_time_scores(u: np.ndarray) -> np.ndarray:
+    """``-log(1 - u)`` of each draw as :func:`exponential_time` computes it (the C library's ``log1p``, which differs
+    from numpy's in the last bit): an exponential time is its score times ``median / log(2)``, to the bit
+    (:meth:`PatientDraws.exponential_time_scores` keeps them)."""
+    scores = np.empty(u.shape[0])
     for i in range(u.shape[0]):
-        days[i] = exponential_time(u[i], median)
-    return days
+        scores[i] = -math.log1p(-u[i])
+    return scores
 
 
 def exponential_score(u: np.ndarray) -> np.ndarray:

@@ -4,11 +4,15 @@ Each step applies its clinical rules (:mod:`sim.disease.cart`, :mod:`sim.disease
 :mod:`sim.disease.survival`, :mod:`sim.disease.care`) to all patients and returns a frozen record of
 numpy arrays (one value per patient) or of constants: what the step decided, before any waiting.
 :func:`sim.disease.course.plan_course` calls them in order and composes the records into a
-:class:`sim.disease.course.Plan`. A step takes the patients through its rules one after another, in
-pathway order, in one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's
-arrays); the rules are compiled scalar functions, most of them ufuncs too. The rules that use numpy's exp and log (the LogNormal
-manufacturing time and HSCT interval, the drop-out median, background death, the Weibull scores of the draws) stay
-numpy computations whose arrays the kernels take: the compiled functions differ from numpy's in the last bit.
+:class:`sim.disease.course.Plan`. A step's rules for one patient, in pathway order, are one compiled function
+(``<step>_patient``: numbers in, numbers out), and the step takes the patients through it one after another in
+one compiled pass (a numba kernel ``_<step>_patients`` writing into the record's arrays); the same functions are
+inlined into :mod:`sim.disease.one_pass`, which takes each patient through all the steps at once. What a step
+reads besides the patients' own arrays — its parameter values, and the arrays numpy computes — is gathered by one
+function (``<step>_inputs``) for both. The rules are compiled scalar functions, most of them ufuncs too. The rules
+that use numpy's exp and log (the LogNormal manufacturing time and HSCT interval, the drop-out median, background
+death, the Weibull scores of the draws) stay numpy computations whose arrays the kernels take: the compiled
+functions differ from numpy's in the last bit.
 
 =======================  ================================  ===========================
 step                     function                          record
@@ -186,7 +190,7 @@ def before_infusion_inputs(
               p["manufacturing_failure"])
     return (
         (manufacturing, draws["u_manufacturing_failure"]), _floats(values),
-        once(survival.dropout_day, draws["u_dropout"], p["dropout_60d"]),
+        once(survival.dropout_day, draws.exponential_time_scores("u_dropout"), p["dropout_60d"]),
         once(survival.background_death_day, draws.exponential("u_background"), attributes.age, p["background_gompertz_rate_at_40"],
              p["background_gompertz_slope"]),
     )

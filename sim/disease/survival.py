@@ -15,29 +15,29 @@ from numba import njit, vectorize
 
 from sim.disease.draws import (
     exponential_time,
-    exponential_times,
     gompertz_time,
     weibull_time,
 )
 from sim.inputs.codes import DAYS_PER_YEAR, DEATH_CAUSES
 
 
-def dropout_day(u: np.ndarray, p_by_60_days: float) -> np.ndarray:
-    """Latent day of progression or death before infusion (exponential from enrolment).
+def dropout_day(scores: np.ndarray, p_by_60_days: float) -> np.ndarray:
+    """Latent day of progression or death before infusion (exponential from enrolment; :func:`exponential_time`
+    of each draw, to the bit).
 
     Parameters
     ----------
-    u : ndarray
-        Uniform draws ``u_dropout``.
+    scores : ndarray
+        :func:`sim.disease.draws.exponential_time_scores` of the draws ``u_dropout``.
     p_by_60_days : float
         Probability of dropping out within 60 days; 0 means never.
     """
     if p_by_60_days <= 0.0:
-        return np.full(u.shape, np.inf)
+        return np.full(scores.shape, np.inf)
     if p_by_60_days >= 1.0:
-        return np.zeros(u.shape)
-    median = 60.0 * np.log(2.0) / -np.log1p(-p_by_60_days)
-    return exponential_times(u, float(median))
+        return np.zeros(scores.shape)
+    median = float(60.0 * np.log(2.0) / -np.log1p(-p_by_60_days))
+    return scores * (median / math.log(2.0))
 
 
 def background_death_day(e: np.ndarray, age_years: np.ndarray, hazard_at_40: float, slope: float) -> np.ndarray:

@@ -12,7 +12,7 @@ from scipy.special import ndtri
 from sim.disease import cart, steps, survival
 from sim.disease import transplant as transplant_rules
 from sim.disease.course import plan_course, resolve_course, unqueued_services
-from sim.disease.draws import DRAW_NAMES, PatientDraws, exponential_score, weibull_score
+from sim.disease.draws import DRAW_NAMES, PatientDraws, exponential_score, exponential_time_scores, weibull_score
 from sim.disease.patients import AUTOLOGOUS, DONOR_DERIVED, UNIVERSAL, PatientAttributes, build_cohort
 from sim.inputs.codes import CART_SOURCES, DEATH_CAUSES
 from sim.inputs.strategies import BUILTIN_STRATEGIES, TRANSPLANT_PARAMETERS
@@ -35,6 +35,9 @@ class HandDraws(dict):
 
     def exponential(self, name: str) -> np.ndarray:
         return exponential_score(self[name])
+
+    def exponential_time_scores(self, name: str) -> np.ndarray:
+        return exponential_time_scores(self[name])
 
     def weibull(self, name: str, shape: float) -> np.ndarray:
         return weibull_score(self[name], shape)

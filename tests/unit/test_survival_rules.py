@@ -7,7 +7,7 @@ import pytest
 from scipy.special import ndtri
 
 from sim.disease import survival
-from sim.disease.draws import exponential_score, weibull_scale, weibull_score
+from sim.disease.draws import exponential_score, exponential_time, exponential_time_scores, weibull_scale, weibull_score
 from sim.inputs.codes import DEATH_CAUSES
 from tests.conftest import uniform_grid
 
@@ -17,12 +17,22 @@ Z = ndtri(U)
 
 @pytest.mark.parametrize("p", [0.03, 0.1, 0.25])
 def test_dropout_probability_at_60_days(p):
-    assert (survival.dropout_day(U, p) < 60).mean() == pytest.approx(p, abs=1e-4)
+    assert (survival.dropout_day(exponential_time_scores(U), p) < 60).mean() == pytest.approx(p, abs=1e-4)
 
 
 def test_dropout_edges():
-    assert np.all(np.isinf(survival.dropout_day(U, 0.0)))
-    assert np.all(survival.dropout_day(U, 1.0) == 0.0)
+    assert np.all(np.isinf(survival.dropout_day(exponential_time_scores(U), 0.0)))
+    assert np.all(survival.dropout_day(exponential_time_scores(U), 1.0) == 0.0)
+
+
+@pytest.mark.parametrize("median", [0.37, 45.0, 123.456, 1e4])
+def test_scaled_scores_are_the_exponential_times_to_the_bit(median):
+    """An exponential time is its kept score times median / log(2): the numbers of the compiled rule, not numpy's
+    log1p (which differs in the last bit for about one draw in six)."""
+    u = np.random.default_rng(4).random(200_000)
+    expected = np.array([exponential_time(x, median) for x in u.tolist()])
+    np.testing.assert_array_equal(exponential_time_scores(u) * (median / np.log(2.0)), expected)
+    assert not np.array_equal(exponential_score(u) * (median / np.log(2.0)), expected)
 
 
 def test_background_death_matches_gompertz_survival():
