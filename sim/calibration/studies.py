@@ -28,7 +28,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -490,7 +490,13 @@ EVENT_BY_TIME = {"median_os", "median_pfs"}
 
 def _endpoint(target: Target) -> TimeToEvent:
     """The time-to-event endpoint of a survival-type ``target``."""
-    return TimeToEvent(target.origin, SURVIVAL[target.metric])
+    return _time_to_event(target.origin, target.metric)
+
+
+@lru_cache(maxsize=64)
+def _time_to_event(origin: str, metric: str) -> TimeToEvent:
+    """The time-to-event endpoint of a survival-type metric from ``origin`` (one object per pair)."""
+    return TimeToEvent(origin, SURVIVAL[metric])
 
 
 def _transplanted_in_cr(c: Columns) -> np.ndarray:
@@ -589,22 +595,29 @@ def expected_probabilities(columns: Columns, targets: Sequence[Target]) -> np.nd
         return memo[key]
 
     selected = columns["selected"]
-    probabilities = np.empty(len(targets))
-    for k, target in enumerate(targets):
-        among = SUBPOPULATIONS.get(target.metric)
+
+    def population_of(target: Target, among: Callable[[Columns], np.ndarray] | None, endpoint: TimeToEvent | None,
+                      ) -> tuple[np.ndarray, int]:
+        """The target's denominator and its size (:func:`_denominator`, the same operations)."""
         population = selected if among is None else once(("among", among), lambda: selected & among(columns))
         subgroup = target.among
         if subgroup is not None:
             population = population & once(("subgroup", subgroup), lambda: subgroup.members(columns))
-        survival = target.metric in SURVIVAL
-        if survival:
-            endpoint = _endpoint(target)
+        if endpoint is not None:
             population = population & once(("origin", endpoint.origin), lambda: endpoint.population(columns))
-        size = np.count_nonzero(population)
+        return population, int(np.count_nonzero(population))
+
+    probabilities = np.empty(len(targets))
+    for k, target in enumerate(targets):
+        among = SUBPOPULATIONS.get(target.metric)
+        survival = target.metric in SURVIVAL
+        endpoint = _endpoint(target) if survival else None
+        population, size = once(("population", among, target.subgroup, endpoint and endpoint.origin),
+                                lambda: population_of(target, among, endpoint))
         if size == 0:
             probabilities[k] = float("nan")
             continue
-        if not survival:
+        if endpoint is None:
             flags = PROPORTIONS[target.metric](columns, target)
             probabilities[k] = np.count_nonzero(flags & population) / size
             continue
