@@ -448,7 +448,7 @@ class StudyCohort:
         if scenario.parameters:
             params = params.with_overrides(scenario.parameters)
         strategy = scenario.strategies[0]
-        if one_pass.covers(strategy) and not scenario.capacity.limited():  # the same columns, in one compiled pass
+        if self.in_one_pass:  # the same columns, in one compiled pass
             columns = one_pass.outcome_columns(params, strategy, self.attributes, self.draws, scenario.horizon_days, self.source)
         else:
             plan = plan_course(params, strategy, self.attributes, self.draws)
@@ -459,6 +459,12 @@ class StudyCohort:
         else:
             columns["selected"] = _transplanted_in_cr(columns)
         return columns
+
+    @cached_property
+    def in_one_pass(self) -> bool:
+        """Whether the replay takes :func:`sim.disease.one_pass.outcome_columns` (a strategy with a transplant, and
+        nobody waiting), rather than the step-by-step passes."""
+        return one_pass.covers(self.scenario.strategies[0]) and not self.scenario.capacity.limited()
 
     @cached_property
     def source(self) -> np.ndarray:

@@ -141,13 +141,15 @@ class PatientDraws(Mapping[str, np.ndarray]):
             self._scores[key] = exponential_score(self._draws[name])
         return self._scores[key]
 
-    def rows(self, names: tuple[str, ...]) -> np.ndarray:
-        """The draws ``names`` of each patient side by side: one row a patient, one column a draw, in ``names``' order
-        (computed once per ``names``, then kept). A compiled pass that reads many draws of each patient reads them from
-        one row instead of one array a draw: the memory reads of one stream, not of dozens."""
-        key = "rows " + " ".join(names)
+    def rows(self, names: tuple[str, ...], scored: tuple[str, ...] = ()) -> np.ndarray:
+        """The draws ``names`` of each patient side by side, then the :meth:`exponential_time_scores` of the draws
+        ``scored``: one row a patient, one column a draw (computed once, then kept). A compiled pass that reads many
+        draws of each patient reads them from one row instead of one array a draw: the memory reads of one stream,
+        not of dozens."""
+        key = f"rows {' '.join(names)} | {' '.join(scored)}"
         if key not in self._scores:
-            self._scores[key] = np.ascontiguousarray(np.column_stack([self._draws[name] for name in names]))
+            columns = [self._draws[name] for name in names] + [self.exponential_time_scores(name) for name in scored]
+            self._scores[key] = np.ascontiguousarray(np.column_stack(columns))
         return self._scores[key]
 
     def exponential_time_scores(self, name: str) -> np.ndarray:

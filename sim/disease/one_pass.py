@@ -46,6 +46,7 @@ from sim.disease.steps import (
     transplant_patient,
 )
 from sim.disease.transplant import CHIMERISM_NONE
+from sim.inputs.codes import DAYS_PER_YEAR
 from sim.inputs.parameters import ParameterSet
 from sim.inputs.strategies import Strategy
 
@@ -55,12 +56,24 @@ DRAWS = (
     "u_response", "u_mrd", "u_relapse_pre",
     "u_hsct_fit", "u_hsct_uptake",
     "u_chimerism", "u_graft_failure_death", "u_agvhd_grade", "u_cgvhd",
-    "u_relapse_post", "u_nrm", "u_nrm_time", "u_salvage", "u_late_effects", "u_nrm_cause",
+    "u_relapse_post", "u_nrm", "u_nrm_time", "u_salvage", "u_nrm_cause",
 )
 """The uniform draws the pass reads as they are, in the order of its rows (:meth:`PatientDraws.rows`): the draws of
 the steps' inputs (:func:`sim.disease.steps.before_infusion_inputs`, ``toxicity_inputs``, ``response_inputs``,
-``decision_inputs``, ``transplant_inputs``, ``after_transplant_inputs``, ``late_effects_inputs``) and the draw of a
-non-relapse cause of death."""
+``decision_inputs``, ``transplant_inputs``, ``after_transplant_inputs``) and the draw of a non-relapse cause of death."""
+SCORED = ("u_late_effects",)
+"""The draws the pass reads as their exponential scores, after :data:`DRAWS` in its rows (those of
+:func:`sim.disease.steps.late_effects_inputs`)."""
+
+
+LATE_EFFECTS_EARLIEST_DAYS = survival.LATE_EFFECTS_FROM_YEARS * DAYS_PER_YEAR - 1.0
+"""Days after HSCT before which no late-effects death comes (two years, less a day: the rounding of the tables' inverse
+is below a millionth of a day for any Gompertz slope of 1e-6 a year or more, or of 0). A late-effects death that
+could only come after the end of follow-up changes none of the endpoint columns (every one is censored there), so
+the pass works it out only for patients followed that long after their transplant."""
+LATE_EFFECTS_SLOPE_FLOOR = 1e-6
+"""Smallest Gompertz slope (per year, other than 0) for which :data:`LATE_EFFECTS_EARLIEST_DAYS` holds; below it the
+pass works out every transplanted patient's late effects."""
 
 
 def covers(strategy: Strategy) -> bool:
@@ -116,7 +129,7 @@ def outcome_columns(params: ParameterSet, strategy: Strategy, attributes: Patien
         p["cart_gvhd_onset_days"], p["agvhd_onset_days"], p["cgvhd_onset_days"], p["nrm_gvhd_share_if_gvhd"], p["nrm_infection_share"],
         p["icu_stay_days"]))
     out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
-    _course_patients(draws.rows(DRAWS), tuple(np.ascontiguousarray(a) for a in patients), values, settle_values, tables, uses_cart,
+    _course_patients(draws.rows(DRAWS, SCORED), tuple(np.ascontiguousarray(a) for a in patients), values, settle_values, tables, uses_cart,
                      survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], days_of(horizon_days, n), out)
     columns = dict(zip(COLUMNS, out, strict=True))
     columns["cart_source"] = source
@@ -134,12 +147,13 @@ def _course_patients(rows, patients, values, settle_values, tables, uses_cart, s
     (before_values, toxicity_values, response_values, decision_values, transplant_values, after_values, late_values,
      care_values_) = values
     cgvhd_rr, hazard_at_40, slope = late_values
+    late_effects_always = slope != 0.0 and abs(slope) < LATE_EFFECTS_SLOPE_FLOOR
     car_t_gvhd_after, agvhd_after, cgvhd_after, gvhd_share, infection_share, icu_stay = settle_values
     for i in range(horizon.shape[0]):
-        # the patient's draws (DRAWS), from their row
+        # the patient's draws (DRAWS, then SCORED), from their row
         (u_failure, u_crs, u_icans, u_infection, u_infection_death, u_infection_time, u_cart_gvhd, u_late, u_late_time, u_response,
          u_mrd, u_relapse_pre, u_fit, u_uptake, u_chimerism, u_graft_failure_death, u_agvhd, u_cgvhd, u_relapse_post, u_nrm,
-         u_nrm_time, u_salvage, u_late_effects, u_nrm_cause) = (
+         u_nrm_time, u_salvage, u_nrm_cause, late_effects_score) = (
             rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4], rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8], rows[i, 9],
             rows[i, 10], rows[i, 11], rows[i, 12], rows[i, 13], rows[i, 14], rows[i, 15], rows[i, 16], rows[i, 17], rows[i, 18],
             rows[i, 19], rows[i, 20], rows[i, 21], rows[i, 22], rows[i, 23])
@@ -163,7 +177,8 @@ def _course_patients(rows, patients, values, settle_values, tables, uses_cart, s
         manufacturing_start, infusion_day, hsct_day = unqueued_patient(
             request_day, exit_day, slot_days, release_days, failed, background_day[i], early, icu_need, hsct_interval[i], candidate,
             timing.pre_hsct_exit_after(early, late, relapse_after), icu_stay)
-        # 8-9. the transplant and what follows it, for the patients transplanted (settling reads them for no one else)
+        # 8-9. the transplant and what follows it, for the patients transplanted (settling reads them for no one else),
+        # and the late effects for those followed long enough to see them
         chimerism, graft_failure_death, agvhd, cgvhd = CHIMERISM_NONE, math.inf, 0, False
         nrm, relapse_after_hsct, relapse_negative_post, survival_after_hsct_relapse = math.inf, math.inf, False, math.inf
         late_effects = math.inf
@@ -173,8 +188,9 @@ def _course_patients(rows, patients, values, settle_values, tables, uses_cart, s
             nrm, relapse_after_hsct, relapse_negative_post, _salvage, survival_after_hsct_relapse = after_transplant_patient(
                 blasts[i], age[i], code, p_relapse, chimerism, hsct_relapse_survival, u_relapse_post, w_graft[i], w_own[i],
                 u_nrm, u_nrm_time, u_salvage, salvaged[i], after_values, salvage_code)
-            late_effects = survival.late_effects_day(u_late_effects, age[i], cgvhd_rr if cgvhd else 1.0, hazard_at_40, slope,
-                                                     tables)
+            if late_effects_always or hsct_day + LATE_EFFECTS_EARLIEST_DAYS <= horizon[i]:
+                late_effects = survival.late_effects_day(late_effects_score, age[i], cgvhd_rr if cgvhd else 1.0, hazard_at_40,
+                                                         slope, tables)
         # settling: who was infused, responded, was transplanted, relapsed and died, by the end of follow-up
         settled = settle_patient(
             (slot_days, failed, exit_day, dropout_day[i], background_day[i]),

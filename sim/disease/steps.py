@@ -777,9 +777,9 @@ def plan_after_transplant(
                                survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], out)
     nrm, relapse_days, relapse_cd7_negative, salvage, survival_after_relapse = out
     # late effects, raised by chronic GVHD, for those who may be transplanted (a multiplier of 0: never)
-    u_late_effects, late_values, tables = late_effects_inputs(p, draws, once)
+    late_effects_scores, late_values, tables = late_effects_inputs(p, draws, once)
     late_effects = np.empty(n)
-    survival.late_effects_days_into(u_late_effects, attributes.age,
+    survival.late_effects_days_into(late_effects_scores, attributes.age,
                                     np.where(decision.candidate, np.where(graft.cgvhd, late_values[0], 1.0), 0.0),
                                     late_values[1], late_values[2], tables, late_effects)
     return AfterTransplant(
@@ -815,12 +815,13 @@ def after_transplant_inputs(p: ParameterSet, strategy: Strategy, draws: PatientD
 
 def late_effects_inputs(p: ParameterSet, draws: PatientDraws, once: Once = _call,
                         ) -> tuple[np.ndarray, tuple[float, float, float], tuple[np.ndarray, ...]]:
-    """The draws of the late effects of transplant, the chronic GVHD multiplier with the background hazard at 40 (per
+    """The scores of the draws of the late effects of transplant (``-log(1 - u)``,
+    :meth:`PatientDraws.exponential_time_scores`), the chronic GVHD multiplier with the background hazard at 40 (per
     year) and its slope, and the tables of :func:`survival.late_effects_tables`."""
     tables = once(survival.late_effects_tables, p["late_relative_mortality_2y"], p["late_relative_mortality_15y"],
                   p["background_gompertz_slope"])
     values = _floats((p["late_mortality_cgvhd_rr"], p["background_gompertz_rate_at_40"], p["background_gompertz_slope"]))
-    return draws["u_late_effects"], (values[0], values[1], values[2]), tables
+    return draws.exponential_time_scores("u_late_effects"), (values[0], values[1], values[2]), tables
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -15,6 +15,7 @@ from numba import njit, vectorize
 
 from sim.disease.draws import (
     exponential_time,
+    exponential_time_scores,
     gompertz_time,
     weibull_time,
 )
@@ -113,7 +114,7 @@ def late_effects_death_days(
     with ``h`` the Gompertz background hazard and the relative mortality ``RM`` falling log-linearly, year
     by year, from ``relative_start`` to ``relative_end`` at :data:`LATE_EFFECTS_TO_YEARS`, constant after.
     The cumulative hazard is integrated exactly on each year (:func:`late_effects_tables`) and inverted at
-    ``-log(1 - u)`` (:func:`late_effects_days_into`). Age is taken at enrolment (the weeks to HSCT are ignored:
+    ``-log(1 - u)`` (:func:`late_effects_day`). Age is taken at enrolment (the weeks to HSCT are ignored:
     under 1% of the hazard).
 
     Parameters
@@ -135,10 +136,10 @@ def late_effects_death_days(
         Days from HSCT (``inf`` where the excess hazard is 0).
     """
     tables = late_effects_tables(relative_start, relative_end, slope)
-    u = np.ascontiguousarray(u, dtype=np.float64)
-    n = u.shape[0]
+    scores = exponential_time_scores(np.ascontiguousarray(u, dtype=np.float64))
+    n = scores.shape[0]
     days = np.empty(n)
-    late_effects_days_into(u, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
+    late_effects_days_into(scores, np.ascontiguousarray(np.broadcast_to(age_years, (n,)), dtype=np.float64),
                            np.ascontiguousarray(np.broadcast_to(multiplier, (n,)), dtype=np.float64),
                            float(hazard_at_40), float(slope), tables, days)
     return days
@@ -170,15 +171,16 @@ def late_effects_tables(relative_start: float, relative_end: float, slope: float
 
 
 @njit(cache=True, error_model="numpy")
-def late_effects_day(u, age_years, multiplier, hazard_at_40, slope, tables):
+def late_effects_day(score, age_years, multiplier, hazard_at_40, slope, tables):
     """Days from HSCT to a late-effects death of one patient (:func:`late_effects_death_days`), by inverting the
-    cumulative excess hazard tabulated by :func:`late_effects_tables`; ``inf`` where it never comes, and for a
-    ``multiplier`` of 0 (a patient who is never transplanted)."""
+    cumulative excess hazard tabulated by :func:`late_effects_tables` at the patient's ``-log(1 - u)``
+    (``score``: :func:`sim.disease.draws.exponential_time_scores` of the draw ``u_late_effects``); ``inf`` where it
+    never comes, and for a ``multiplier`` of 0 (a patient who is never transplanted)."""
     before, excess, grown, starts = tables
     years = math.inf
     if multiplier > 0.0:
         scale = hazard_at_40 * math.exp(slope * (age_years - 40.0)) * multiplier
-        needed = -math.log1p(-u) / scale
+        needed = score / scale
         if math.isfinite(needed):
             # the last year whose start the cumulative hazard reaches (``before`` never decreases): most patients
             # need more than the tables hold, and are in the last year, which runs on
@@ -196,10 +198,10 @@ def late_effects_day(u, age_years, multiplier, hazard_at_40, slope, tables):
 
 
 @njit(cache=True, error_model="numpy")
-def late_effects_days_into(u, age_years, multiplier, hazard_at_40, slope, tables, out):
+def late_effects_days_into(scores, age_years, multiplier, hazard_at_40, slope, tables, out):
     """:func:`late_effects_day` of one patient after another, into ``out``."""
-    for i in range(u.shape[0]):
-        out[i] = late_effects_day(u[i], age_years[i], multiplier[i], hazard_at_40, slope, tables)
+    for i in range(scores.shape[0]):
+        out[i] = late_effects_day(scores[i], age_years[i], multiplier[i], hazard_at_40, slope, tables)
 
 
 @vectorize(cache=True)

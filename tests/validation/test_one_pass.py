@@ -86,3 +86,19 @@ def test_the_plain_python_path_of_the_one_pass_gives_the_compiled_columns(params
     columns = pickle.loads(plain.stdout)
     compiled = StudyCohort.draw(load_studies(["hu2024"])["hu2024"], patients=300).simulate(params)
     assert_same_columns(compiled, columns, "hu2024")
+
+
+@pytest.mark.parametrize("slope", [0.0, 1e-9, 0.1])
+def test_late_effects_beyond_follow_up_change_no_column(params, base_scenario, slope):
+    """The pass skips the late effects of patients not followed two years after their transplant; with a flat, an
+    almost flat and a steep Gompertz slope (per year) the columns are still those of the steps."""
+    draws = PatientDraws(5, 0, 3000)
+    attributes = build_cohort(base_scenario.case_mix, draws)
+    horizon = np.random.default_rng(8).uniform(600.0, 1200.0, attributes.n)  # around HSCT + 2 years, days
+    p = params.with_values({"background_gompertz_slope": slope, "late_relative_mortality_2y": 40.0, "late_relative_mortality_15y": 20.0})
+    strategy = BUILTIN_STRATEGIES["cart_bridge_allo"]
+    expected = step_by_step(p, strategy, attributes, draws, horizon)
+    assert_same_columns(expected, one_pass.outcome_columns(p, strategy, attributes, draws, horizon), f"slope {slope}")
+    plan = plan_course(p, strategy, attributes, draws)
+    late = expected["hsct_day"] + plan.after_transplant.late_effects_death_after_hsct
+    assert np.sum(late <= horizon) > 10  # not vacuous: late-effects deaths within follow-up
