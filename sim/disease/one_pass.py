@@ -4,9 +4,9 @@
 :func:`sim.disease.course.plan_course` and :func:`sim.disease.course.unqueued_services`: it calls the same per-patient
 rules (``*_patient`` of :mod:`sim.disease.steps`, :func:`sim.disease.course.unqueued_patient`,
 :func:`sim.disease.settlement.settle_patient`), in the pathway's order, for one patient after another, instead of
-one step for all patients after another. Nothing between the steps is written to memory, which is what the
-step-by-step passes spend most of their time on at the size of a study replay; the calibration replays every study
-for every parameter draw.
+one step for all patients after another. Nothing between the steps is written to memory, and each patient's draws
+are read from one row: at the size of a study replay the step-by-step passes spend much of their time moving the
+arrays between steps, and the calibration replays every study for every parameter draw.
 
 The numpy parts of the rules (the LogNormal, Gompertz and drop-out times, the Weibull scores) are computed first, as
 the steps compute them, and read by the pass. A strategy without transplant takes the step-by-step path
@@ -24,7 +24,7 @@ from sim.disease import survival, timing
 from sim.disease.course import unqueued_patient
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes
-from sim.disease.settlement import _BOOLEAN, _CODES, COLUMNS, days_of, settle_patient
+from sim.disease.settlement import COLUMNS, days_of, endpoint_arrays, settle_patient
 from sim.disease.steps import (
     after_transplant_inputs,
     after_transplant_patient,
@@ -128,7 +128,7 @@ def outcome_columns(params: ParameterSet, strategy: Strategy, attributes: Patien
     settle_values = tuple(float(v) for v in (
         p["cart_gvhd_onset_days"], p["agvhd_onset_days"], p["cgvhd_onset_days"], p["nrm_gvhd_share_if_gvhd"], p["nrm_infection_share"],
         p["icu_stay_days"]))
-    out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
+    out = endpoint_arrays(n)
     _course_patients(draws.rows(DRAWS, SCORED), tuple(np.ascontiguousarray(a) for a in patients), values, settle_values, tables, uses_cart,
                      survival.SALVAGE_CODE[strategy.salvage_after_hsct_relapse], days_of(horizon_days, n), out)
     columns = dict(zip(COLUMNS, out, strict=True))

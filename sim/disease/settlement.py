@@ -238,6 +238,12 @@ def days_of(values: np.ndarray | float, n: int) -> np.ndarray:
     return np.full(n, values, dtype=np.float64)
 
 
+def endpoint_arrays(n: int) -> tuple[np.ndarray, ...]:
+    """Empty arrays for the endpoint columns of ``n`` patients, in :data:`COLUMNS` order: flags as bool, grades and
+    codes as int8, days as float64 (what the settling passes write into)."""
+    return tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
+
+
 def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
     """Settle every patient's course (see :func:`settle_patients`).
 
@@ -271,7 +277,7 @@ def settle(plan, services, horizon_days: float | np.ndarray) -> Settled:
     )
     service_arrays = tuple(days_of(days, n) for days in (services.manufacturing_start, services.infusion_day, services.hsct_day,
                                                          services.icu_wait_death_day))
-    out = tuple(np.empty(n, dtype=np.bool_ if name in _BOOLEAN else np.int8 if name in _CODES else np.float64) for name in COLUMNS)
+    out = endpoint_arrays(n)
     latent = (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n),
               np.empty(n, dtype=np.int8))
     settle_patients(plan_arrays, service_arrays, days_of(horizon_days, n), out, latent)
