@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
@@ -53,6 +53,7 @@ from sim.disease.steps import (
     AfterTransplant,
     BeforeInfusion,
     Care,
+    Once,
     Response,
     Toxicity,
     Transplant,
@@ -195,6 +196,20 @@ class Plan:
         return self.care.icu_cause
 
 
+def remembered(shared: dict[tuple, Any] | None) -> Once:
+    """The ``once`` of the steps (:data:`sim.disease.steps.Once`): ``rule(*args)``, computed once per set of patients
+    and arguments when ``shared`` is given (a memo keyed by the rule, its parameter values and the identity of the
+    draw arrays, which live as long as the draws), else each time."""
+    def once(rule, *args):
+        if shared is None:
+            return rule(*args)
+        key = (rule.__module__, rule.__qualname__, *(a if isinstance(a, float) else id(a) for a in args))
+        if key not in shared:
+            shared[key] = rule(*args)
+        return shared[key]
+    return once
+
+
 def plan_course(
     params: ParameterSet,
     strategy: Strategy,
@@ -219,15 +234,7 @@ def plan_course(
         the same patients and draws (one dict per ``draws``): keyed by the rule, its parameter values
         and the identity of the draw arrays, which live as long as ``draws``.
     """
-    def once(rule, *args):
-        """``rule(*args)``, computed once per set of patients and arguments when ``shared`` is given."""
-        if shared is None:
-            return rule(*args)
-        key = (rule.__module__, rule.__qualname__, *(a if isinstance(a, float) else id(a) for a in args))
-        if key not in shared:
-            shared[key] = rule(*args)
-        return shared[key]
-
+    once = remembered(shared)
     p = params
     source = product_source(strategy, attributes)
     toxicity = plan_toxicity(p, strategy, draws, source)
@@ -534,7 +541,7 @@ def _unqueued_patients(patients, values, out):
             interval[i], candidate[i], pre_hsct_exit_after[i], icu_stay)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _unqueued_holds(t0, hsct, needs_slot, manufacturing_start, slot_days, cart_stay, background, early_death, icu_need,
                     post_hsct_death, relapse_after_hsct, needs_cart_bed, icu_stay, hsct_stay):
     """Apheresis and the end of manufacturing, the CAR-T bed, the ICU bed and their ends, and the end of the transplant
@@ -565,29 +572,36 @@ def _unqueued_resource_patients(patients, days, values, out):
             early_death[i], icu_need[i], post_hsct_death[i], relapse_after_hsct[i], needs_cart_bed, icu_stay, hsct_stay)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def unqueued_table_patient(t0, hsct, needs_slot, manufacturing_start, slot_days, cart_stay, background, early_death, icu_need,
+                           post_hsct_death, relapse_after_hsct, needs_cart_bed, icu_stay, hsct_stay, last):
+    """Hospital days and waits of one patient when nobody waits (:func:`unqueued_table_columns`): the CAR-T, ICU and
+    transplant bed days held by the last day, and the waits for apheresis, manufacturing, the CAR-T, ICU and
+    transplant beds and a donor search (each request served on asking: 0 days where the patient asked by the last
+    day, ``NaN`` otherwise; no donor search)."""
+    aphereses, _manufacturing_end, cart_bed, cart_bed_end, icu, icu_end, transplant_end = _unqueued_holds(
+        t0, hsct, needs_slot, manufacturing_start, slot_days, cart_stay, background, early_death, icu_need, post_hsct_death,
+        relapse_after_hsct, needs_cart_bed, icu_stay, hsct_stay)
+    icu_days = timing.held(icu, icu_end, last)
+    asked = 0.0 if aphereses <= last else math.nan
+    return (timing.held(cart_bed, cart_bed_end, last), 0.0 if math.isnan(icu_days) else icu_days, timing.held(hsct, transplant_end, last),
+            asked, asked, 0.0 if cart_bed <= last else math.nan, 0.0 if icu <= last else math.nan, 0.0 if hsct <= last else math.nan,
+            math.nan)
+
+
 @njit(cache=True, error_model="numpy")
 def _unqueued_table_patients(patients, days, values, last_day, out):
-    """Hospital days and waits of each patient when nobody waits (:func:`unqueued_table_columns`): each request
-    served on asking, so a wait is 0 days where the patient asked by the last day."""
+    """:func:`unqueued_table_patient` of one patient after another (:func:`unqueued_table_columns`)."""
     (_request_day, _exit_day, slot_days, _release_days, _failed, needs_slot, background, early_death, icu_need, post_hsct_death,
      _interval, _candidate, _pre_hsct_exit_after, cart_stay, relapse_after_hsct) = patients
     manufacturing_start, infusion_day, hsct_day = days
     needs_cart_bed, icu_stay, hsct_stay = values
     cart_out, icu_days_out, hsct_out, apheresis_out, manufacturing_out, cart_bed_out, icu_bed_out, transplant_bed_out, donor_out = out
     for i in range(infusion_day.shape[0]):
-        hsct, last = hsct_day[i], last_day[i]
-        aphereses, _manufacturing_end, cart_bed, cart_bed_end, icu, icu_end, transplant_end = _unqueued_holds(
-            infusion_day[i], hsct, needs_slot[i], manufacturing_start[i], slot_days[i], cart_stay[i], background[i],
-            early_death[i], icu_need[i], post_hsct_death[i], relapse_after_hsct[i], needs_cart_bed, icu_stay, hsct_stay)
-        cart_out[i] = timing.held(cart_bed, cart_bed_end, last)
-        icu_days = timing.held(icu, icu_end, last)
-        icu_days_out[i] = 0.0 if math.isnan(icu_days) else icu_days
-        hsct_out[i] = timing.held(hsct, transplant_end, last)
-        apheresis_out[i] = manufacturing_out[i] = 0.0 if aphereses <= last else math.nan
-        cart_bed_out[i] = 0.0 if cart_bed <= last else math.nan
-        icu_bed_out[i] = 0.0 if icu <= last else math.nan
-        transplant_bed_out[i] = 0.0 if hsct <= last else math.nan
-        donor_out[i] = math.nan  # no donor search when nobody waits
+        (cart_out[i], icu_days_out[i], hsct_out[i], apheresis_out[i], manufacturing_out[i], cart_bed_out[i], icu_bed_out[i],
+         transplant_bed_out[i], donor_out[i]) = unqueued_table_patient(
+            infusion_day[i], hsct_day[i], needs_slot[i], manufacturing_start[i], slot_days[i], cart_stay[i], background[i],
+            early_death[i], icu_need[i], post_hsct_death[i], relapse_after_hsct[i], needs_cart_bed, icu_stay, hsct_stay, last_day[i])
 
 
 def outcome_columns(plan: Plan, services: Services, horizon_days: float | np.ndarray) -> dict[str, np.ndarray]:

@@ -27,8 +27,19 @@ def simulate_services(plan: Plan, capacity: Capacity, enrol_day: np.ndarray | No
     InputError
         When the scenario limits a resource.
     """
+    require_unlimited(capacity)
+    return unqueued_services(plan)
+
+
+def require_unlimited(capacity: Capacity) -> None:
+    """Refuse a scenario that limits a resource: this engine has no queues.
+
+    Raises
+    ------
+    InputError
+        Naming the first limited setting.
+    """
     limited = capacity.limited()
     if limited:
         field, value = next(iter(limited.items()))
         raise InputError(f"capacity.{field}", value, "the cohort engine needs unlimited capacity; use --engine des for queues")
-    return unqueued_services(plan)

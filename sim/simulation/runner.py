@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sim.disease import one_pass
 from sim.disease.course import Course, Plan, ResourceUse, plan_course, resolve_course
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import PatientAttributes, build_cohort
@@ -242,6 +243,14 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
         block_attributes = build_cohort(scenario.case_mix, block_draws)
         shared: dict[tuple, np.ndarray] = {}
         for index, strategy in enumerate(scenario.strategies):
+            if engine == "cohort" and not (clinical.with_events or with_resources or lifetime) and one_pass.covers(strategy):
+                # only the table is asked for: each course in one pass, to the same columns
+                cohort_engine.require_unlimited(scenario.capacity)
+                columns = one_pass.table_columns(params, strategy, block_attributes, block_draws, scenario.horizon_days, shared)
+                started = time.perf_counter()
+                clinical.table.put(index, part, block_attributes, columns)
+                table_seconds += time.perf_counter() - started
+                continue
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
             started = time.perf_counter()
             clinical.add(index, part, block_attributes, plan, course)

@@ -1,6 +1,6 @@
-"""The whole course in one compiled pass (sim.disease.one_pass) gives the endpoint columns of the step-by-step passes
-to the bit: for every built-in strategy with a transplant, parameter sets drawn from the priors, per-patient ends of
-follow-up, and with the compiler switched off."""
+"""The whole course in one compiled pass (sim.disease.one_pass) gives the endpoint columns and the patients table of
+the step-by-step passes to the bit: for every built-in strategy with a transplant, parameter sets drawn from the priors,
+per-patient ends of follow-up, the cohort engine's blocks, and with the compiler switched off."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.calibration.calibrate import _values, uncertain_parameters
 from sim.calibration.studies import StudyCohort, load_studies
 from sim.disease import one_pass
-from sim.disease.course import outcome_columns, plan_course, unqueued_services
+from sim.disease.course import outcome_columns, plan_course, resolve_course, unqueued_services
 from sim.disease.draws import PatientDraws
 from sim.disease.patients import build_cohort
 from sim.inputs.strategies import BUILTIN_STRATEGIES
+from sim.simulation.runner import simulate
 
 TRANSPLANTING = [strategy for strategy in BUILTIN_STRATEGIES.values() if one_pass.covers(strategy)]
 
@@ -102,3 +104,35 @@ def test_late_effects_beyond_follow_up_change_no_column(params, base_scenario, s
     plan = plan_course(p, strategy, attributes, draws)
     late = expected["hsct_day"] + plan.after_transplant.late_effects_death_after_hsct
     assert np.sum(late <= horizon) > 10  # not vacuous: late-effects deaths within follow-up
+
+
+def test_one_pass_gives_the_table_columns_of_the_course(params, base_scenario):
+    """``table_columns``: the columns of ``resolve_course`` (causes of death, hospital days and waits too), in their
+    order and types, for every transplanting strategy."""
+    draws = PatientDraws(3, 0, 3000)
+    attributes = build_cohort(base_scenario.case_mix, draws)
+    horizon = np.random.default_rng(1).uniform(30.0, 2000.0, attributes.n)
+    for p in [params, *prior_draws(params, 2, seed=4)]:
+        for strategy in TRANSPLANTING:
+            plan = plan_course(p, strategy, attributes, draws)
+            expected = resolve_course(plan, unqueued_services(plan), horizon).columns
+            got = one_pass.table_columns(p, strategy, attributes, draws, horizon, {})
+            assert list(got) == list(expected)
+            assert_same_columns(expected, got, strategy.name)
+            assert (expected["icu_days"] > 0).sum() > 50 and (expected["death_cause"] > 0).sum() > 500  # not vacuous
+
+
+def test_the_cohort_engine_without_event_log_takes_the_one_pass_to_the_same_table(params, base_scenario, monkeypatch):
+    """A cohort run that asks for the patients table only (no event log, resource measures or values) resolves every
+    transplanting strategy in one pass; across two blocks of patients and two replications the table is the one the
+    step-by-step passes give."""
+    scenario = base_scenario.model_copy(update={"patients": 70_000, "replications": 2})
+    p = prior_draws(params, 1, seed=6)[0]
+    calls = []
+    table_columns = one_pass.table_columns
+    monkeypatch.setattr(one_pass, "table_columns", lambda *args: calls.append(args[1].name) or table_columns(*args))
+    one_pass_table = simulate(scenario, p, "cohort", with_events=False, with_resources=False).patients
+    assert len(calls) == 2 * 2 * len([s for s in scenario.strategies if one_pass.covers(s)]) > 0  # blocks x replications x strategies
+    monkeypatch.setattr(one_pass, "covers", lambda strategy: False)
+    pd.testing.assert_frame_equal(one_pass_table, simulate(scenario, p, "cohort", with_events=False, with_resources=False).patients,
+                                  check_exact=True)
