@@ -250,6 +250,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
                 started = time.perf_counter()
                 clinical.table.put(index, part, block_attributes, columns)
                 table_seconds += time.perf_counter() - started
+                del columns  # this strategy's arrays go before the next strategy's are made
                 continue
             plan, course = follow_strategy(params, strategy, block_attributes, block_draws, scenario, engine, shared, enrol[part])
             started = time.perf_counter()
@@ -261,6 +262,7 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
             if with_resources:
                 uses[strategy.name].append(course.resource_use)
             del plan, course  # this strategy's arrays go before the next strategy's are made
+    del block_draws, block_attributes, shared  # the last block's draws, rows and scores go before the table is built
     started = time.perf_counter()
     patients = _kept(clinical.patients(), first_kept)
     table_seconds += time.perf_counter() - started
