@@ -412,16 +412,6 @@ class Response:
     survival_after_relapse: np.ndarray
     survival_after_hsct_relapse: np.ndarray
 
-    @cached_property
-    def in_cr(self) -> np.ndarray:
-        """In complete remission at assessment (if assessed)."""
-        return self.response_code != cart.RESPONSE_NONE
-
-    @cached_property
-    def mrd_positive(self) -> np.ndarray:
-        """In CR with measurable residual disease at the assessment."""
-        return self.response_code == cart.RESPONSE_CR_MRD_POS
-
 
 def plan_response(
     p: ParameterSet, strategy: Strategy, attributes: PatientAttributes, draws: PatientDraws, hsct_interval: np.ndarray,
@@ -631,11 +621,6 @@ class Transplant:
     agvhd_after_hsct: float
     cgvhd: np.ndarray
     cgvhd_after_hsct: float
-
-    @cached_property
-    def full_donor(self) -> np.ndarray:
-        """Full donor chimerism (the graft, and its GVHD and anti-leukaemic effect, took)."""
-        return self.chimerism == transplant.CHIMERISM_FULL_DONOR
 
 
 def plan_transplant(p: ParameterSet, strategy: Strategy, draws: PatientDraws) -> Transplant:
