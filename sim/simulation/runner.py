@@ -239,13 +239,14 @@ def simulate_replication(task: tuple[Scenario, ParameterSet, Engine, int, bool, 
     # in blocks that stay in the processor's cache, drawn block by block, and each block goes into the
     # table as soon as it is resolved; the SimPy engine takes the cohort whole.
     block_size = COHORT_BLOCK if engine == "cohort" else max(n, 1)
+    table_only = engine == "cohort" and not (clinical.with_events or with_resources or lifetime)
+    if table_only:  # the one pass below does not go through the engine, which checks the capacity
+        cohort_engine.require_unlimited(scenario.capacity)
     for part, block_draws in PatientDraws.in_blocks(scenario.seed, replication, n, block_size):
         block_attributes = build_cohort(scenario.case_mix, block_draws)
         shared: dict[tuple, np.ndarray] = {}
         for index, strategy in enumerate(scenario.strategies):
-            if engine == "cohort" and not (clinical.with_events or with_resources or lifetime) and one_pass.covers(strategy):
-                # only the table is asked for: each course in one pass, to the same columns
-                cohort_engine.require_unlimited(scenario.capacity)
+            if table_only and one_pass.covers(strategy):  # only the table is asked for: each course in one pass, to the same columns
                 columns = one_pass.table_columns(params, strategy, block_attributes, block_draws, scenario.horizon_days, shared)
                 started = time.perf_counter()
                 clinical.table.put(index, part, block_attributes, columns)
